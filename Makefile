@@ -1,0 +1,52 @@
+# Two commands for a new user: `make demo` and `make test`. Everything else is set up on the way.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.sysdeps
+# Debian packages napari needs to show a real viewer under Xvfb (no GPU, no display here).
+DEB_PKGS := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
+            libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 \
+            libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup sysdeps sample demo test bench lint clean
+
+setup: $(STAMP) $(SYSSTAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# Installs only the Debian packages that are missing.
+$(SYSSTAMP): Makefile
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+sysdeps: $(SYSSTAMP)
+
+# The phantom is deterministic; large files are regenerated here rather than committed.
+sample: $(STAMP)
+	$(PY) scripts/make_phantom.py --out sample_data --only-missing
+
+demo: setup sample
+	$(PY) scripts/demo.py
+
+test: setup sample
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest
+
+bench: setup
+	$(PY) -m benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src plugins tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache

@@ -1,0 +1,1 @@
+"""napari front end of lesionview."""

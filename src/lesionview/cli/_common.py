@@ -1,0 +1,28 @@
+"""What every sub-command shares: consoles and the error exit."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import typer
+from rich.console import Console
+
+from ..errors import LesionviewError
+
+# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+#: Exit code for input the user must fix (missing file, not DICOM, mismatched spaces...).
+EXIT_BAD_INPUT = 2
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn a LesionviewError into a one-line message on stderr and a non-zero exit."""
+    try:
+        yield
+    except LesionviewError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc

@@ -1,0 +1,82 @@
+"""``lesionview info PATH``: what series are there, what they are, and what is wrong with them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import InputError
+from ..io import is_nifti, read_nifti
+from ._common import console, user_errors
+
+
+def info(
+    path: Annotated[Path, typer.Argument(help="A DICOM folder, DICOM file, .zip of a folder, or NIfTI file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")] = False,
+) -> None:
+    """List the image series found under PATH: description, role guess, plane, size, spacing, problems."""
+    with user_errors():
+        rows, ignored, problems = _describe(path, quiet=as_json)
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), "series": rows, "ignored": ignored, "problems": problems},
+                              indent=2))
+        return
+    table = Table(title=f"{len(rows)} series in {path}", title_justify="left")
+    for col in ("#", "series", "description", "role", "plane", "size", "spacing (mm)", "problems"):
+        table.add_column(col, overflow="fold")
+    for k, r in enumerate(rows, 1):
+        table.add_row(
+            str(k), "" if r["series_number"] is None else str(r["series_number"]), r["description"],
+            r["role"], r["plane"], "x".join(map(str, r["shape"])),
+            " x ".join(f"{s:.3g}" for s in r["spacing_mm"]),
+            "\n".join(r["problems"]) or "[green]none[/]",
+        )
+    console.print(table)
+    for p in problems:
+        console.print(f"[yellow]problem:[/] {p}")
+    if ignored:
+        console.print(f"[dim]ignored {len(ignored)} file(s):[/]")
+        for item in ignored[:20]:
+            console.print(f"[dim]  {item['path']}: {item['reason']}[/]", highlight=False)
+        if len(ignored) > 20:
+            console.print(f"[dim]  ... and {len(ignored) - 20} more (see --json)[/]")
+
+
+def _row(info, geometry, slice_axis, problems) -> dict:
+    return {
+        "series_number": info.series_number,
+        "description": info.series_description or info.protocol_name,
+        "role": info.role.value,
+        "role_reason": info.role_reason,
+        "plane": geometry.plane(slice_axis),
+        "tilt_degrees": round(geometry.tilt_degrees(slice_axis), 2),
+        "orientation": geometry.orientation,
+        "shape": list(geometry.shape),
+        "spacing_mm": [round(s, 4) for s in geometry.spacing],
+        "series_uid": info.series_uid,
+        "contrast_agent": info.contrast_agent,
+        "problems": list(problems),
+    }
+
+
+def _describe(path: Path, *, quiet: bool) -> tuple[list[dict], list[dict], list[str]]:
+    if not path.exists():
+        raise InputError("does not exist.", path=path, hint="Check the path.")
+    if path.is_file() and is_nifti(path):
+        vol = read_nifti(path, first_volume_of_4d=True)
+        return [_row(vol.info, vol.geometry, vol.slice_axis, vol.problems)], [], []
+    from ..io.dicom import scan  # noqa: PLC0415
+
+    with Progress(TextColumn("reading headers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("scan", total=None)
+        result = scan(path, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    series = result.require_series()
+    rows = [_row(s.info, s.geometry, 0, s.problems) for s in series]
+    ignored = [{"path": str(i.path), "reason": i.reason} for i in result.ignored]
+    return rows, ignored, list(result.problems)
