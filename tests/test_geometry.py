@@ -112,3 +112,11 @@ def test_invalid_inputs_are_refused_with_a_reason():
 def test_contains_with_margin():
     g = Geometry((10, 10, 10))
     assert g.contains([9.4, 0, 0]) and not g.contains([9.6, 0, 0]) and not g.contains([0, -0.6, 0])
+
+
+def test_cropped_geometry_keeps_world_positions():
+    g = _oblique_geometry(2)
+    sl = (slice(2, 5), slice(1, 9), slice(0, 4))
+    c = g.cropped(sl)
+    assert c.shape == (3, 8, 4)
+    np.testing.assert_allclose(c.index_to_world([1, 2, 3]), g.index_to_world([3, 3, 3]), atol=1e-12)

@@ -193,6 +193,17 @@ class Geometry:
     def with_shape(self, shape) -> Geometry:
         return Geometry(shape, self.spacing, self.origin, self.direction)
 
+    def cropped(self, slices: tuple[slice, slice, slice]) -> Geometry:
+        """Geometry of ``array[slices]`` (unit-step slices, as from ``scipy.ndimage.find_objects``)."""
+        starts, shape = [], []
+        for sl, n in zip(slices, self.shape):
+            start, stop, step = sl.indices(n)
+            if step != 1:
+                raise ValueError(f"cropping needs unit-step slices, got {sl}")
+            starts.append(start)
+            shape.append(max(stop - start, 0))
+        return Geometry(tuple(shape), self.spacing, tuple(self.index_to_world(starts)), self.direction)
+
     def reorientation(self, target: str = "LPS") -> tuple[tuple[int, int, int], tuple[bool, bool, bool]]:
         """Axis permutation and flips that bring this grid closest to ``target`` orientation.
 

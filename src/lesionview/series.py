@@ -78,7 +78,8 @@ def guess_role(info: SeriesInfo) -> tuple[Role, str]:
     >>> guess_role(SeriesInfo(series_description="SAG T1 TSE", contrast_agent="Gadovist"))[0]
     <Role.T1_POST: 'T1+C'>
     """
-    text = " ".join([info.series_description, info.protocol_name, info.sequence_name])
+    # Underscores and dashes separate words in protocol names ("t2_tirm_sag").
+    text = re.sub(r"[_\-]", " ", " ".join([info.series_description, info.protocol_name, info.sequence_name]))
     has_agent = bool(info.contrast_agent.strip())
     post_named = bool(_POST.search(text))
     if _STIR.search(text) or (info.inversion_time_ms and 100 <= info.inversion_time_ms <= 250):

@@ -51,6 +51,7 @@ def read_nifti(path: str | os.PathLike, *, first_volume_of_4d: bool = False) -> 
             raise InputError(f"is 4D ({shape}); lesionview measures 3D volumes.", path=path,
                              hint="Pass first_volume_of_4d=True (CLI: --first-volume) or split it first.")
         warnings.warn(f"{path}: 4D image {shape}, taking its first volume", stacklevel=2)
+        shape = shape[:3]
     elif len(shape) == 2:
         shape = shape + (1,)
     elif len(shape) != 3:

@@ -1,0 +1,1 @@
+"""Benchmarks: lesionview against its peers, measured in the same run (``make bench``)."""

@@ -1,0 +1,3 @@
+from lesionview.cli import main
+
+main()

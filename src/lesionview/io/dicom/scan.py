@@ -1,0 +1,156 @@
+"""What a DICOM folder, zip or file holds: the series found (headers only) and what was ignored."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ...errors import InputError
+from ...geometry import Geometry
+from ...series import SeriesInfo
+from ...volume import Volume
+from .discover import Ignored, Source, read_headers, source_of
+from .metadata import series_info
+from .pixels import read_stack
+from .slices import NotAnImage, slices_of
+from .stack import Gap, Stack, group
+
+_SHOWN = 5  # files listed by name in a message before "..."
+
+
+@dataclass(eq=False)
+class DicomSeries:
+    """One image stack found by :func:`scan`; geometry and metadata come from headers only.
+
+    ``uid`` is the SeriesInstanceUID, with ``#k`` appended when one UID had to be split into
+    several stacks (``info.series_uid`` always keeps the UID itself).
+    """
+
+    stack: Stack
+    source: Source
+
+    @property
+    def uid(self) -> str:
+        return self.stack.uid
+
+    @cached_property
+    def info(self) -> SeriesInfo:
+        return series_info(self.stack.slices[0].dataset, source=str(self.source.root))
+
+    @property
+    def files(self) -> list[str]:
+        """Paths (or zip member names) of the slices' files, in slice order, each once."""
+        return list(dict.fromkeys(s.name for s in self.stack.slices))
+
+    @property
+    def n_slices(self) -> int:
+        return len(self.stack.slices)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.geometry.shape
+
+    @property
+    def geometry(self) -> Geometry:
+        return self.stack.geometry
+
+    @property
+    def plane(self) -> str:
+        return self.geometry.plane(0)
+
+    @property
+    def gaps(self) -> list[Gap]:
+        return list(self.stack.gaps)
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self.stack.problems)
+
+    def load(self) -> Volume:
+        """Read the pixels: ``array[slice, row, col]``, rescaled, with the series problems attached."""
+        try:
+            array = read_stack(self.source, self.stack.slices)
+        except Exception as exc:
+            raise InputError(f"pixel data of series {self.info.label} cannot be decoded ({exc}).",
+                             path=self.source.root,
+                             hint="The file may be truncated or use an unsupported compression; "
+                                  "re-export the series uncompressed.") from exc
+        return Volume(array, self.geometry, info=self.info, slice_axis=0, problems=tuple(self.problems))
+
+    def __repr__(self) -> str:
+        return f"DicomSeries({self.info.label!r}, {self.n_slices} slices, {self.plane}, {self.geometry.describe()})"
+
+
+@dataclass
+class DicomScan:
+    """Result of :func:`scan`: series found, files ignored (with reasons), scan-level problems."""
+
+    root: Path
+    series: list[DicomSeries] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    n_files: int = 0
+
+    def require_series(self) -> list[DicomSeries]:
+        """The series, or an :class:`InputError` saying what was there instead."""
+        if self.series:
+            return self.series
+        kinds = Counter(i.kind for i in self.ignored)
+        listing = _listing(self.ignored)
+        if self.n_files == 0:
+            raise InputError("is empty.", path=self.root,
+                             hint="Give the folder that holds the DICOM files, or a .zip of it.")
+        if kinds["not-dicom"] == self.n_files:
+            raise InputError(f"contains {self.n_files} files but none is DICOM ({listing}).", path=self.root,
+                             hint="Give the folder exported from the PACS or the CD (DICOM files), "
+                                  "or a NIfTI file.")
+        if kinds["no-pixels"] and kinds["no-pixels"] + kinds["not-dicom"] == self.n_files:
+            raise InputError(f"contains only DICOM objects without pixel data (SR, PR...): {listing}.",
+                             path=self.root,
+                             hint="Export the image series themselves, not only reports or presentation states.")
+        raise InputError(f"contains no usable DICOM image series: {listing}.", path=self.root,
+                         hint="Re-export or re-copy the damaged files; see the reason given for each.")
+
+
+def _listing(ignored: list[Ignored]) -> str:
+    shown = "; ".join(f"{i.path}: {i.reason}" for i in ignored[:_SHOWN])
+    more = len(ignored) - _SHOWN
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def scan(path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None) -> DicomScan:
+    """Find the DICOM image series in a folder (recursively), a ``.zip`` of one, or a single file.
+
+    Only headers are read (pixels are read by :meth:`DicomSeries.load`). ``progress(done, total)``
+    is called after each file of the header pass.
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist, is an unsafe or unreadable zip, or is a single file that is not a
+        usable DICOM image (not DICOM, truncated, without pixel data).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("does not exist.", path=path, hint="Check the path.")
+    source = source_of(path)
+    headers, ignored, n_files = read_headers(source, progress)
+    slices, problems = [], []
+    for h in headers:
+        try:
+            slices.extend(slices_of(h))
+        except NotAnImage as exc:
+            ignored.append(Ignored(source.display(h.name), str(exc), "unsupported"))
+    if source.kind == "file" and not slices:
+        (why,) = ignored
+        hint = {"not-dicom": "Give a DICOM or NIfTI file, or the folder of the series.",
+                "no-pixels": "Give an image file of the series, not a report or presentation state.",
+                "corrupt": "Copy or export the file again; the copy is incomplete."}.get(why.kind)
+        raise InputError(f"cannot be used: {why.reason}.", path=path, hint=hint)
+    problems.extend(f"ignored {i.path}: {i.reason}" for i in ignored if i.kind in ("corrupt", "unsupported"))
+    stacks = group(slices, source.display)
+    return DicomScan(path, [DicomSeries(st, source) for st in stacks], ignored, problems, n_files)
