@@ -39,7 +39,7 @@ def main() -> int:
 
         viewer = napari.Viewer(title="lesionview demo: twin lesions")
         for p in paths:
-            viewer.open(str(p), plugin="napari-lesionview")
+            viewer.open(str(p), plugin="lesionview")
         napari.run()
         return 0
     if shutil.which("xvfb-run"):
@@ -56,7 +56,7 @@ def _screenshot(paths: list[Path]) -> int:
 
     viewer = napari.Viewer(show=True)
     for p in paths:
-        viewer.open(str(p), plugin="napari-lesionview")
+        viewer.open(str(p), plugin="lesionview")
     viewer.grid.enabled = True
     OUT.mkdir(exist_ok=True)
     target = OUT / "napari_twin.png"
