@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .info import info
+from .measure import measure_command
 
 app = typer.Typer(
     name="lesionview",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(info)
+app.command("measure")(measure_command)
 
 
 @app.callback()

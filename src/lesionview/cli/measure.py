@@ -1,0 +1,162 @@
+"""``lesionview measure``: lesion and edema numbers from masks, as JSON + CSV and a table."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..io import is_nifti, load_volume
+from ..measure import StudyMeasurements, measure
+from ..measure.models import InputRecord
+from ..measure.multiplicity import TWIN_GAP_MM
+from ..report.tabular import write_csv, write_json
+from ._common import console, user_errors
+
+
+class LevelsKind(StrEnum):
+    auto = "auto"
+    landmarks = "landmarks"
+    sct_labeled = "sct-labeled"
+    sct_discs = "sct-discs"
+    verse = "verse"
+    totalsegmentator = "totalsegmentator"
+
+
+_EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
+
+
+def measure_command(
+    lesions: Annotated[Path, typer.Argument(help="Lesion mask (NIfTI, or a DICOM folder): binary or labels.",
+                                            **_EXISTING)],
+    image: Annotated[Path | None, typer.Option(help="T1 post-contrast image (DICOM folder, zip or NIfTI): "
+                                               "masks must be in its space; gives the enhancement ratio.",
+                                               **_EXISTING)] = None,
+    edema: Annotated[Path | None, typer.Option(help="T2 edema mask.", **_EXISTING)] = None,
+    cord: Annotated[Path | None, typer.Option(help="Spinal cord mask (e.g. SCT *_seg.nii.gz).",
+                                              **_EXISTING)] = None,
+    levels: Annotated[Path | None, typer.Option(help="Vertebral levels: landmarks CSV/JSON or a label "
+                                                "image (see --levels-kind).", **_EXISTING)] = None,
+    levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels (auto: CSV/JSON are "
+                                                    "landmarks, images are SCT labelled cords).")
+                           ] = LevelsKind.auto,
+    out: Annotated[Path | None, typer.Option(help="Folder for measurements.json and measurements.csv.")] = None,
+    connectivity: Annotated[int, typer.Option(help="6, 18 or 26: neighbourhood of a lesion's voxels.")] = 26,
+    mask_kind: Annotated[str, typer.Option("--mask-kind", help="auto, binary or labels.")] = "auto",
+    twin_gap: Annotated[float, typer.Option(help="Largest edge-to-edge gap (mm) of an adjacent pair.")
+                        ] = TWIN_GAP_MM,
+    resample: Annotated[bool, typer.Option(help="Resample masks on another grid instead of refusing.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+) -> None:
+    """Measure every lesion (volume, diameters, levels, occupancy...) and edema region of a study."""
+    with user_errors():
+        if connectivity not in (6, 18, 26):
+            raise InputError(f"--connectivity must be 6, 18 or 26, not {connectivity}.")
+        if mask_kind not in ("auto", "binary", "labels"):
+            raise InputError(f"--mask-kind must be auto, binary or labels, not {mask_kind!r}.")
+        targets = _targets(out, overwrite, inputs=[p for p in (lesions, image, edema, cord, levels) if p])
+        lesion_vol = load_volume(lesions)
+        image_vol = load_volume(image) if image else None
+        if image_vol is not None and not resample and not lesion_vol.geometry.same_space(image_vol.geometry):
+            raise InputError(
+                f"the lesion mask is not in the image's space: mask {lesion_vol.geometry.describe()}; "
+                f"image {image_vol.geometry.describe()}.", path=lesions,
+                hint="Save the mask on the image's grid, or pass --resample.")
+        level_model = _levels(levels, levels_kind, lesion_vol.geometry) if levels else None
+        records = [InputRecord(role=role, path=str(p), sha256=_sha256(p))
+                   for role, p in (("lesions", lesions), ("image", image), ("edema", edema),
+                                   ("cord", cord), ("levels", levels)) if p]
+        result = measure(lesion_vol, image=image_vol,
+                         edema=load_volume(edema) if edema else None,
+                         cord=load_volume(cord) if cord else None,
+                         levels=level_model, connectivity=connectivity, mask_kind=mask_kind,
+                         twin_gap_mm=twin_gap, resample=resample, inputs=records)
+        _print(result)
+        if targets:
+            write_json(result, targets[0])
+            write_csv(result, targets[1])
+            console.print(f"wrote {targets[0]} and {targets[1]}")
+
+
+def _targets(out: Path | None, overwrite: bool, inputs: list[Path]) -> list[Path]:
+    if out is None:
+        return []
+    out = out.resolve()
+    for p in inputs:
+        p = p.resolve()
+        if p.is_dir() and (out == p or p in out.parents):
+            raise InputError("the output folder is inside an input folder; inputs are never written to.",
+                             path=out, hint="Choose an output folder elsewhere.")
+    targets = [out / "measurements.json", out / "measurements.csv"]
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise InputError(f"already holds {', '.join(t.name for t in existing)}.", path=out,
+                         hint="Pass --overwrite to replace them, or choose another --out folder.")
+    return targets
+
+
+def _levels(path: Path, kind: LevelsKind, geometry):
+    from ..levels import LevelModel  # noqa: PLC0415
+
+    if kind is LevelsKind.auto:
+        kind = LevelsKind.sct_labeled if (path.is_dir() or is_nifti(path)) else LevelsKind.landmarks
+    if kind is LevelsKind.landmarks:
+        model = LevelModel.from_file(path)
+    else:
+        vol = load_volume(path)
+        build = {LevelsKind.sct_labeled: LevelModel.from_sct_labeled_cord,
+                 LevelsKind.sct_discs: LevelModel.from_sct_disc_labels,
+                 LevelsKind.verse: LevelModel.from_verse,
+                 LevelsKind.totalsegmentator: LevelModel.from_totalsegmentator}[kind]
+        model = build(vol)
+    model.check_inside(geometry)
+    return model
+
+
+def _sha256(path: Path) -> str:
+    """Hash of a file, or of a folder's files in sorted order (names and bytes)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _print(result: StudyMeasurements) -> None:
+    table = Table(title="Enhancing lesions", title_justify="left")
+    for col in ("id", "levels", "volume mm³", "max diam mm", "IBSI mm", "axial mm", "CC mm",
+                "occupancy", "enh. ratio", "edema"):
+        table.add_column(col, justify="right")
+    for les in result.lesions:
+        unc = f" ±{les.axial_uncertainty_mm:g}" if les.axial_uncertainty_mm else ""
+        table.add_row(str(les.id), les.levels.label if les.levels else "", f"{les.volume_mm3:.1f}",
+                      f"{les.max_diameter_mm:.1f}", f"{les.max_diameter_ibsi_mm:.1f}",
+                      f"{les.axial_long_mm:.1f} x {les.axial_short_mm:.1f}{unc}", f"{les.craniocaudal_mm:.1f}",
+                      _opt(les.cord_occupancy, "{:.0%}"), _opt(les.enhancement_ratio, "{:.2f}"),
+                      _opt(les.edema_id, "{}"))
+    console.print(table)
+    if result.edema:
+        et = Table(title="T2 edema", title_justify="left")
+        for col in ("id", "levels", "count", "extensive", "CC mm", "volume mm³", "lesions"):
+            et.add_column(col, justify="right")
+        for ed in result.edema:
+            et.add_row(str(ed.id), ed.levels.label if ed.levels else "", _opt(ed.levels and ed.levels.count, "{}"),
+                       _opt(ed.longitudinally_extensive, "{}"), f"{ed.craniocaudal_mm:.1f}",
+                       f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)))
+        console.print(et)
+    console.print(f"[bold]{result.summary}[/]")
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+
+def _opt(value, fmt: str) -> str:
+    return "" if value is None else fmt.format(value)

@@ -1,0 +1,7 @@
+"""The measurement engine: lesion and edema numbers from masks, in world millimetres."""
+
+from .models import Edema, Lesion, LevelSpan, Multiplicity, MultiplicityClass, StudyMeasurements
+from .study import measure
+
+__all__ = ["measure", "StudyMeasurements", "Lesion", "Edema", "LevelSpan", "Multiplicity",
+           "MultiplicityClass"]

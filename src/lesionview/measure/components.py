@@ -1,0 +1,74 @@
+"""From a mask to lesions: connected components of a binary mask, or the labels as painted."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import InputError
+
+#: Neighbourhoods by their usual names: faces, faces+edges, faces+edges+corners.
+CONNECTIVITY = {6: 1, 18: 2, 26: 3}
+
+
+def structure(connectivity: int) -> np.ndarray:
+    """scipy structuring element for 6-, 18- or 26-connectivity."""
+    if connectivity not in CONNECTIVITY:
+        raise ValueError(f"connectivity must be 6, 18 or 26, got {connectivity}")
+    return ndimage.generate_binary_structure(3, CONNECTIVITY[connectivity])
+
+
+def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto",
+                  name: str = "mask", source: str | None = None) -> tuple[np.ndarray, str]:
+    """Number the regions of ``mask``: returns ``(labels, kind_used)``.
+
+    Parameters
+    ----------
+    mask : ndarray
+        Binary (0/1 or bool): each connected component is one region, numbered in array scan
+        order (``scipy.ndimage.label``; the measurement renumbers them superior to inferior).
+        Label image: each non-zero value is one region, kept as painted even when in pieces.
+    connectivity : {6, 18, 26}
+        Neighbourhood for components of a binary mask (recorded in the output).
+    kind : {"auto", "binary", "labels"}
+        "auto" treats a mask with values {0, 1} as binary and anything else as labels.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{name} contains NaN or infinite values.", path=source,
+                             hint="Masks hold whole numbers: 0 background, 1 (or a label) inside.")
+        if np.any(arr != np.round(arr)):
+            raise InputError(f"{name} has fractional values (e.g. {arr[arr != np.round(arr)][0]:g}); "
+                             "it looks like an image, not a mask.", path=source,
+                             hint="Pass a binary or label mask, or threshold it first.")
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{name} has data type {arr.dtype}, not numbers.", path=source)
+    if np.any(arr < 0):
+        raise InputError(f"{name} has negative values.", path=source,
+                         hint="Masks hold 0 for background and positive labels.")
+    values = np.unique(arr[arr != 0])
+    if kind == "auto":
+        kind = "binary" if values.size == 0 or (values.size == 1 and values[0] == 1) else "labels"
+    if kind == "binary":
+        if values.size > 1 or (values.size == 1 and values[0] != 1):
+            shown = ", ".join(f"{v:g}" for v in values[:6])
+            raise InputError(f"{name} was given as binary but holds the values {shown}.", path=source,
+                             hint="Use 0 and 1 only, or read it as a label image "
+                                  "(mask_kind='labels'; CLI --mask-kind labels).")
+        labels, _ = ndimage.label(arr != 0, structure=structure(connectivity))
+        return labels.astype(np.int32, copy=False), "binary"
+    if kind != "labels":
+        raise ValueError(f"kind must be 'auto', 'binary' or 'labels', got {kind!r}")
+    return arr.astype(np.int32, copy=False), "labels"
+
+
+def bounding_boxes(labels: np.ndarray, *, pad: int = 1) -> dict[int, tuple[slice, slice, slice]]:
+    """Each label's bounding box, grown by ``pad`` voxels (clipped to the array)."""
+    boxes = {}
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        boxes[k] = tuple(slice(max(s.start - pad, 0), min(s.stop + pad, n))
+                         for s, n in zip(sl, labels.shape))
+    return boxes

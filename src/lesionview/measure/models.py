@@ -1,0 +1,127 @@
+"""Typed, validated measurement results: what a radiologist writes in a report, with units in names.
+
+These models serialise to JSON (``result.model_dump_json()``) and back; the reports and the
+longitudinal comparison read them, never the arrays.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import __version__
+
+Point = tuple[float, float, float]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LevelSpan(_Model):
+    """Vertebral levels a region spans (vertebral levels, not cord segments)."""
+
+    first: str | None = Field(None, description="Most superior vertebral level, e.g. 'C5'.")
+    last: str | None = Field(None, description="Most inferior vertebral level, e.g. 'C6'.")
+    count: int = Field(0, ge=0, description="Number of vertebral levels from first to last, inclusive.")
+    fractions: dict[str, float] = Field(default_factory=dict,
+                                        description="Fraction of the region's volume in each level.")
+    outside_fraction: float = Field(0.0, ge=0, le=1,
+                                    description="Fraction of the volume outside the modelled levels.")
+
+    @property
+    def label(self) -> str:
+        if self.first is None:
+            return "unknown"
+        return self.first if self.first == self.last else f"{self.first}-{self.last}"
+
+
+class Lesion(_Model):
+    id: int
+    voxel_count: int
+    volume_mm3: float
+    centroid_lps_mm: Point
+    max_diameter_ibsi_mm: float = Field(description="IBSI L0JK maximum 3D diameter (mesh vertices).")
+    max_diameter_mm: float = Field(description="Calibrated maximum 3D diameter (see README).")
+    axial_long_mm: float = Field(description="Longest diameter perpendicular to the cord axis.")
+    axial_short_mm: float = Field(description="Longest diameter perpendicular to axial_long, same plane.")
+    axial_uncertainty_mm: float | None = Field(
+        None, description="+- this much on the axial diameters (thick slices lying in the axial plane).")
+    craniocaudal_mm: float = Field(description="Extent along the superior-inferior axis.")
+    craniocaudal_along_cord_mm: float | None = Field(None, description="Extent along the cord centerline.")
+    cord_occupancy: float | None = Field(None, ge=0, le=1,
+                                         description="Largest fraction of the cord cross-section taken.")
+    enhancement_ratio: float | None = Field(
+        None, description="Mean lesion intensity / mean normal-cord intensity.")
+    measurable: bool = Field(description="RECIST/RANO measurable: max_diameter_mm >= 10 mm.")
+    levels: LevelSpan | None = None
+    edema_id: int | None = Field(None, description="Edema region surrounding this lesion, if any.")
+
+
+class Edema(_Model):
+    id: int
+    voxel_count: int
+    volume_mm3: float
+    craniocaudal_mm: float
+    craniocaudal_along_cord_mm: float | None = None
+    levels: LevelSpan | None = None
+    longitudinally_extensive: bool | None = Field(
+        None, description="Spans >= 3 vertebral levels (None without levels).")
+    lesion_ids: list[int] = Field(default_factory=list)
+    length_ratio: float | None = Field(
+        None, description="Edema craniocaudal length / craniocaudal extent of the lesions inside it.")
+
+
+class MultiplicityClass(StrEnum):
+    NONE = "none"
+    SOLITARY = "solitary"
+    ADJACENT_PAIR = "adjacent pair"
+    MULTIPLE = "multiple"
+
+
+class LesionPair(_Model):
+    a: int
+    b: int
+    gap_mm: float = Field(ge=0, description="Minimum edge-to-edge distance between the lesions.")
+    same_edema: bool
+    level_distance: int | None = Field(None, description="0: same level, 1: neighbouring levels.")
+    adjacent: bool
+
+
+class Multiplicity(_Model):
+    count: int
+    kind: MultiplicityClass
+    pairs: list[LesionPair] = Field(default_factory=list)
+    twin_gap_mm: float = Field(description="Largest edge-to-edge gap for an adjacent pair.")
+
+
+class Parameters(_Model):
+    connectivity: int
+    mask_kind: str
+    twin_gap_mm: float
+    axis: str
+    level_source: str | None = None
+
+
+class InputRecord(_Model):
+    role: str
+    path: str | None = None
+    sha256: str | None = None
+
+
+class StudyMeasurements(_Model):
+    """Everything measured on one study."""
+
+    schema_version: str = "1"
+    lesionview_version: str = __version__
+    created_utc: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    parameters: Parameters
+    inputs: list[InputRecord] = Field(default_factory=list)
+    voxel_spacing_mm: Point
+    lesions: list[Lesion]
+    edema: list[Edema] = Field(default_factory=list)
+    multiplicity: Multiplicity
+    summary: str
+    warnings: list[str] = Field(default_factory=list)

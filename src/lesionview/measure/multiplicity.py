@@ -1,0 +1,52 @@
+"""How many lesions, and whether two of them form an adjacent ("twin") pair."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from .models import LesionPair, Multiplicity, MultiplicityClass
+
+#: Default largest edge-to-edge gap (mm) for two lesions to count as an adjacent pair: about half
+#: a cervical vertebral height, so lesions in neighbouring levels with cord between them that is
+#: still within one edema region qualify, and two lesions a vertebra apart do not.
+TWIN_GAP_MM = 10.0
+
+
+def level_distance(a: set[int], b: set[int]) -> int | None:
+    """0 when two level sets share a level, else the smallest index difference; None if unknown."""
+    if not a or not b:
+        return None
+    if a & b:
+        return 0
+    return min(abs(x - y) for x in a for y in b)
+
+
+def classify(lesion_ids: list[int], gaps: dict[tuple[int, int], float], levels: dict[int, set[int]],
+             edema_of: dict[int, int | None], *, twin_gap_mm: float = TWIN_GAP_MM) -> Multiplicity:
+    """Multiplicity class and every pair's gap.
+
+    Two lesions are *adjacent* when their edge-to-edge gap is at most ``twin_gap_mm`` and they lie
+    in the same or neighbouring vertebral levels (the level test is skipped without levels).
+    Exactly two lesions that are adjacent make an "adjacent pair" (twin lesions); three or more
+    are "multiple" (their adjacent pairs are still listed).
+    """
+    pairs = []
+    for a, b in combinations(lesion_ids, 2):
+        dist = level_distance(levels.get(a, set()), levels.get(b, set()))
+        gap = gaps[(a, b)]
+        pairs.append(LesionPair(
+            a=a, b=b, gap_mm=round(gap, 3),
+            same_edema=edema_of.get(a) is not None and edema_of.get(a) == edema_of.get(b),
+            level_distance=dist,
+            adjacent=gap <= twin_gap_mm and (dist is None or dist <= 1),
+        ))
+    n = len(lesion_ids)
+    if n == 0:
+        kind = MultiplicityClass.NONE
+    elif n == 1:
+        kind = MultiplicityClass.SOLITARY
+    elif n == 2 and pairs[0].adjacent:
+        kind = MultiplicityClass.ADJACENT_PAIR
+    else:
+        kind = MultiplicityClass.MULTIPLE
+    return Multiplicity(count=n, kind=kind, pairs=pairs, twin_gap_mm=twin_gap_mm)

@@ -1,0 +1,91 @@
+"""Cross-sections and extents of voxel regions in world space: cord occupancy, lengths, gaps.
+
+Voxels are boxes, not points: an extent along a direction ``u`` adds the box's own extent along
+``u`` (``voxel_extent_along``), so a lesion one 3 mm slice thick is 3 mm long, not 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from ..geometry import Geometry
+
+#: Cord voxels farther than this from the lesion's axis are not in its cross-section (mm):
+#: a plane perpendicular to a curved cord may cut it again far away.
+SECTION_RADIUS_MM = 15.0
+
+
+def voxel_extent_along(geometry: Geometry, u) -> float:
+    """Length of one voxel box projected on the unit vector ``u`` (mm)."""
+    u = np.asarray(u, float)
+    return float(np.sum(np.array(geometry.spacing) * np.abs(geometry.direction_matrix.T @ u)))
+
+
+def world_points(mask: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """World LPS coordinates (N, 3) of the centres of the voxels set in ``mask``."""
+    return geometry.index_to_world(np.argwhere(mask))
+
+
+def boundary_points(mask: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """World coordinates of the voxels of ``mask`` that touch the outside (6-neighbourhood)."""
+    inner = ndimage.binary_erosion(mask, border_value=0)
+    return world_points(mask & ~inner, geometry)
+
+
+def extent_along(points: np.ndarray, u, geometry: Geometry) -> float:
+    """Extent of voxel boxes centred at ``points`` along the unit vector ``u`` (mm)."""
+    if len(points) == 0:
+        return 0.0
+    t = points @ np.asarray(u, float)
+    return float(t.max() - t.min() + voxel_extent_along(geometry, u))
+
+
+def cord_occupancy(lesion_points: np.ndarray, cord_points: np.ndarray, geometry: Geometry, axis) -> float:
+    """Largest fraction of the cord's cross-section taken by the lesion.
+
+    Cross-sections are slabs perpendicular to ``axis`` (the cord's direction at the lesion), one
+    projected voxel thick, so every voxel falls in one slab whatever the storage orientation.
+    In each slab the fraction is lesion voxels / cord voxels (``cord_points`` must include the
+    lesion); the largest fraction is returned.
+    """
+    axis = np.asarray(axis, float)
+    if len(lesion_points) == 0 or len(cord_points) == 0:
+        return 0.0
+    centre = lesion_points.mean(axis=0)
+    # Keep only the cord near the lesion: the part this cross-section means.
+    rel = cord_points - centre
+    radial = rel - np.outer(rel @ axis, axis)
+    near = np.einsum("ij,ij->i", radial, radial) <= SECTION_RADIUS_MM**2
+    cord_t = cord_points[near] @ axis
+    lesion_t = lesion_points @ axis
+    width = voxel_extent_along(geometry, axis)
+    # Bin edges half a voxel off the voxel centres: on an axis-aligned grid the centres sit
+    # exactly on multiples of the width, where round-off would scatter them between two bins.
+    lo = lesion_t.min() - 1.5 * width
+    cord_t = cord_t[(cord_t >= lo) & (cord_t <= lesion_t.max() + width)]
+    n_bins = int(np.floor((lesion_t.max() + width - lo) / width)) + 1
+    cord_counts = np.bincount(((cord_t - lo) // width).astype(int), minlength=n_bins)
+    lesion_counts = np.bincount(((lesion_t - lo) // width).astype(int), minlength=n_bins)
+    valid = cord_counts > 0
+    if not np.any(valid):
+        return 0.0
+    return float(min(1.0, np.max(lesion_counts[valid] / cord_counts[valid])))
+
+
+def surface_gap(a_boundary: np.ndarray, b_boundary: np.ndarray, geometry: Geometry) -> float:
+    """Smallest edge-to-edge distance between two voxel regions (mm).
+
+    The closest pair of boundary-voxel centres is found with a k-d tree; the gap between the two
+    voxel boxes along the line joining them is that distance less one voxel extent along it.
+    """
+    if len(a_boundary) == 0 or len(b_boundary) == 0:
+        return float("nan")
+    dist, idx = cKDTree(a_boundary).query(b_boundary, k=1)
+    j = int(np.argmin(dist))
+    d = float(dist[j])
+    if d == 0:
+        return 0.0
+    u = (b_boundary[j] - a_boundary[idx[j]]) / d
+    return max(d - voxel_extent_along(geometry, u), 0.0)

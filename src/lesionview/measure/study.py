@@ -1,0 +1,331 @@
+"""``measure()``: every number of a study from its masks, in one call.
+
+Each lesion is measured on its own bounding box (the volume is never copied whole), in world
+millimetres, so the numbers do not depend on how the study was stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import GeometryMismatchError, InputError
+from ..geometry import Geometry
+from ..volume import Volume
+from . import diameters
+from .components import bounding_boxes, label_regions, structure
+from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
+from .multiplicity import TWIN_GAP_MM, classify
+from .sections import boundary_points, cord_occupancy, extent_along, surface_gap, world_points
+from .summary import summarise
+
+SUPERIOR = np.array([0.0, 0.0, 1.0])
+#: RECIST 1.1 / RANO-BM: a lesion is measurable from 10 mm longest diameter.
+MEASURABLE_MM = 10.0
+#: Slices this thick or thicker make in-plane axial diameters uncertain by one slice.
+THICK_SLICE_MM = 3.0
+#: Edema spanning this many vertebral levels or more is longitudinally extensive.
+EXTENSIVE_LEVELS = 3
+
+
+@dataclass(frozen=True)
+class _Region:
+    """One labelled region cropped to its box: the mask and where it is."""
+
+    id: int
+    mask: np.ndarray
+    geometry: Geometry
+    points: np.ndarray  # world centres of its voxels
+
+    @property
+    def centroid(self) -> np.ndarray:
+        return self.points.mean(axis=0)
+
+
+def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
+            edema: Volume | np.ndarray | None = None, cord: Volume | np.ndarray | None = None,
+            image: Volume | np.ndarray | None = None, levels=None, centerline=None,
+            connectivity: int = 26, mask_kind: str = "auto", twin_gap_mm: float = TWIN_GAP_MM,
+            resample: bool = False, inputs: list[InputRecord] | None = None) -> StudyMeasurements:
+    """Measure every enhancing lesion and edema region of a study.
+
+    Parameters
+    ----------
+    lesions : Volume or ndarray
+        Binary mask (each connected component is a lesion) or label image (each value a lesion).
+    geometry : Geometry, optional
+        Required when ``lesions`` is a bare array; the grid every other input must share.
+    edema, cord : Volume or ndarray, optional
+        T2 edema mask (components are edema regions) and spinal cord mask.
+    image : Volume or ndarray, optional
+        T1 post-contrast image, for the enhancement ratio (needs ``cord``).
+    levels : lesionview.levels.LevelModel, optional
+        Vertebral levels; without them no level is reported.
+    centerline : lesionview.cord.Centerline, optional
+        Cord centerline; derived from ``cord`` when not given. Sets the local cord axis
+        ("axial" = perpendicular to it) and lengths along the cord.
+    connectivity : {6, 18, 26}
+        Neighbourhood for lesion and edema components of binary masks.
+    mask_kind : {"auto", "binary", "labels"}
+        How to read ``lesions`` (see :func:`~lesionview.measure.components.label_regions`).
+    twin_gap_mm : float
+        Largest edge-to-edge gap of an adjacent ("twin") pair.
+    resample : bool
+        Resample inputs on another grid onto the lesion grid (nearest neighbour for masks)
+        instead of refusing them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lesionview.geometry import Geometry
+    >>> m = np.zeros((20, 20, 20), np.uint8); m[5:9, 5:9, 5:9] = 1
+    >>> r = measure(m, geometry=Geometry(m.shape, spacing=(1, 1, 1)))
+    >>> r.lesions[0].volume_mm3, r.multiplicity.kind.value
+    (64.0, 'solitary')
+    """
+    ref_array, ref = _reference(lesions, geometry)
+    edema_arr = _on_grid(edema, ref, "edema mask", resample, label=True)
+    cord_arr = _on_grid(cord, ref, "cord mask", resample, label=True)
+    image_arr = _on_grid(image, ref, "image", resample, label=False)
+    source = lesions.info.source if isinstance(lesions, Volume) else None
+    labels, kind = label_regions(ref_array, connectivity=connectivity, kind=mask_kind,
+                                 name="lesion mask", source=source or None)
+    warnings: list[str] = []
+
+    if centerline is None and cord_arr is not None and np.any(cord_arr):
+        from ..cord import centerline_from_mask  # noqa: PLC0415
+
+        centerline = centerline_from_mask(cord_arr != 0, ref)
+    regions = _regions(labels, ref)
+    if kind == "binary":  # number components superior to inferior, as a radiologist reads them
+        regions = [_Region(k, r.mask, r.geometry, r.points)
+                   for k, r in enumerate(sorted(regions, key=lambda r: -r.centroid[2]), start=1)]
+    else:
+        regions.sort(key=lambda r: -r.centroid[2])
+
+    cord_points = None
+    if cord_arr is not None:
+        union = (cord_arr != 0) | (labels != 0)
+        if edema_arr is not None:
+            union |= edema_arr != 0
+        cord_points = world_points(union, ref)
+    normal_cord_mean = _normal_cord_mean(image_arr, cord_arr, labels, edema_arr)
+
+    edema_labels = None
+    if edema_arr is not None:
+        edema_labels, _ = label_regions(edema_arr != 0, connectivity=connectivity, kind="binary")
+    edema_of = _edema_of_lesions(regions, labels, edema_labels)
+
+    lesion_rows = [
+        _measure_lesion(r, ref, levels=levels, centerline=centerline, cord_points=cord_points,
+                        image=image_arr, labels=labels, normal_cord_mean=normal_cord_mean,
+                        edema_id=edema_of.get(r.id))
+        for r in regions
+    ]
+    edema_rows = _measure_edema(edema_labels, ref, regions, edema_of, levels, centerline)
+
+    boundaries = {r.id: boundary_points(r.mask, r.geometry) for r in regions}
+    gaps = {(a.id, b.id): surface_gap(boundaries[a.id], boundaries[b.id], ref)
+            for i, a in enumerate(regions) for b in regions[i + 1:]}
+    level_sets = {row.id: _level_indices(levels, row.levels) for row in lesion_rows}
+    multiplicity = classify([r.id for r in regions], gaps, level_sets, edema_of, twin_gap_mm=twin_gap_mm)
+
+    if max(ref.spacing) >= THICK_SLICE_MM and regions:
+        warnings.append(f"slices are {max(ref.spacing):.1f} mm thick: axial diameters are uncertain by "
+                        "up to one slice thickness where slices lie in the axial plane")
+    if levels is None and regions:
+        warnings.append("no vertebral levels given: levels and adjacency by level are not reported")
+    for row in lesion_rows + edema_rows:
+        if row.levels is not None and row.levels.outside_fraction > 0:
+            what = "lesion" if isinstance(row, Lesion) else "edema"
+            warnings.append(f"{what} {row.id}: {row.levels.outside_fraction:.0%} of its volume lies "
+                            "outside the vertebral levels given")
+
+    return StudyMeasurements(
+        parameters=Parameters(connectivity=connectivity, mask_kind=kind, twin_gap_mm=twin_gap_mm,
+                              axis="cord centerline" if centerline is not None else "superior-inferior",
+                              level_source=getattr(levels, "source", None) if levels is not None else None),
+        inputs=inputs or [],
+        voxel_spacing_mm=tuple(round(s, 6) for s in ref.spacing),
+        lesions=lesion_rows, edema=edema_rows, multiplicity=multiplicity,
+        summary=summarise(lesion_rows, edema_rows, multiplicity), warnings=warnings,
+    )
+
+
+# ---------------------------------------------------------------------------- inputs
+def _reference(lesions, geometry: Geometry | None) -> tuple[np.ndarray, Geometry]:
+    if isinstance(lesions, Volume):
+        if geometry is not None and not geometry.same_space(lesions.geometry):
+            raise GeometryMismatchError(
+                "the lesion mask and the geometry given disagree: "
+                f"mask {lesions.geometry.describe()}; given {geometry.describe()}.")
+        return lesions.array, lesions.geometry
+    if geometry is None:
+        raise ValueError("measure() needs geometry= when the lesion mask is a bare array")
+    arr = np.asarray(lesions)
+    if arr.shape != geometry.shape:
+        raise GeometryMismatchError(f"lesion mask shape {arr.shape} does not match {geometry.describe()}")
+    return arr, geometry
+
+
+def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool) -> np.ndarray | None:
+    if item is None:
+        return None
+    if not isinstance(item, Volume):
+        arr = np.asarray(item)
+        if arr.shape != ref.shape:
+            raise GeometryMismatchError(f"the {name} has shape {arr.shape}, the lesion mask {ref.shape}.",
+                                        hint="Pass volumes with their geometry, on the same grid.")
+        return arr
+    if item.geometry.same_space(ref):
+        return item.array
+    if not resample:
+        raise GeometryMismatchError(
+            f"the {name} is not in the lesion mask's space: {name} {item.geometry.describe()}; "
+            f"lesion mask {ref.describe()}.", path=item.info.source or None,
+            hint="Save both on the image's grid, or ask to resample (resample=True, CLI --resample).")
+    from ..resample import resample as _resample  # noqa: PLC0415
+
+    return _resample(item.array, item.geometry, ref, label=label)
+
+
+def _regions(labels: np.ndarray, ref: Geometry) -> list[_Region]:
+    out = []
+    for k, box in bounding_boxes(labels).items():
+        mask = labels[box] == k
+        geom = ref.cropped(box)
+        out.append(_Region(k, mask, geom, world_points(mask, geom)))
+    return out
+
+
+# ---------------------------------------------------------------------------- per lesion
+def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_points, image, labels,
+                    normal_cord_mean, edema_id) -> Lesion:
+    centroid = r.centroid
+    axis = SUPERIOR if centerline is None else np.asarray(centerline.tangent_at(centroid[None])[0], float)
+    axial = diameters.axial_diameters(r.mask, r.geometry, axis=axis)
+    max_d = diameters.max_diameter(r.mask, r.geometry)
+    along_cord = None if centerline is None else _along_centerline(r.points, centerline, r.geometry)
+    occupancy = None
+    if cord_points is not None:
+        occupancy = round(cord_occupancy(r.points, cord_points, ref, axis), 4)
+    ratio = None
+    if image is not None and normal_cord_mean:
+        ratio = round(float(image[labels == r.id].mean()) / normal_cord_mean, 4)
+    return Lesion(
+        id=r.id, voxel_count=int(r.mask.sum()),
+        volume_mm3=round(float(r.mask.sum()) * ref.voxel_volume, 4),
+        centroid_lps_mm=tuple(round(float(c), 4) for c in centroid),
+        max_diameter_ibsi_mm=diameters.max_diameter_ibsi(r.mask, r.geometry),
+        max_diameter_mm=round(max_d, 4),
+        axial_long_mm=round(axial.long_mm, 4), axial_short_mm=round(axial.short_mm, 4),
+        axial_uncertainty_mm=axial.uncertainty_mm,
+        craniocaudal_mm=round(diameters.craniocaudal_length(r.mask, r.geometry), 4),
+        craniocaudal_along_cord_mm=along_cord,
+        cord_occupancy=occupancy, enhancement_ratio=ratio,
+        measurable=max_d >= MEASURABLE_MM,
+        levels=_span(levels, r.points), edema_id=edema_id,
+    )
+
+
+def _along_centerline(points: np.ndarray, centerline, geometry: Geometry) -> float:
+    """Extent along the curved cord: arc-length range plus one voxel along the local tangent."""
+    s = np.asarray(centerline.arclength_of(points), float)
+    tangent = np.asarray(centerline.tangent_at(points.mean(axis=0)[None])[0], float)
+    return round(float(s.max() - s.min()) + extent_along(points[:1], tangent, geometry), 4)
+
+
+def _normal_cord_mean(image, cord, labels, edema) -> float | None:
+    """Mean intensity of cord that is neither lesion nor edema (the enhancement reference)."""
+    if image is None or cord is None:
+        return None
+    normal = (cord != 0) & (labels == 0)
+    if edema is not None:
+        normal &= edema == 0
+    if not np.any(normal):
+        return None
+    value = float(image[normal].mean())
+    return value if value > 0 else None
+
+
+# ---------------------------------------------------------------------------- levels
+def _span(levels, points: np.ndarray) -> LevelSpan | None:
+    if levels is None or len(points) == 0:
+        return None
+    idx = np.asarray(levels.level_of(points))
+    known = idx[idx > 0]
+    outside = 1.0 - known.size / idx.size
+    if known.size == 0:
+        return LevelSpan(outside_fraction=1.0)
+    values, counts = np.unique(known, return_counts=True)
+    fractions = {levels.name_of(int(v)): round(float(c) / idx.size, 4) for v, c in zip(values, counts)}
+    first, last = int(values.min()), int(values.max())
+    return LevelSpan(first=levels.name_of(first), last=levels.name_of(last), count=last - first + 1,
+                     fractions=fractions, outside_fraction=round(outside, 4))
+
+
+def _level_indices(levels, span: LevelSpan | None) -> set[int]:
+    if levels is None or span is None or span.first is None:
+        return set()
+    return {levels.index_of(name) for name in span.fractions}
+
+
+# ---------------------------------------------------------------------------- edema
+def _edema_of_lesions(regions: list[_Region], labels: np.ndarray, edema_labels) -> dict[int, int | None]:
+    """Which edema region surrounds each lesion: the one it overlaps or touches, or else the one
+    whose outline (holes filled) encloses it; None when no edema region does."""
+    if edema_labels is None:
+        return {}
+    grown = ndimage.grey_dilation(edema_labels, footprint=structure(26))
+    filled = None
+    out: dict[int, int | None] = {}
+    for r in regions:
+        hits = grown[labels == r.id]
+        hits = hits[hits > 0]
+        if hits.size == 0:
+            if filled is None:
+                filled = _filled_regions(edema_labels)
+            hits = filled[labels == r.id]
+            hits = hits[hits > 0]
+        out[r.id] = int(np.bincount(hits).argmax()) if hits.size else None
+    return out
+
+
+def _filled_regions(edema_labels: np.ndarray) -> np.ndarray:
+    """Each edema region with its holes filled (a lesion inside a ring of edema lies in it)."""
+    filled = np.zeros_like(edema_labels)
+    for k, box in bounding_boxes(edema_labels, pad=0).items():
+        inside = ndimage.binary_fill_holes(edema_labels[box] == k)
+        filled[box][inside & (filled[box] == 0)] = k
+    return filled
+
+
+def _measure_edema(edema_labels, ref: Geometry, regions: list[_Region], edema_of: dict,
+                   levels, centerline) -> list[Edema]:
+    if edema_labels is None:
+        return []
+    by_id = {r.id: r for r in regions}
+    rows = []
+    for k, box in bounding_boxes(edema_labels).items():
+        mask = edema_labels[box] == k
+        geom = ref.cropped(box)
+        points = world_points(mask, geom)
+        lesion_ids = sorted(i for i, e in edema_of.items() if e == k)
+        cc = diameters.craniocaudal_length(mask, geom)
+        span = _span(levels, points)
+        ratio = None
+        if lesion_ids:
+            lesion_cc = extent_along(np.concatenate([by_id[i].points for i in lesion_ids]), SUPERIOR, ref)
+            ratio = round(cc / lesion_cc, 3)
+        rows.append((-points[:, 2].mean(), Edema(
+            id=k, voxel_count=int(mask.sum()), volume_mm3=round(float(mask.sum()) * ref.voxel_volume, 4),
+            craniocaudal_mm=round(cc, 4),
+            craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(points, centerline, geom),
+            levels=span,
+            longitudinally_extensive=None if span is None or span.first is None
+            else span.count >= EXTENSIVE_LEVELS,
+            lesion_ids=lesion_ids, length_ratio=ratio,
+        )))
+    return [row for _, row in sorted(rows, key=lambda t: t[0])]

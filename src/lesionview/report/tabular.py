@@ -1,0 +1,63 @@
+"""JSON (the full typed result) and CSV (one row per lesion, one per edema region), written atomically."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from ..io.atomic import atomic_path
+from ..measure.models import StudyMeasurements
+
+#: Stable CSV columns, units in the names. Lesion-only and edema-only columns stay empty in the
+#: other kind of row.
+CSV_COLUMNS = [
+    "kind", "id", "levels", "level_count", "voxel_count", "volume_mm3",
+    "centroid_x_lps_mm", "centroid_y_lps_mm", "centroid_z_lps_mm",
+    "max_diameter_mm", "max_diameter_ibsi_mm", "axial_long_mm", "axial_short_mm", "axial_uncertainty_mm",
+    "craniocaudal_mm", "craniocaudal_along_cord_mm", "cord_occupancy", "enhancement_ratio", "measurable",
+    "edema_id", "longitudinally_extensive", "lesion_ids", "length_ratio",
+]
+
+
+def csv_rows(result: StudyMeasurements) -> list[dict]:
+    rows = []
+    for les in result.lesions:
+        x, y, z = les.centroid_lps_mm
+        rows.append({
+            "kind": "lesion", "id": les.id, "levels": les.levels.label if les.levels else "",
+            "level_count": les.levels.count if les.levels else "", "voxel_count": les.voxel_count,
+            "volume_mm3": les.volume_mm3, "centroid_x_lps_mm": x, "centroid_y_lps_mm": y,
+            "centroid_z_lps_mm": z, "max_diameter_mm": les.max_diameter_mm,
+            "max_diameter_ibsi_mm": les.max_diameter_ibsi_mm, "axial_long_mm": les.axial_long_mm,
+            "axial_short_mm": les.axial_short_mm, "axial_uncertainty_mm": les.axial_uncertainty_mm,
+            "craniocaudal_mm": les.craniocaudal_mm, "craniocaudal_along_cord_mm": les.craniocaudal_along_cord_mm,
+            "cord_occupancy": les.cord_occupancy, "enhancement_ratio": les.enhancement_ratio,
+            "measurable": les.measurable, "edema_id": les.edema_id,
+        })
+    for ed in result.edema:
+        rows.append({
+            "kind": "edema", "id": ed.id, "levels": ed.levels.label if ed.levels else "",
+            "level_count": ed.levels.count if ed.levels else "", "voxel_count": ed.voxel_count,
+            "volume_mm3": ed.volume_mm3, "craniocaudal_mm": ed.craniocaudal_mm,
+            "craniocaudal_along_cord_mm": ed.craniocaudal_along_cord_mm,
+            "longitudinally_extensive": ed.longitudinally_extensive,
+            "lesion_ids": " ".join(map(str, ed.lesion_ids)), "length_ratio": ed.length_ratio,
+        })
+    return [{c: ("" if row.get(c) is None else row.get(c, "")) for c in CSV_COLUMNS} for row in rows]
+
+
+def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(csv_rows(result))
+    return path
+
+
+def write_json(result: StudyMeasurements, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(result.model_dump_json(indent=2) + "\n")
+    return path

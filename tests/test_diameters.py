@@ -1,0 +1,321 @@
+"""Diameters: pyradiomics and SimpleITK as oracles, analytic ellipsoids as ground truth.
+
+Ground truth masks: an ellipsoid at a random pose and sub-voxel offset, voxel = inside when its
+centre is inside. Tolerances are on the mean bias and the spread over poses (stated per test).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
+
+from lesionview.geometry import Geometry, reorient
+from lesionview.measure.diameters import (
+    AxialDiameters,
+    axial_diameters,
+    craniocaudal_length,
+    max_diameter,
+    max_diameter_ibsi,
+)
+
+# Array axes of typical acquisitions (columns = LPS direction of array axes 0, 1, 2).
+AXIAL = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0]], float).T      # S, P, L: 3 mm slices along S-I
+SAGITTAL = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float).T  # L, I, P: 3 mm slices along L-R
+THICK = (3.0, 0.5, 0.5)
+SUPERIOR = np.array([0.0, 0.0, 1.0])
+
+
+# ---------------------------------------------------------------------------- helpers
+def ellipsoid(semi, spacing, rng, direction=None, rotation=None, centre=None):
+    """Voxel-centre rasterisation of an ellipsoid; returns mask, geometry, rotation, centre."""
+    semi = np.asarray(semi, float)
+    spacing = np.asarray(spacing, float)
+    d = np.eye(3) if direction is None else np.asarray(direction, float)
+    r = Rotation.random(random_state=rng).as_matrix() if rotation is None else rotation
+    c = rng.uniform(-0.5, 0.5, 3) * (d @ spacing) if centre is None else centre
+    n = (np.ceil(semi.max() / spacing) + 2).astype(int)
+    g = Geometry(tuple(2 * n + 1), spacing, -(d @ (n * spacing)), d)
+    world = g.index_to_world(np.indices(g.shape).reshape(3, -1).T) - c
+    inside = np.sum((world @ r / semi) ** 2, axis=1) <= 1.0
+    return inside.reshape(g.shape), g, r, c
+
+
+def axial_truth(semi, rotation, axis):
+    """Long and short axes of the central section perpendicular to ``axis``, and the extent along it."""
+    a = rotation @ np.diag(1 / np.asarray(semi, float) ** 2) @ rotation.T
+    e1 = np.cross(axis, [1.0, 0, 0] if abs(axis[0]) < 0.9 else [0, 1.0, 0])
+    e1 /= np.linalg.norm(e1)
+    basis = np.stack([e1, np.cross(axis, e1)], axis=1)
+    ev = np.linalg.eigvalsh(basis.T @ a @ basis)
+    return 2 / np.sqrt(ev.min()), 2 / np.sqrt(ev.max()), 2 * np.sqrt(axis @ np.linalg.inv(a) @ axis)
+
+
+def blob(rng, shape=(12, 14, 10)):
+    m = ndimage.gaussian_filter(rng.random(shape), 1.5) > 0.5
+    labels, n = ndimage.label(m)
+    return labels == (1 + int(np.argmax(ndimage.sum(m, labels, range(1, n + 1))))) if n else m
+
+
+def pyradiomics_max3d(mask: np.ndarray, spacing) -> float:
+    shape = pytest.importorskip("radiomics.shape", reason="pyradiomics not installed (make setup installs it)")
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+    m = sitk.GetImageFromArray(mask.astype(np.uint8))
+    m.SetSpacing(tuple(float(s) for s in spacing[::-1]))   # SimpleITK is x, y, z
+    image = sitk.GetImageFromArray(np.zeros(mask.shape, np.float32))
+    image.CopyInformation(m)
+    feature = shape.RadiomicsShape(image, m)
+    feature.disableAllFeatures()
+    feature.enableFeatureByName("Maximum3DDiameter")
+    return float(feature.execute()["Maximum3DDiameter"])
+
+
+def oracle_masks():
+    rng = np.random.default_rng(7)
+    cases = []
+    for k in range(6):
+        cases.append((f"blob{k}", blob(rng), tuple(rng.choice([0.5, 1.0, 3.0], 3))))
+    for k, (semi, sp) in enumerate([((4, 4, 4), (1, 1, 1)), ((5.5, 4, 3), THICK), ((6, 2, 2), (0.7, 0.7, 2.5))]):
+        cases.append((f"ellipsoid{k}", ellipsoid(semi, sp, rng)[0], sp))
+    one = np.zeros((3, 3, 3), bool)
+    one[1, 1, 1] = True
+    cases.append(("single voxel", one, THICK))
+    two = one.copy()
+    two[1, 1, 2] = True
+    cases.append(("two voxels", two, THICK))
+    sheet = np.zeros((5, 9, 9), bool)
+    sheet[2, 1:8, 2:6] = True
+    cases.append(("one-voxel sheet", sheet, (3.0, 0.8, 0.5)))
+    line = np.zeros((4, 12, 4), bool)
+    line[1, :, 2] = True                        # touches the array edge: pyradiomics pads
+    cases.append(("line at border", line, (1.0, 0.5, 2.0)))
+    cases.append(("full array", np.ones((3, 4, 2), bool), (1.0, 0.6, 3.0)))
+    ell = np.zeros((6, 10, 12), bool)                 # concave: an L in every slice
+    ell[1:5, 1:9, 1:4] = True
+    ell[1:5, 6:9, 1:11] = True
+    cases.append(("L-shape", ell, (3.0, 0.5, 0.5)))
+    two_parts = np.zeros((7, 7, 7), bool)
+    two_parts[1:3, 1:3, 1:3] = True
+    two_parts[5, 4:6, 5] = True
+    cases.append(("two components", two_parts, (1.0, 2.0, 0.7)))
+    cases.append(("large sphere", ellipsoid((10, 10, 10), (0.5, 0.5, 0.5), rng)[0], (0.5, 0.5, 0.5)))
+    return cases
+
+
+# ---------------------------------------------------------------------------- IBSI vs pyradiomics
+@pytest.mark.parametrize("name, mask, spacing", oracle_masks(), ids=[c[0] for c in oracle_masks()])
+def test_max_diameter_ibsi_equals_pyradiomics(name, mask, spacing):
+    expected = pyradiomics_max3d(mask, spacing)
+    assert max_diameter_ibsi(mask, Geometry(mask.shape, spacing)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ibsi_ignores_direction_and_origin():
+    rng = np.random.default_rng(1)
+    m = blob(rng)
+    d = Rotation.random(random_state=rng).as_matrix()
+    a = max_diameter_ibsi(m, Geometry(m.shape, THICK))
+    assert max_diameter_ibsi(m, Geometry(m.shape, THICK, (10, -3, 7), d)) == pytest.approx(a, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------- degenerate masks
+@pytest.mark.parametrize("func", [max_diameter_ibsi, max_diameter, axial_diameters, craniocaudal_length])
+def test_empty_mask_raises(func):
+    g = Geometry((3, 3, 3))
+    with pytest.raises(ValueError, match="empty"):
+        func(np.zeros(g.shape, bool), g)
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="does not match"):
+        max_diameter(np.ones((2, 2, 2), bool), Geometry((3, 3, 3)))
+
+
+def test_single_voxel():
+    g = Geometry((1, 1, 1), THICK, direction=AXIAL)
+    m = np.ones(g.shape, bool)
+    assert max_diameter_ibsi(m, g) == 3.0            # longest mesh-vertex pair: through the slice
+    assert max_diameter(m, g) == 1.5                 # half the longest edge
+    assert craniocaudal_length(m, g) == 3.0          # the slice thickness, not 0
+    a = axial_diameters(m, g)
+    assert (a.long_mm, a.short_mm) == pytest.approx((0.25, 0.25))   # half a 0.5 mm pixel
+    assert a.uncertainty_mm is None
+
+
+def test_bad_axis_raises():
+    g = Geometry((2, 2, 2))
+    with pytest.raises(ValueError, match="axis"):
+        axial_diameters(np.ones(g.shape, bool), g, axis=(0, 0, 0))
+
+
+# ---------------------------------------------------------------------------- analytic truth
+def _bias(values):
+    v = np.asarray(values)
+    return float(v.mean()), float(v.std())
+
+
+@pytest.mark.parametrize("semi, spacing, max_bias, max_sd", [
+    ((5.5, 4.0, 3.0), THICK, 0.3, 0.55),        # the 11 mm lesion on thick slices
+    ((5.5, 4.0, 3.0), (1.0, 1.0, 1.0), 0.2, 0.25),
+    ((5.5, 5.5, 5.5), (0.5, 0.5, 0.5), 0.15, 0.1),
+])
+def test_max_diameter_against_ellipsoids(semi, spacing, max_bias, max_sd):
+    rng = np.random.default_rng(11)
+    err, err_ibsi = [], []
+    for _ in range(30):
+        m, g, _, _ = ellipsoid(semi, spacing, rng)
+        err.append(max_diameter(m, g) - 2 * max(semi))
+        err_ibsi.append(max_diameter_ibsi(m, g) - 2 * max(semi))
+    mean, sd = _bias(err)
+    assert abs(mean) < max_bias and sd < max_sd, (mean, sd)
+    assert np.mean(err_ibsi) > mean                   # the mesh sits outside: IBSI overestimates
+
+
+@pytest.mark.parametrize("grid, spacing, axis, tol_mean, tol_sd", [
+    (None, (1.0, 1.0, 1.0), SUPERIOR, 0.3, 0.4),
+    (AXIAL, THICK, SUPERIOR, 0.35, 0.4),             # axial plane = the fine 0.5 mm pixels
+    (SAGITTAL, THICK, SUPERIOR, 0.5, 1.0),           # 3 mm slices cross the axial plane
+    (SAGITTAL, THICK, np.array([0.2, 0.3, 0.93]) / np.linalg.norm([0.2, 0.3, 0.93]), 0.8, 1.0),
+])
+def test_axial_diameters_against_ellipsoids(grid, spacing, axis, tol_mean, tol_sd):
+    rng = np.random.default_rng(5)
+    long_err, short_err = [], []
+    for _ in range(25):
+        m, g, r, _ = ellipsoid((5.5, 4.0, 3.0), spacing, rng, direction=grid)
+        a = axial_diameters(m, g, axis=axis)
+        true_long, true_short, _ = axial_truth((5.5, 4.0, 3.0), r, axis)
+        long_err.append(a.long_mm - true_long)
+        short_err.append(a.short_mm - true_short)
+        assert a.long_mm >= a.short_mm
+        np.testing.assert_allclose(np.linalg.norm(np.diff(a.long_endpoints, axis=0)), a.long_mm, atol=1e-9)
+        np.testing.assert_allclose(np.linalg.norm(np.diff(a.short_endpoints, axis=0)), a.short_mm, atol=1e-9)
+        # Calipers lie in the plane perpendicular to the axis.
+        assert abs(np.diff(a.long_endpoints, axis=0) @ axis).max() < 1e-9
+        assert abs(np.diff(a.short_endpoints, axis=0) @ axis).max() < 1e-9
+        assert abs(np.diff(a.long_endpoints, axis=0) @ np.diff(a.short_endpoints, axis=0).T).max() < 1e-9
+        if a.uncertainty_mm is not None:
+            assert abs(long_err[-1]) <= a.uncertainty_mm and abs(short_err[-1]) <= a.uncertainty_mm
+    for err in (long_err, short_err):
+        mean, sd = _bias(err)
+        assert abs(mean) < tol_mean and sd < tol_sd, (mean, sd)
+    thick_in_plane = grid is SAGITTAL
+    assert (a.uncertainty_mm == 3.0) == thick_in_plane
+    assert ("3 mm slices" in a.note) == thick_in_plane
+
+
+@pytest.mark.parametrize("grid, spacing, tol_mean, tol_sd", [
+    (None, (1.0, 1.0, 1.0), 0.3, 0.5),
+    (SAGITTAL, THICK, 0.4, 0.5),                     # S-I along the fine 0.5 mm rows
+    (AXIAL, THICK, 0.6, 1.5),                        # S-I across 3 mm slices: +-1.5 mm per end
+])
+def test_craniocaudal_against_ellipsoids(grid, spacing, tol_mean, tol_sd):
+    rng = np.random.default_rng(9)
+    err = []
+    for _ in range(25):
+        m, g, r, _ = ellipsoid((5.5, 4.0, 3.0), spacing, rng, direction=grid)
+        err.append(craniocaudal_length(m, g) - axial_truth((5.5, 4.0, 3.0), r, SUPERIOR)[2])
+    mean, sd = _bias(err)
+    assert abs(mean) < tol_mean and sd < tol_sd, (mean, sd)
+
+
+# ---------------------------------------------------------------------------- invariance
+def _all(mask, geometry, axis):
+    a = axial_diameters(mask, geometry, axis=axis)
+    return (max_diameter_ibsi(mask, geometry), max_diameter(mask, geometry), a.long_mm, a.short_mm,
+            craniocaudal_length(mask, geometry, axis=axis)), a
+
+
+@pytest.mark.parametrize("target", ["PSR", "RAS", "SAL", "IRP", "ALI"])
+def test_storage_order_does_not_change_numbers(target):
+    rng = np.random.default_rng(3)
+    m = blob(rng)
+    d = Rotation.from_euler("xyz", [4, -7, 10], degrees=True).as_matrix() @ SAGITTAL
+    g = Geometry(m.shape, THICK, (12.0, -40.0, 85.0), d)
+    axis = np.array([0.1, -0.2, 1.0]) / np.linalg.norm([0.1, -0.2, 1.0])
+    ref, ref_axial = _all(m, g, axis)
+    m2, g2 = reorient(m, g, target)
+    got, got_axial = _all(np.ascontiguousarray(m2), g2, axis)
+    # Axial calipers come from a converged angular search: equal to 1e-6 mm, the rest to rounding.
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got[:2], ref[:2], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got_axial.plane_position, ref_axial.plane_position, atol=1e-6)
+
+
+def test_voxel_exact_transforms_on_grid_aligned_axis():
+    """Transposes and flips of an axial grid, axis along S: identical numbers and calipers."""
+    rng = np.random.default_rng(4)
+    m, g, _, _ = ellipsoid((5.5, 4.0, 3.0), THICK, rng, direction=AXIAL)
+    ref, ref_axial = _all(m, g, SUPERIOR)
+    for target in ["LPS", "RAI", "PLS", "ILA"]:
+        m2, g2 = reorient(m, g, target)
+        got, got_axial = _all(m2, g2, SUPERIOR)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(got[:2], ref[:2], rtol=0, atol=1e-9)
+        for ends, ref_ends in [(got_axial.long_endpoints, ref_axial.long_endpoints),
+                               (got_axial.short_endpoints, ref_axial.short_endpoints)]:
+            # Same caliper, possibly drawn in the other direction.
+            swapped = ends[::-1]
+            assert min(abs(ends - ref_ends).max(), abs(swapped - ref_ends).max()) < 1e-6
+
+
+def test_axial_versus_sagittal_acquisition():
+    """The same ellipsoid on an axial and on a sagittal 0.5 x 0.5 x 3 mm grid: close."""
+    rng = np.random.default_rng(8)
+    diffs = []
+    for _ in range(15):
+        r = Rotation.random(random_state=rng).as_matrix()
+        c = rng.uniform(-1, 1, 3)
+        ma, ga, _, _ = ellipsoid((5.5, 4.0, 3.0), THICK, rng, AXIAL, r, c)
+        ms, gs, _, _ = ellipsoid((5.5, 4.0, 3.0), THICK, rng, SAGITTAL, r, c)
+        a, _ = _all(ma, ga, SUPERIOR)
+        s, axial_s = _all(ms, gs, SUPERIOR)
+        assert axial_s.uncertainty_mm == 3.0
+        diffs.append(np.subtract(s, a))
+    diffs = np.array(diffs)   # columns: ibsi, calibrated, long, short, craniocaudal
+    assert abs(diffs[:, 1]).mean() < 0.8                 # calibrated max diameter
+    assert abs(diffs[:, 2:4]).mean() < 1.0              # axial: within a third of the 3 mm uncertainty
+    assert abs(diffs[:, 4]).mean() < 1.5                 # craniocaudal: 3 mm slices on the axial grid
+
+
+def test_result_type():
+    g = Geometry((2, 3, 3), THICK, direction=AXIAL)
+    a = axial_diameters(np.ones(g.shape, bool), g)
+    assert isinstance(a, AxialDiameters)
+    assert a.long_endpoints.shape == (2, 3) and a.short_endpoints.shape == (2, 3)
+    with pytest.raises(AttributeError):
+        a.long_mm = 1.0
+
+
+# ---------------------------------------------------------------------------- SimpleITK side by side
+def test_simpleitk_feret_is_the_centre_diameter():
+    """Side by side with SimpleITK LabelShapeStatistics (ComputeFeretDiameterOn).
+
+    Found: SimpleITK's Feret diameter is the largest distance between voxel *centres* (of the
+    border voxels), so 0 for one voxel, and GetPhysicalSize is voxel count x voxel volume. The IBSI
+    mesh hull is the centres' hull grown by the half-voxel octahedron, so IBSI exceeds Feret by
+    between min(spacing) / sqrt(3) and max(spacing); the calibrated diameter is Feret plus the
+    estimated gaps at both ends (never less than Feret)."""
+    rng = np.random.default_rng(2)
+    for k in range(8):
+        spacing = tuple(rng.choice([0.5, 1.0, 3.0], 3))
+        m = blob(rng, (9, 11, 8))
+        if k == 0:
+            m = np.zeros_like(m)
+            m[4, 5, 3] = True
+        img = sitk.GetImageFromArray(m.astype(np.uint8))
+        img.SetSpacing(spacing[::-1])
+        stats = sitk.LabelShapeStatisticsImageFilter()
+        stats.ComputeFeretDiameterOn()
+        stats.Execute(img)
+        feret = stats.GetFeretDiameter(1)
+        g = Geometry(m.shape, spacing)
+        centres = np.argwhere(m) * spacing
+        brute = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1)).max()
+        assert feret == pytest.approx(brute, abs=1e-6)
+        assert stats.GetPhysicalSize(1) == pytest.approx(m.sum() * g.voxel_volume)
+        ibsi = max_diameter_ibsi(m, g)
+        assert feret + min(spacing) / np.sqrt(3) - 1e-9 <= ibsi <= feret + max(spacing) + 1e-9
+        assert max_diameter(m, g) > feret

@@ -1,0 +1,175 @@
+"""measure(): a synthetic twin case with known answers, invariance to storage, bad inputs."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from lesionview.errors import GeometryMismatchError
+from lesionview.geometry import Geometry, reorient
+from lesionview.levels import LevelModel
+from lesionview.measure import MultiplicityClass, measure
+from lesionview.report import csv_rows, write_csv, write_json
+from lesionview.volume import Volume
+
+SPACING = 0.5
+R_SMALL, R_LARGE, GAP = 1.5, 5.5, 3.0
+CORD_RADIUS = 7.0
+
+
+def _grid():
+    # LPS-stored grid, z (axis 2) superior; 40 x 40 x 120 mm from z = -70 to +49.5.
+    return Geometry((80, 80, 240), spacing=(SPACING,) * 3, origin=(-20, -20, -70))
+
+
+def _case():
+    """Two spheres on the cord axis (x = y = 0), the small one above, 3 mm apart; edema and cord
+    cylinders around them; discs every 15 mm with C5/C6 in the gap, so the small sphere sits in
+    C5 (z 12 to -3) and the large one in C6 (z -3 to -18)."""
+    g = _grid()
+    world = g.index_to_world(np.indices(g.shape).reshape(3, -1).T).reshape(*g.shape, 3)
+    z_small = 0.0
+    z_large = z_small - R_SMALL - GAP - R_LARGE
+    r_xy = np.hypot(world[..., 0], world[..., 1])
+    lesions = np.zeros(g.shape, np.uint8)
+    lesions[np.linalg.norm(world - [0, 0, z_small], axis=-1) <= R_SMALL] = 1
+    lesions[np.linalg.norm(world - [0, 0, z_large], axis=-1) <= R_LARGE] = 1
+    cord = (r_xy <= CORD_RADIUS).astype(np.uint8)
+    edema = ((r_xy <= CORD_RADIUS - 1) & (world[..., 2] < 40) & (world[..., 2] > -30) & (lesions == 0))
+    # Discs C1/C2 at z = 57 down to T1/T2 at -48, every 15 mm; C5/C6 at -3. Level Ck lies
+    # between discs C(k-1)/Ck and Ck/C(k+1): C7 from -18 to -33.
+    names = ["C1/C2", "C2/C3", "C3/C4", "C4/C5", "C5/C6", "C6/C7", "C7/T1", "T1/T2"]
+    z_discs = -3.0 + 15 * np.arange(4, -4, -1)
+    levels = LevelModel.from_landmarks(names, [[0, 0, z] for z in z_discs])
+    return g, lesions, edema.astype(np.uint8), cord, levels, (z_small, z_large)
+
+
+@pytest.fixture(scope="module")
+def case():
+    return _case()
+
+
+@pytest.fixture(scope="module")
+def result(case):
+    g, lesions, edema, cord, levels, _ = case
+    return measure(Volume(lesions, g), edema=Volume(edema, g), cord=Volume(cord, g), levels=levels)
+
+
+def test_two_lesions_numbered_superior_to_inferior_with_true_volumes(case, result):
+    g, lesions, *_ , (z_small, z_large) = case
+    small, large = result.lesions
+    assert (small.id, large.id) == (1, 2)
+    assert small.centroid_lps_mm[2] == pytest.approx(z_small, abs=0.05)
+    assert large.centroid_lps_mm[2] == pytest.approx(z_large, abs=0.05)
+    assert small.voxel_count + large.voxel_count == lesions.sum()
+    assert large.volume_mm3 == pytest.approx(large.voxel_count * SPACING**3)
+    assert large.volume_mm3 == pytest.approx(4 / 3 * np.pi * R_LARGE**3, rel=0.03)
+    assert large.max_diameter_mm == pytest.approx(2 * R_LARGE, abs=0.3)
+    assert large.axial_long_mm == pytest.approx(2 * R_LARGE, abs=0.5)
+    assert large.craniocaudal_mm == pytest.approx(2 * R_LARGE, abs=0.5)
+    assert large.measurable and not small.measurable
+
+
+def test_levels_gap_and_adjacent_pair(result):
+    small, large = result.lesions
+    assert small.levels.label == "C5" and large.levels.label == "C6"
+    m = result.multiplicity
+    assert m.kind is MultiplicityClass.ADJACENT_PAIR and m.count == 2
+    (pair,) = m.pairs
+    assert pair.gap_mm == pytest.approx(GAP, abs=SPACING)
+    assert pair.same_edema and pair.level_distance == 1 and pair.adjacent
+
+
+def test_edema_levels_and_lesions_inside(result):
+    (ed,) = result.edema
+    assert ed.levels.first == "C3" and ed.levels.last == "C7"  # z from 40 (C3) down to -30 (C7)
+    assert ed.levels.count == 5 and ed.longitudinally_extensive
+    assert ed.lesion_ids == [1, 2]
+    assert ed.craniocaudal_mm == pytest.approx(70, abs=1.0)
+    assert ed.length_ratio == pytest.approx(70 / (2 * R_SMALL + GAP + 2 * R_LARGE), rel=0.05)
+
+
+def test_cord_occupancy_is_the_largest_section_fraction(result):
+    small, large = result.lesions
+    assert large.cord_occupancy == pytest.approx((R_LARGE / CORD_RADIUS) ** 2, abs=0.05)
+    assert 0 < small.cord_occupancy < large.cord_occupancy
+
+
+def test_summary_names_the_pair_and_vertebral_levels(result):
+    s = result.summary
+    assert s.startswith("Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5")
+    gap = float(re.search(r"gap (\d+\.\d) mm", s).group(1))
+    large = float(re.search(r" and C6, (\d+\.\d) mm", s).group(1))
+    assert large == pytest.approx(2 * R_LARGE, abs=0.3) and gap == pytest.approx(GAP, abs=SPACING)
+    assert "T2 cord edema at vertebral levels C3-C7 (5 levels, longitudinally extensive)" in s
+
+
+@pytest.mark.parametrize("target", ["PSR", "RAS", "SAL", "ILP"])
+def test_same_numbers_whatever_the_storage_orientation(case, result, target):
+    g, lesions, edema, cord, levels, _ = case
+    vols = {}
+    for name, arr in (("lesions", lesions), ("edema", edema), ("cord", cord)):
+        a, g2 = reorient(arr, g, target)
+        vols[name] = Volume(np.ascontiguousarray(a), g2)
+    other = measure(vols["lesions"], edema=vols["edema"], cord=vols["cord"], levels=levels)
+    a = result.model_dump(exclude={"created_utc"})
+    b = other.model_dump(exclude={"created_utc"})
+    # Spacing is listed in storage order; everything else must be the same.
+    assert sorted(a.pop("voxel_spacing_mm")) == sorted(b.pop("voxel_spacing_mm"))
+    _assert_close(a, b)
+
+
+def _assert_close(a, b, path="result"):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _assert_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, abs=1e-6), path
+    else:
+        assert a == b, path
+
+
+def test_json_and_csv_carry_the_same_numbers(result, tmp_path):
+    write_json(result, tmp_path / "m.json")
+    write_csv(result, tmp_path / "m.csv")
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["multiplicity"]["kind"] == "adjacent pair"
+    assert data["parameters"]["connectivity"] == 26
+    rows = csv_rows(result)
+    assert [r["kind"] for r in rows] == ["lesion", "lesion", "edema"]
+    assert rows[1]["max_diameter_mm"] == data["lesions"][1]["max_diameter_mm"]
+    assert (tmp_path / "m.csv").read_text().splitlines()[0].startswith("kind,id,levels")
+
+
+def test_masks_on_another_grid_are_refused_or_resampled(case):
+    g, lesions, edema, cord, levels, _ = case
+    shifted = Geometry(g.shape, g.spacing, np.add(g.origin, 1.0), g.direction)
+    with pytest.raises(GeometryMismatchError, match="cord mask is not in the lesion mask's space") as err:
+        measure(Volume(lesions, g), cord=Volume(cord, shifted))
+    assert "origin (-19.00" in str(err.value) and "origin (-20.00" in str(err.value)
+    r = measure(Volume(lesions, g), cord=Volume(cord, shifted), resample=True)
+    assert len(r.lesions) == 2
+
+
+def test_empty_mask_is_a_valid_no_lesion_result():
+    g = Geometry((10, 10, 10))
+    r = measure(np.zeros(g.shape, np.uint8), geometry=g)
+    assert r.lesions == [] and r.multiplicity.kind is MultiplicityClass.NONE
+    assert r.summary == "No enhancing intramedullary lesion."
+
+
+def test_label_image_keeps_painted_ids_and_two_far_lesions_are_multiple_not_twin():
+    g = Geometry((40, 40, 200), spacing=(0.5, 0.5, 0.5))
+    m = np.zeros(g.shape, np.uint8)
+    m[18:22, 18:22, 150:156] = 4   # superior
+    m[18:22, 18:22, 20:26] = 9     # 62 mm below
+    r = measure(m, geometry=g, connectivity=6)
+    assert [les.id for les in r.lesions] == [4, 9]
+    assert r.multiplicity.kind is MultiplicityClass.MULTIPLE
+    assert r.parameters.mask_kind == "labels" and r.parameters.connectivity == 6
