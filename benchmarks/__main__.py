@@ -18,7 +18,7 @@ from rich.table import Table
 
 def main(selected: list[str]) -> None:
     console = Console(width=160)
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if m.name.startswith("bench_"))
     for name in names:
         if selected and not any(s in name for s in selected):

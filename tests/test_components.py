@@ -51,3 +51,10 @@ def test_binary_requested_but_labels_given():
 def test_empty_mask_is_no_lesion_not_an_error():
     labels, _ = label_regions(np.zeros((4, 4, 4), bool))
     assert labels.max() == 0
+
+
+def test_a_0_255_mask_is_binary_and_split_into_components():
+    m = np.zeros((6, 6, 6), np.uint8)
+    m[0, 0, 0] = m[5, 5, 5] = 255
+    labels, kind = label_regions(m)
+    assert kind == "binary" and labels.max() == 2

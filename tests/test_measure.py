@@ -173,3 +173,15 @@ def test_label_image_keeps_painted_ids_and_two_far_lesions_are_multiple_not_twin
     assert [les.id for les in r.lesions] == [4, 9]
     assert r.multiplicity.kind is MultiplicityClass.MULTIPLE
     assert r.parameters.mask_kind == "labels" and r.parameters.connectivity == 6
+
+
+def test_empty_cord_and_lesion_outside_the_cord_are_said_not_measured(case):
+    g, lesions, edema, cord, levels, _ = case
+    r = measure(Volume(lesions, g), cord=Volume(np.zeros_like(cord), g))
+    assert all(les.cord_occupancy is None for les in r.lesions)
+    assert any("cord mask is empty" in w for w in r.warnings)
+    elsewhere = np.zeros_like(cord)
+    elsewhere[:10, :10, :] = 1  # a "cord" that misses both lesions
+    r = measure(Volume(lesions, g), cord=Volume(elsewhere, g))
+    assert all(les.cord_occupancy is None for les in r.lesions)
+    assert sum("lies in the cord mask" in w for w in r.warnings) == 2

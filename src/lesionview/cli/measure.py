@@ -24,6 +24,7 @@ class LevelsKind(StrEnum):
     landmarks = "landmarks"
     sct_labeled = "sct-labeled"
     sct_discs = "sct-discs"
+    sct_body = "sct-body"
     verse = "verse"
     totalsegmentator = "totalsegmentator"
 
@@ -80,13 +81,16 @@ def measure_command(
         if targets:
             write_json(result, targets[0])
             write_csv(result, targets[1])
-            console.print(f"wrote {targets[0]} and {targets[1]}")
+            console.print(f"wrote {targets[0]} and {targets[1]}", markup=False)
 
 
 def _targets(out: Path | None, overwrite: bool, inputs: list[Path]) -> list[Path]:
     if out is None:
         return []
     out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file; --out names a folder for measurements.json and measurements.csv.",
+                         path=out, hint="Choose a folder (it is created if missing).")
     for p in inputs:
         p = p.resolve()
         if p.is_dir() and (out == p or p in out.parents):
@@ -111,6 +115,7 @@ def _levels(path: Path, kind: LevelsKind, geometry):
         vol = load_volume(path)
         build = {LevelsKind.sct_labeled: LevelModel.from_sct_labeled_cord,
                  LevelsKind.sct_discs: LevelModel.from_sct_disc_labels,
+                 LevelsKind.sct_body: LevelModel.from_sct_body_labels,
                  LevelsKind.verse: LevelModel.from_verse,
                  LevelsKind.totalsegmentator: LevelModel.from_totalsegmentator}[kind]
         model = build(vol)

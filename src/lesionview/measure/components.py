@@ -31,7 +31,8 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
     connectivity : {6, 18, 26}
         Neighbourhood for components of a binary mask (recorded in the output).
     kind : {"auto", "binary", "labels"}
-        "auto" treats a mask with values {0, 1} as binary and anything else as labels.
+        "auto" treats a mask with one non-zero value (0/1, 0/255) as binary and a mask with
+        several as labels.
     """
     arr = np.asarray(mask)
     if arr.dtype.kind == "f":
@@ -49,12 +50,13 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
                          hint="Masks hold 0 for background and positive labels.")
     values = np.unique(arr[arr != 0])
     if kind == "auto":
-        kind = "binary" if values.size == 0 or (values.size == 1 and values[0] == 1) else "labels"
+        # One non-zero value is a binary mask whatever the value (many tools save 0/255).
+        kind = "binary" if values.size <= 1 else "labels"
     if kind == "binary":
-        if values.size > 1 or (values.size == 1 and values[0] != 1):
+        if values.size > 1:
             shown = ", ".join(f"{v:g}" for v in values[:6])
             raise InputError(f"{name} was given as binary but holds the values {shown}.", path=source,
-                             hint="Use 0 and 1 only, or read it as a label image "
+                             hint="Use one value for lesion voxels (e.g. 0/1), or read it as a label image "
                                   "(mask_kind='labels'; CLI --mask-kind labels).")
         labels, _ = ndimage.label(arr != 0, structure=structure(connectivity))
         return labels.astype(np.int32, copy=False), "binary"

@@ -456,15 +456,16 @@ def _diameter_pairs(points: np.ndarray, rtol: float = 1e-9) -> tuple[float, np.n
             break
         best, i = float(d[j]), j
     pts = pts[r + r.max() >= best * (1 - 1e-9)]
-    sq = np.einsum("ij,ij->i", pts, pts)
+    centred = pts - centre                  # small coordinates keep the Gram form accurate
+    sq = np.einsum("ij,ij->i", centred, centred)
     n = len(pts)
     chunk = max(1, 4_000_000 // n)
     cand_a, cand_b = [], []
     best2 = best * best
     for start in range(0, n, chunk):
-        block = pts[start:start + chunk]
+        block = centred[start:start + chunk]
         # Gram form is fast but rounds; keep a margin and recompute the survivors exactly.
-        d2 = sq[start:start + chunk, None] + sq[None, :] - 2.0 * block @ pts.T
+        d2 = sq[start:start + chunk, None] + sq[None, :] - 2.0 * block @ centred.T
         a, b = np.nonzero(d2 >= best2 * (1 - 1e-6))
         keep = start + a < b
         cand_a.append(start + a[keep])

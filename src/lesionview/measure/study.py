@@ -28,6 +28,8 @@ MEASURABLE_MM = 10.0
 THICK_SLICE_MM = 3.0
 #: Edema spanning this many vertebral levels or more is longitudinally extensive.
 EXTENSIVE_LEVELS = 3
+#: A lesion with less of its volume inside the cord mask is not measured as intramedullary.
+MIN_IN_CORD = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class _Region:
     """One labelled region cropped to its box: the mask and where it is."""
 
     id: int
+    box: tuple[slice, slice, slice]  # where ``mask`` sits in the study grid
     mask: np.ndarray
     geometry: Geometry
     points: np.ndarray  # world centres of its voxels
@@ -90,17 +93,30 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     cord_arr = _on_grid(cord, ref, "cord mask", resample, label=True)
     image_arr = _on_grid(image, ref, "image", resample, label=False)
     source = lesions.info.source if isinstance(lesions, Volume) else None
+    warnings: list[str] = []
+    if cord_arr is not None and not np.any(cord_arr):
+        warnings.append("the cord mask is empty: cord occupancy and the cord axis are not computed")
+        cord_arr = None
+    # Everything measured lies in the masks; working on their joint box (world positions kept)
+    # makes a 512 x 512 x 64 study cost what its lesions and cord cost, in time and memory.
+    box = _joint_box([ref_array, edema_arr, cord_arr])
+    if box is not None:
+        ref = ref.cropped(box)
+        ref_array, edema_arr, cord_arr, image_arr = (
+            None if a is None else a[box] for a in (ref_array, edema_arr, cord_arr, image_arr))
     labels, kind = label_regions(ref_array, connectivity=connectivity, kind=mask_kind,
                                  name="lesion mask", source=source or None)
-    warnings: list[str] = []
 
     if centerline is None and cord_arr is not None and np.any(cord_arr):
         from ..cord import centerline_from_mask  # noqa: PLC0415
 
         centerline = centerline_from_mask(cord_arr != 0, ref)
+    if levels is not None and centerline is not None and getattr(levels, "centerline", None) is None:
+        # Disc planes perpendicular to this study's cord, not to the line between landmarks.
+        levels = levels.with_centerline(centerline)
     regions = _regions(labels, ref)
     if kind == "binary":  # number components superior to inferior, as a radiologist reads them
-        regions = [_Region(k, r.mask, r.geometry, r.points)
+        regions = [_Region(k, r.box, r.mask, r.geometry, r.points)
                    for k, r in enumerate(sorted(regions, key=lambda r: -r.centroid[2]), start=1)]
     else:
         regions.sort(key=lambda r: -r.centroid[2])
@@ -116,12 +132,12 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     edema_labels = None
     if edema_arr is not None:
         edema_labels, _ = label_regions(edema_arr != 0, connectivity=connectivity, kind="binary")
-    edema_of = _edema_of_lesions(regions, labels, edema_labels)
+    edema_of = _edema_of_lesions(regions, edema_labels)
 
     lesion_rows = [
         _measure_lesion(r, ref, levels=levels, centerline=centerline, cord_points=cord_points,
-                        image=image_arr, labels=labels, normal_cord_mean=normal_cord_mean,
-                        edema_id=edema_of.get(r.id))
+                        image=image_arr, normal_cord_mean=normal_cord_mean, edema_id=edema_of.get(r.id),
+                        in_cord=_fraction_in(r, cord_arr), warnings=warnings)
         for r in regions
     ]
     edema_rows = _measure_edema(edema_labels, ref, regions, edema_of, levels, centerline)
@@ -191,29 +207,59 @@ def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool) -> 
     return _resample(item.array, item.geometry, ref, label=label)
 
 
+def _joint_box(masks: list[np.ndarray | None], pad: int = 2) -> tuple[slice, slice, slice] | None:
+    """Smallest box holding every non-zero voxel of the masks, grown by ``pad`` voxels."""
+    lo = hi = None
+    for m in masks:
+        if m is None:
+            continue
+        found = ndimage.find_objects((m != 0).astype(np.uint8))
+        if not found or found[0] is None:
+            continue
+        box = found[0]
+        starts = np.array([b.start for b in box])
+        stops = np.array([b.stop for b in box])
+        lo = starts if lo is None else np.minimum(lo, starts)
+        hi = stops if hi is None else np.maximum(hi, stops)
+    if lo is None:
+        return None
+    shape = masks[0].shape
+    return tuple(slice(max(int(a) - pad, 0), min(int(b) + pad, n)) for a, b, n in zip(lo, hi, shape))
+
+
+def _fraction_in(r: _Region, cord: np.ndarray | None) -> float | None:
+    """Fraction of the lesion's voxels inside the cord mask (None without one)."""
+    if cord is None:
+        return None
+    return float(np.count_nonzero(cord[r.box][r.mask])) / max(int(r.mask.sum()), 1)
+
+
 def _regions(labels: np.ndarray, ref: Geometry) -> list[_Region]:
     out = []
     for k, box in bounding_boxes(labels).items():
         mask = labels[box] == k
         geom = ref.cropped(box)
-        out.append(_Region(k, mask, geom, world_points(mask, geom)))
+        out.append(_Region(k, box, mask, geom, world_points(mask, geom)))
     return out
 
 
 # ---------------------------------------------------------------------------- per lesion
-def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_points, image, labels,
-                    normal_cord_mean, edema_id) -> Lesion:
+def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_points, image,
+                    normal_cord_mean, edema_id, in_cord: float | None, warnings: list[str]) -> Lesion:
     centroid = r.centroid
     axis = SUPERIOR if centerline is None else np.asarray(centerline.tangent_at(centroid[None])[0], float)
     axial = diameters.axial_diameters(r.mask, r.geometry, axis=axis)
     max_d = diameters.max_diameter(r.mask, r.geometry)
     along_cord = None if centerline is None else _along_centerline(r.points, centerline, r.geometry)
     occupancy = None
-    if cord_points is not None:
+    if in_cord is not None and in_cord < MIN_IN_CORD:
+        warnings.append(f"lesion {r.id}: only {in_cord:.0%} of it lies in the cord mask, so it is not "
+                        "measured as intramedullary (no cord occupancy); check the cord mask")
+    elif cord_points is not None:
         occupancy = round(cord_occupancy(r.points, cord_points, ref, axis), 4)
     ratio = None
     if image is not None and normal_cord_mean:
-        ratio = round(float(image[labels == r.id].mean()) / normal_cord_mean, 4)
+        ratio = round(float(image[r.box][r.mask].mean()) / normal_cord_mean, 4)
     return Lesion(
         id=r.id, voxel_count=int(r.mask.sum()),
         volume_mm3=round(float(r.mask.sum()) * ref.voxel_volume, 4),
@@ -273,21 +319,22 @@ def _level_indices(levels, span: LevelSpan | None) -> set[int]:
 
 
 # ---------------------------------------------------------------------------- edema
-def _edema_of_lesions(regions: list[_Region], labels: np.ndarray, edema_labels) -> dict[int, int | None]:
+def _edema_of_lesions(regions: list[_Region], edema_labels) -> dict[int, int | None]:
     """Which edema region surrounds each lesion: the one it overlaps or touches, or else the one
     whose outline (holes filled) encloses it; None when no edema region does."""
     if edema_labels is None:
         return {}
-    grown = ndimage.grey_dilation(edema_labels, footprint=structure(26))
     filled = None
     out: dict[int, int | None] = {}
     for r in regions:
-        hits = grown[labels == r.id]
+        # The lesion grown by one voxel, in its own box (padded by one, so growth fits).
+        grown = ndimage.binary_dilation(r.mask, structure=structure(26))
+        hits = edema_labels[r.box][grown]
         hits = hits[hits > 0]
         if hits.size == 0:
             if filled is None:
                 filled = _filled_regions(edema_labels)
-            hits = filled[labels == r.id]
+            hits = filled[r.box][r.mask]
             hits = hits[hits > 0]
         out[r.id] = int(np.bincount(hits).argmax()) if hits.size else None
     return out
