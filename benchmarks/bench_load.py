@@ -31,16 +31,14 @@ SHAPE = (200, 512, 512)
 REPEATS = 3
 
 # Runs inside a fresh interpreter: {method} and {folder} are filled in.
+# The children import benchmarks._proc from the repository root.
+_ROOT = Path(__file__).resolve().parents[1]
+
 _CHILD = r"""
 import json, os, sys, time
 import numpy as np
 
-def status_bytes(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
+from benchmarks._proc import status_bytes
 
 method, folder = sys.argv[1], sys.argv[2]
 if method == "lesionview":
@@ -132,7 +130,7 @@ def _write_local(array: np.ndarray, folder: Path) -> None:
 
 
 def _child(method: str, folder: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, method, str(folder)],
+    out = subprocess.run([sys.executable, "-c", _CHILD, method, str(folder)], cwd=_ROOT,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -79,17 +79,15 @@ STAGES = [
 
 # Runs inside a fresh interpreter. argv: mode ("time", "memory" or "stages"), work folder,
 # "full" or "cropped", then the mode's argument (repeats, or the STAGES as JSON).
+# The children import benchmarks._proc from the repository root.
+_ROOT = Path(__file__).resolve().parents[1]
+
 _CHILD = r"""
 import functools, hashlib, importlib, json, sys, time
 from pathlib import Path
 import numpy as np
 
-def status_bytes(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
+from benchmarks._proc import status_bytes
 
 mode, folder, crop = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "cropped"
 from lesionview.geometry import Geometry
@@ -289,7 +287,7 @@ def make_study(folder: Path) -> dict:
 
 
 def _child(mode: str, folder: Path, crop: str, arg="") -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), crop, str(arg)],
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), crop, str(arg)], cwd=_ROOT,
                          check=False, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark child ({mode}, {crop}) failed:\n{out.stderr}")

@@ -372,6 +372,16 @@ def test_real_sct_labelled_cord_gives_the_level_under_the_lesion(shared_data, tm
     assert 0 < les["cord_occupancy"] <= 1
     assert f"C{value}" in " ".join(res.stdout.split())
 
+    # The same lesion with SCT's manual centerline instead of a cord mask: the axis and the
+    # length along the cord come from the centerline.
+    res = run_cli(f, "--centerline", d / "t2_centerline-manual.nii.gz", "--out", tmp_path / "out2")
+    assert res.returncode == 0, res.stderr
+    data = json.loads((tmp_path / "out2" / "measurements.json").read_text())
+    (les2,) = data["lesions"]
+    assert data["parameters"]["axis"] == "cord centerline"
+    assert les2["craniocaudal_along_cord_mm"] == pytest.approx(les2["craniocaudal_mm"], abs=1.5)
+    assert les2["cord_occupancy"] is None  # no cord mask
+
 
 # ------------------------------------------------------------------------------ the phantom
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

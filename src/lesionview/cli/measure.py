@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..cord import centerline_from_label
 from ..errors import InputError
 from ..io import is_nifti, load_volume
 from ..measure import StudyMeasurements, measure
@@ -41,6 +42,9 @@ def measure_command(
     edema: Annotated[Path | None, typer.Option(help="T2 edema mask.", **_EXISTING)] = None,
     cord: Annotated[Path | None, typer.Option(help="Spinal cord mask (e.g. SCT *_seg.nii.gz).",
                                               **_EXISTING)] = None,
+    centerline: Annotated[Path | None, typer.Option(help="Cord centerline as a label image (e.g. SCT "
+                                                    "*_centerline.nii.gz); else derived from --cord.",
+                                                    **_EXISTING)] = None,
     levels: Annotated[Path | None, typer.Option(help="Vertebral levels: landmarks CSV/JSON or a label "
                                                 "image (see --levels-kind).", **_EXISTING)] = None,
     levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels (auto: CSV/JSON are "
@@ -60,7 +64,8 @@ def measure_command(
             raise InputError(f"--connectivity must be 6, 18 or 26, not {connectivity}.")
         if mask_kind not in ("auto", "binary", "labels"):
             raise InputError(f"--mask-kind must be auto, binary or labels, not {mask_kind!r}.")
-        targets = _targets(out, overwrite, inputs=[p for p in (lesions, image, edema, cord, levels) if p])
+        targets = _targets(out, overwrite, inputs=[p for p in (lesions, image, edema, cord, centerline, levels)
+                                                   if p])
         lesion_vol = load_volume(lesions)
         image_vol = load_volume(image) if image else None
         if image_vol is not None and not resample and not lesion_vol.geometry.same_space(image_vol.geometry):
@@ -71,11 +76,13 @@ def measure_command(
         level_model = _levels(levels, levels_kind, lesion_vol.geometry) if levels else None
         records = [InputRecord(role=role, path=str(p), sha256=_sha256(p))
                    for role, p in (("lesions", lesions), ("image", image), ("edema", edema),
-                                   ("cord", cord), ("levels", levels)) if p]
+                                   ("cord", cord), ("centerline", centerline), ("levels", levels)) if p]
+        line = centerline_from_label(load_volume(centerline)) if centerline else None
         result = measure(lesion_vol, image=image_vol,
                          edema=load_volume(edema) if edema else None,
                          cord=load_volume(cord) if cord else None,
-                         levels=level_model, connectivity=connectivity, mask_kind=mask_kind,
+                         levels=level_model, centerline=line, connectivity=connectivity,
+                         mask_kind=mask_kind,
                          twin_gap_mm=twin_gap, resample=resample, inputs=records)
         _print(result)
         if targets:
