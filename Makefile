@@ -15,12 +15,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP) $(SYSSTAMP)
 
+# pyradiomics (the IBSI oracle in tests and benchmarks) has no wheel for Python 3.11+ and
+# builds only without isolation; 3.0.1 is the newest sdist whose metadata pip accepts.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	# pyradiomics (the IBSI oracle in tests and benchmarks) has no wheel for Python 3.11+ and
-	# builds only without isolation; 3.0.1 is the newest sdist whose metadata pip accepts.
 	$(PY) -m pip install --quiet numpy setuptools wheel versioneer
 	$(PY) -m pip install --quiet --no-build-isolation "pyradiomics==3.0.1"
 	@touch $@
