@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,27 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data not found (real test data lives beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A real display, checked before any QApplication exists (Qt aborts without one).
+
+    GUI tests show a real napari viewer: Qt's offscreen platform has no OpenGL here and a hidden
+    viewer renders black. Without a display they fail under CI (so a missing Xvfb never passes
+    silently) and skip elsewhere, saying why.
+    """
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not has_display or platform == "offscreen":
+        why = ("GUI tests need a real display (no DISPLAY, or QT_QPA_PLATFORM=offscreen, which "
+               'renders black here): run them under xvfb-run -a -s "-screen 0 1280x1024x24".')
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture
+def viewer(display, make_napari_viewer):
+    """A napari viewer shown on the (virtual) display."""
+    return make_napari_viewer(show=True)

@@ -269,24 +269,6 @@ def test_oblique_dicom_series_keeps_its_tilt_and_problems(shared_data):
 
 
 # ---------------------------------------------------------------------------- GUI
-@pytest.fixture(scope="session")
-def display():
-    """A real display, checked before any QApplication exists (Qt aborts without one)."""
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if not has_display or platform == "offscreen":
-        why = ("GUI tests need a real display (no DISPLAY, or QT_QPA_PLATFORM=offscreen, which "
-               'renders black here): run them under xvfb-run -a -s "-screen 0 1280x1024x24".')
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(why)
-        pytest.skip(why)
-
-
-@pytest.fixture
-def viewer(display, make_napari_viewer):
-    return make_napari_viewer(show=True)
-
-
 def _screenshot(viewer, path: Path) -> np.ndarray:
     from skimage.io import imsave
 

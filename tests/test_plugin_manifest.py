@@ -74,8 +74,17 @@ def test_plugin_is_discovered_without_errors(plugin_manager, manifest):
 KINDS = ["dicom folder", "single dicom", "zip", "nii.gz", "nii (upper case)"]
 
 
+@pytest.fixture(scope="module")
+def napari_plugins():
+    """napari's own plugin registry, discovered as napari does at start-up (a viewer would do it
+    too; this keeps the test independent of test order)."""
+    from napari.plugins import _initialize_plugins
+
+    _initialize_plugins()
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_napari_finds_our_reader(kind, inputs, manifest):
+def test_napari_finds_our_reader(kind, inputs, manifest, napari_plugins):
     from napari.plugins import _npe2
 
     path = inputs[kind]

@@ -1,0 +1,69 @@
+"""Which layer plays which part in a study: the contract every widget shares.
+
+A layer's part is stored in ``layer.metadata["lesionview_role"]``, so it survives renaming and
+is found again after an autosave is reloaded:
+
+========  =====================================================  ===========
+role      what it is                                             layer type
+========  =====================================================  ===========
+t1c       T1 post-contrast image (lesion tools, enhancement)     Image
+t2        T2-weighted image (cord and edema tools)               Image
+lesions   enhancing lesions, one label per lesion                Labels
+edema     T2 cord edema                                          Labels
+cord      spinal cord                                            Labels
+levels    vertebral landmarks, names in ``features["name"]``     Points
+========  =====================================================  ===========
+
+The annotation layers share the grid of the image they were made on (``make_annotation_layers``),
+so every core call gets masks and images on one voxel grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ROLE_KEY = "lesionview_role"
+IMAGE_ROLES = ("t1c", "t2")
+LABEL_ROLES = ("lesions", "edema", "cord")
+POINTS_ROLE = "levels"
+ROLES = IMAGE_ROLES + LABEL_ROLES + (POINTS_ROLE,)
+
+#: Series roles (lesionview.series.Role values) that pre-fill the image roles.
+SERIES_ROLE_FOR = {"t1c": "T1+C", "t2": "T2"}
+
+
+def role_of(layer) -> str | None:
+    return layer.metadata.get(ROLE_KEY)
+
+
+def find_layer(viewer, role: str):
+    """The layer playing ``role`` in the viewer, or None."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
+    return next((layer for layer in viewer.layers if role_of(layer) == role), None)
+
+
+def set_role(viewer, layer, role: str) -> None:
+    """Give ``layer`` the ``role``, taking it from any other layer that had it."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
+    for other in viewer.layers:
+        if other is not layer and role_of(other) == role:
+            other.metadata.pop(ROLE_KEY, None)
+    layer.metadata[ROLE_KEY] = role
+
+
+def guess_image_layer(viewer, role: str):
+    """The image layer whose series role guess matches ``role`` ("t1c" or "t2"), or None."""
+    wanted = SERIES_ROLE_FOR[role]
+    for layer in viewer.layers:
+        info = layer.metadata.get("series_info") or {}
+        if info.get("role") == wanted and np.ndim(layer.data) == 3:
+            return layer
+    return None
+
+
+def transform_kwargs(layer) -> dict:
+    """scale / translate / affine of ``layer``, to put a new layer on exactly its grid."""
+    return {"scale": layer.scale, "translate": layer.translate, "affine": layer.affine,
+            "units": layer.units, "axis_labels": layer.axis_labels}
