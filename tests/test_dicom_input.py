@@ -134,8 +134,9 @@ def test_loading_never_modifies_the_input(shared_data):
 
 def test_load_api_returns_volumes_with_problems(shared_data):
     (volume,) = load(shared_data / "dicom" / "edge_cases" / "missing_slice")
-    assert volume.array.shape == (4, 512, 512)
+    assert volume.array.shape == (5, 512, 512)  # 4 slices and an empty slot for the missing one
     assert any("1 slice missing" in p for p in volume.problems)
+    assert any("1 empty slice(s) inserted" in p for p in volume.problems)
 
 
 def test_progress_is_called_for_each_file(shared_data):

@@ -154,6 +154,16 @@ def test_missing_slice_is_reported_with_its_position(shared_data):
     volume = series.load()
     message = next(p for p in volume.problems if p.startswith("gap"))
     assert "1 slice missing" in message and f"{at3:.2f} mm" in message and f"{at5:.2f} mm" in message
+    # Never stitched: every slice keeps its true position, the missing one is an empty slot.
+    assert volume.array.shape[0] == 5 and not np.any(volume.array[3])
+    for k, name in enumerate(["IM-0001-0001.dcm", "IM-0001-0002.dcm", "IM-0001-0003.dcm", None,
+                              "IM-0001-0005.dcm"]):
+        if name is None:
+            continue
+        ds = dcmread(folder / name)
+        along = np.dot(volume.geometry.index_to_world([k, 0, 0]), n)
+        assert along == pytest.approx(np.dot(ds.ImagePositionPatient, n), abs=0.01)
+        assert np.array_equal(volume.array[k], ds.pixel_array.astype(np.int32) - 1024)
 
 
 def test_missing_slice_ct_rescale_keeps_integers(shared_data):

@@ -19,8 +19,8 @@ CORD_RADIUS = 7.0
 
 
 def _grid():
-    # LPS-stored grid, z (axis 2) superior; 40 x 40 x 120 mm from z = -70 to +49.5.
-    return Geometry((80, 80, 240), spacing=(SPACING,) * 3, origin=(-20, -20, -70))
+    # LPS-stored grid, z (axis 2) superior; 40 x 40 x 130 mm from z = -70 to +59.5.
+    return Geometry((80, 80, 260), spacing=(SPACING,) * 3, origin=(-20, -20, -70))
 
 
 def _case():
@@ -185,3 +185,63 @@ def test_empty_cord_and_lesion_outside_the_cord_are_said_not_measured(case):
     r = measure(Volume(lesions, g), cord=Volume(elsewhere, g))
     assert all(les.cord_occupancy is None for les in r.lesions)
     assert sum("lies in the cord mask" in w for w in r.warnings) == 2
+
+
+def _blobs_at(g, centres, radius):
+    world = g.index_to_world(np.indices(g.shape).reshape(3, -1).T).reshape(*g.shape, 3)
+    m = np.zeros(g.shape, np.uint8)
+    for c in centres:
+        m[np.linalg.norm(world - c, axis=-1) <= radius] = 1
+    return m
+
+
+@pytest.mark.parametrize("target", ["RAS", "PSR", "IPL"])
+def test_ids_do_not_depend_on_storage_even_for_ties(target):
+    """Two lesions at the same height and two edema regions: ids follow reading order
+    (superior first, then patient left first), whatever the storage order."""
+    g = Geometry((40, 40, 60), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -15))
+    lesions = _blobs_at(g, [(-5, 0, 0), (5, 0, 0)], 2.0)          # same z: right and left
+    edema = _blobs_at(g, [(0, 0, 10), (0, 0, -10)], 3.0)           # two regions, above and below
+    base = measure(Volume(lesions, g), edema=Volume(edema, g))
+    a, g2 = reorient(lesions, g, target)
+    e, _ = reorient(edema, g, target)
+    other = measure(Volume(np.ascontiguousarray(a), g2), edema=Volume(np.ascontiguousarray(e), g2))
+    assert [les.centroid_lps_mm for les in base.lesions] == [les.centroid_lps_mm for les in other.lesions]
+    assert base.lesions[0].centroid_lps_mm[0] == pytest.approx(5, abs=0.1)  # patient left (+x) first
+    assert [ed.id for ed in other.edema] == [1, 2]
+    assert other.edema[0].volume_mm3 == base.edema[0].volume_mm3
+    assert [ed.craniocaudal_mm for ed in base.edema] == [ed.craniocaudal_mm for ed in other.edema]
+
+
+def test_huge_label_ids_are_kept_and_pieces_are_warned():
+    g = Geometry((20, 20, 40))
+    m = np.zeros(g.shape, np.uint32)
+    m[2:5, 2:5, 30:34] = 2**31 + 5
+    m[2:5, 2:5, 5:9] = 7
+    m[12:15, 12:15, 5:9] = 7          # label 7 painted in two pieces
+    r = measure(m, geometry=g)
+    assert [les.id for les in r.lesions] == [2**31 + 5, 7]
+    assert any("lesion 7 is painted in 2 separate pieces" in w for w in r.warnings)
+
+
+def test_a_short_cord_mask_does_not_tilt_the_axis(case):
+    g, lesions, edema, cord, levels, _ = case
+    short = np.zeros_like(cord)
+    short[:, :, 130:134] = cord[:, :, 130:134]   # 2 mm of cord: its "axis" would be anything
+    r = measure(Volume(lesions, g), cord=Volume(short, g))
+    assert r.parameters.axis == "superior-inferior"
+    assert any("too short or tilted" in w for w in r.warnings)
+    base = measure(Volume(lesions, g))
+    assert [les.axial_long_mm for les in r.lesions] == [les.axial_long_mm for les in base.lesions]
+
+
+def test_load_problems_and_mask_checks_reach_the_result(case):
+    g, lesions, edema, cord, *_ = case
+    flagged = Volume(lesions, g, problems=("gap of 6 mm between slices at 3 mm and 9 mm",))
+    r = measure(flagged, image=Volume(lesions.astype(np.float32), g))
+    assert "lesions: gap of 6 mm between slices at 3 mm and 9 mm" in r.warnings
+    assert any("no cord mask: the enhancement ratio" in w for w in r.warnings)
+    from lesionview.errors import InputError
+
+    with pytest.raises(InputError, match="edema mask has fractional values"):
+        measure(Volume(lesions, g), edema=Volume(edema * 0.4, g))

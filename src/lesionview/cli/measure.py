@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,8 @@ class LevelsKind(StrEnum):
     sct_body = "sct-body"
     verse = "verse"
     totalsegmentator = "totalsegmentator"
+    totalsegmentator_v1 = "totalsegmentator-v1"
+    totalsegmentator_mr = "totalsegmentator-mr"
 
 
 _EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
@@ -99,16 +102,25 @@ def _targets(out: Path | None, overwrite: bool, inputs: list[Path]) -> list[Path
         raise InputError("is a file; --out names a folder for measurements.json and measurements.csv.",
                          path=out, hint="Choose a folder (it is created if missing).")
     for p in inputs:
-        p = p.resolve()
-        if p.is_dir() and (out == p or p in out.parents):
-            raise InputError("the output folder is inside an input folder; inputs are never written to.",
-                             path=out, hint="Choose an output folder elsewhere.")
+        folder = _input_folder(p.resolve())
+        if folder is not None and (out == folder or folder in out.parents):
+            raise InputError(f"the output folder is inside an input folder ({folder}); inputs are never "
+                             "written to.", path=out, hint="Choose an output folder elsewhere.")
     targets = [out / "measurements.json", out / "measurements.csv"]
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
         raise InputError(f"already holds {', '.join(t.name for t in existing)}.", path=out,
                          hint="Pass --overwrite to replace them, or choose another --out folder.")
     return targets
+
+
+def _input_folder(path: Path) -> Path | None:
+    """The folder an input owns: itself, or the series folder of a DICOM file given by name."""
+    if path.is_dir():
+        return path
+    with open(path, "rb") as fh:
+        is_dicom = fh.read(132)[128:] == b"DICM"
+    return path.parent if is_dicom else None
 
 
 def _levels(path: Path, kind: LevelsKind, geometry):
@@ -124,7 +136,10 @@ def _levels(path: Path, kind: LevelsKind, geometry):
                  LevelsKind.sct_discs: LevelModel.from_sct_disc_labels,
                  LevelsKind.sct_body: LevelModel.from_sct_body_labels,
                  LevelsKind.verse: LevelModel.from_verse,
-                 LevelsKind.totalsegmentator: LevelModel.from_totalsegmentator}[kind]
+                 LevelsKind.totalsegmentator: LevelModel.from_totalsegmentator,
+                 LevelsKind.totalsegmentator_v1: partial(LevelModel.from_totalsegmentator, task="total_v1"),
+                 LevelsKind.totalsegmentator_mr: partial(LevelModel.from_totalsegmentator,
+                                                         task="vertebrae_mr")}[kind]
         model = build(vol)
     model.check_inside(geometry)
     return model

@@ -19,6 +19,8 @@ from .atomic import atomic_path
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+#: A straightened (orthogonalised) affine may move a corner voxel this far before we say so (mm).
+SHEAR_TOLERANCE_MM = 0.1
 
 
 def is_nifti(path: str | os.PathLike) -> bool:
@@ -49,7 +51,8 @@ def read_nifti(path: str | os.PathLike, *, first_volume_of_4d: bool = False) -> 
     if len(shape) == 4:
         if not first_volume_of_4d:
             raise InputError(f"is 4D ({shape}); lesionview measures 3D volumes.", path=path,
-                             hint="Pass first_volume_of_4d=True (CLI: --first-volume) or split it first.")
+                             hint="Split it into 3D volumes first (e.g. fslsplit), or pass "
+                                  "first_volume_of_4d=True from Python.")
         warnings.warn(f"{path}: 4D image {shape}, taking its first volume", stacklevel=2)
         shape = shape[:3]
     elif len(shape) == 2:
@@ -67,12 +70,21 @@ def read_nifti(path: str | os.PathLike, *, first_volume_of_4d: bool = False) -> 
     except (OSError, EOFError, ValueError, zlib.error) as exc:
         raise InputError(f"pixel data cannot be read ({exc}); the file looks truncated or corrupt.",
                          path=path, hint="Re-export or re-download it.") from exc
-    geometry = Geometry.from_affine(_RAS_TO_LPS @ img.affine, shape)
+    affine = _RAS_TO_LPS @ img.affine
+    geometry = Geometry.from_affine(affine, shape)
+    problems = []
+    # Geometry keeps an orthogonal grid; a sheared affine (gantry tilt) cannot be one. Say how far
+    # the straightened grid puts the corners from where the file says they are.
+    corners = np.array(np.meshgrid(*[[0, n - 1] for n in shape], indexing="ij")).reshape(3, -1).T
+    off = float(np.max(np.linalg.norm(geometry.index_to_world(corners) - nib.affines.apply_affine(affine, corners), axis=1)))
+    if off > SHEAR_TOLERANCE_MM:
+        problems.append(f"the affine is sheared (gantry tilt?): the orthogonal grid used puts voxels up to "
+                        f"{off:.2f} mm from the file's positions; resample it to an orthogonal grid first")
     zooms = img.header.get_zooms()[:3]
     slice_axis = int(np.argmax(zooms)) if len(set(np.round(zooms, 4))) > 1 else 2
     info = with_guessed_role(SeriesInfo(source=str(path), series_description=_stem(path),
                                         modality="MR"))
-    return Volume(data, geometry, info=info, slice_axis=slice_axis)
+    return Volume(data, geometry, info=info, slice_axis=slice_axis, problems=tuple(problems))
 
 
 def _is_identity_scaling(img) -> bool:

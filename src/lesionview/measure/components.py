@@ -34,20 +34,7 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
         "auto" treats a mask with one non-zero value (0/1, 0/255) as binary and a mask with
         several as labels.
     """
-    arr = np.asarray(mask)
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise InputError(f"{name} contains NaN or infinite values.", path=source,
-                             hint="Masks hold whole numbers: 0 background, 1 (or a label) inside.")
-        if np.any(arr != np.round(arr)):
-            raise InputError(f"{name} has fractional values (e.g. {arr[arr != np.round(arr)][0]:g}); "
-                             "it looks like an image, not a mask.", path=source,
-                             hint="Pass a binary or label mask, or threshold it first.")
-    if arr.dtype.kind not in "biuf":
-        raise InputError(f"{name} has data type {arr.dtype}, not numbers.", path=source)
-    if np.any(arr < 0):
-        raise InputError(f"{name} has negative values.", path=source,
-                         hint="Masks hold 0 for background and positive labels.")
+    arr = check_mask(mask, name=name, source=source)
     values = np.unique(arr[arr != 0])
     if kind == "auto":
         # One non-zero value is a binary mask whatever the value (many tools save 0/255).
@@ -62,7 +49,27 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
         return labels.astype(np.int32, copy=False), "binary"
     if kind != "labels":
         raise ValueError(f"kind must be 'auto', 'binary' or 'labels', got {kind!r}")
-    return arr.astype(np.int32, copy=False), "labels"
+    # Keep every id as painted: int64 holds any whole number a label file can carry.
+    return arr.astype(np.int64, copy=False), "labels"
+
+
+def check_mask(mask, *, name: str = "mask", source: str | None = None) -> np.ndarray:
+    """The mask as an array, refused with a reason when it cannot be a mask (NaN, fractions, negatives)."""
+    arr = np.asarray(mask)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{name} contains NaN or infinite values.", path=source,
+                             hint="Masks hold whole numbers: 0 background, 1 (or a label) inside.")
+        if np.any(arr != np.round(arr)):
+            raise InputError(f"{name} has fractional values (e.g. {arr[arr != np.round(arr)][0]:g}); "
+                             "it looks like an image, not a mask.", path=source,
+                             hint="Pass a binary or label mask, or threshold it first.")
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{name} has data type {arr.dtype}, not numbers.", path=source)
+    if np.any(arr < 0):
+        raise InputError(f"{name} has negative values.", path=source,
+                         hint="Masks hold 0 for background and positive labels.")
+    return arr
 
 
 def bounding_boxes(labels: np.ndarray, *, pad: int = 1) -> dict[int, tuple[slice, slice, slice]]:
@@ -74,3 +81,16 @@ def bounding_boxes(labels: np.ndarray, *, pad: int = 1) -> dict[int, tuple[slice
         boxes[k] = tuple(slice(max(s.start - pad, 0), min(s.stop + pad, n))
                          for s, n in zip(sl, labels.shape))
     return boxes
+
+
+def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber labels 1..n (int32) so per-label tables stay small whatever ids were painted;
+    returns ``(compact, ids)`` with ``ids[k - 1]`` the original id of compact label ``k``."""
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    if ids.size == 0 or (ids[-1] == ids.size and labels.dtype == np.int32):
+        return labels, ids
+    compact = np.zeros(labels.shape, np.int32)
+    inside = labels != 0
+    compact[inside] = np.searchsorted(ids, labels[inside]) + 1
+    return compact, ids

@@ -6,16 +6,16 @@ millimetres, so the numbers do not depend on how the study was stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
-from ..errors import GeometryMismatchError, InputError
+from ..errors import GeometryMismatchError
 from ..geometry import Geometry
 from ..volume import Volume
 from . import diameters
-from .components import bounding_boxes, label_regions, structure
+from .components import bounding_boxes, check_mask, compact_labels, label_regions, structure
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
 from .sections import boundary_points, cord_occupancy, extent_along, surface_gap, world_points
@@ -92,11 +92,18 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     edema_arr = _on_grid(edema, ref, "edema mask", resample, label=True)
     cord_arr = _on_grid(cord, ref, "cord mask", resample, label=True)
     image_arr = _on_grid(image, ref, "image", resample, label=False)
-    source = lesions.info.source if isinstance(lesions, Volume) else None
-    warnings: list[str] = []
+    for name, item in (("edema mask", edema), ("cord mask", cord)):
+        if item is not None:
+            check_mask(item.array if isinstance(item, Volume) else item, name=name, source=_source(item))
+    if levels is not None:
+        levels.check_inside(ref)
+    warnings = _load_problems(lesions=lesions, image=image, edema=edema, cord=cord)
     if cord_arr is not None and not np.any(cord_arr):
         warnings.append("the cord mask is empty: cord occupancy and the cord axis are not computed")
         cord_arr = None
+    if image_arr is not None and cord_arr is None:
+        warnings.append("no cord mask: the enhancement ratio needs normal cord as its reference "
+                        "and is not computed")
     # Everything measured lies in the masks; working on their joint box (world positions kept)
     # makes a 512 x 512 x 64 study cost what its lesions and cord cost, in time and memory.
     box = _joint_box([ref_array, edema_arr, cord_arr])
@@ -105,21 +112,22 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
         ref_array, edema_arr, cord_arr, image_arr = (
             None if a is None else a[box] for a in (ref_array, edema_arr, cord_arr, image_arr))
     labels, kind = label_regions(ref_array, connectivity=connectivity, kind=mask_kind,
-                                 name="lesion mask", source=source or None)
+                                 name="lesion mask", source=_source(lesions))
+    labels, ids = compact_labels(labels)
 
-    if centerline is None and cord_arr is not None and np.any(cord_arr):
+    if centerline is None and cord_arr is not None:
         from ..cord import centerline_from_mask  # noqa: PLC0415
 
         centerline = centerline_from_mask(cord_arr != 0, ref)
+    centerline = _plausible(centerline, warnings)
     if levels is not None and centerline is not None and getattr(levels, "centerline", None) is None:
         # Disc planes perpendicular to this study's cord, not to the line between landmarks.
         levels = levels.with_centerline(centerline)
-    regions = _regions(labels, ref)
+    regions = sorted(_regions(labels, ref, ids), key=_reading_order)
     if kind == "binary":  # number components superior to inferior, as a radiologist reads them
-        regions = [_Region(k, r.box, r.mask, r.geometry, r.points)
-                   for k, r in enumerate(sorted(regions, key=lambda r: -r.centroid[2]), start=1)]
+        regions = [replace(r, id=k) for k, r in enumerate(regions, start=1)]
     else:
-        regions.sort(key=lambda r: -r.centroid[2])
+        warnings.extend(_pieces(regions, connectivity))
 
     cord_points = None
     if cord_arr is not None:
@@ -129,10 +137,13 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
         cord_points = world_points(union, ref)
     normal_cord_mean = _normal_cord_mean(image_arr, cord_arr, labels, edema_arr)
 
+    edema_regions = []
     edema_labels = None
     if edema_arr is not None:
         edema_labels, _ = label_regions(edema_arr != 0, connectivity=connectivity, kind="binary")
-    edema_of = _edema_of_lesions(regions, edema_labels)
+        edema_regions = [replace(r, id=k) for k, r in
+                         enumerate(sorted(_regions(edema_labels, ref), key=_reading_order), start=1)]
+    edema_of = _edema_of_lesions(regions, edema_regions, edema_labels)
 
     lesion_rows = [
         _measure_lesion(r, ref, levels=levels, centerline=centerline, cord_points=cord_points,
@@ -140,7 +151,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
                         in_cord=_fraction_in(r, cord_arr), warnings=warnings)
         for r in regions
     ]
-    edema_rows = _measure_edema(edema_labels, ref, regions, edema_of, levels, centerline)
+    edema_rows = [_measure_edema(e, ref, regions, edema_of, levels, centerline) for e in edema_regions]
 
     boundaries = {r.id: boundary_points(r.mask, r.geometry) for r in regions}
     gaps = {(a.id, b.id): surface_gap(boundaries[a.id], boundaries[b.id], ref)
@@ -148,9 +159,10 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     level_sets = {row.id: _level_indices(levels, row.levels) for row in lesion_rows}
     multiplicity = classify([r.id for r in regions], gaps, level_sets, edema_of, twin_gap_mm=twin_gap_mm)
 
-    if max(ref.spacing) >= THICK_SLICE_MM and regions:
-        warnings.append(f"slices are {max(ref.spacing):.1f} mm thick: axial diameters are uncertain by "
-                        "up to one slice thickness where slices lie in the axial plane")
+    uncertain = [row.axial_uncertainty_mm for row in lesion_rows if row.axial_uncertainty_mm]
+    if uncertain:
+        warnings.append(f"slices {max(uncertain):.1f} mm thick lie in the axial plane: axial diameters "
+                        f"are uncertain by up to +-{max(uncertain):.1f} mm")
     if levels is None and regions:
         warnings.append("no vertebral levels given: levels and adjacency by level are not reported")
     for row in lesion_rows + edema_rows:
@@ -234,13 +246,65 @@ def _fraction_in(r: _Region, cord: np.ndarray | None) -> float | None:
     return float(np.count_nonzero(cord[r.box][r.mask])) / max(int(r.mask.sum()), 1)
 
 
-def _regions(labels: np.ndarray, ref: Geometry) -> list[_Region]:
+def _regions(labels: np.ndarray, ref: Geometry, ids: np.ndarray | None = None) -> list[_Region]:
+    """Each label cropped to its box; ``ids[k - 1]`` names compact label ``k`` (default: k)."""
     out = []
     for k, box in bounding_boxes(labels).items():
         mask = labels[box] == k
         geom = ref.cropped(box)
-        out.append(_Region(k, box, mask, geom, world_points(mask, geom)))
+        out.append(_Region(k if ids is None else int(ids[k - 1]), box, mask, geom, world_points(mask, geom)))
     return out
+
+
+def _reading_order(r: _Region) -> tuple[float, float, float]:
+    """Superior to inferior, then left to right, then anterior to posterior; rounded so that the
+    order does not depend on storage order through float round-off."""
+    x, y, z = np.round(r.centroid, 2)
+    return (-z, -x, y)
+
+
+def _pieces(regions: list[_Region], connectivity: int) -> list[str]:
+    """Warnings for painted labels made of separate pieces (measured as one lesion)."""
+    out = []
+    for r in regions:
+        _, n = ndimage.label(r.mask, structure=structure(connectivity))
+        if n > 1:
+            out.append(f"lesion {r.id} is painted in {n} separate pieces and measured as one lesion; "
+                       "split it to measure the pieces apart")
+    return out
+
+
+def _source(item) -> str | None:
+    return (item.info.source or None) if isinstance(item, Volume) else None
+
+
+def _load_problems(**inputs) -> list[str]:
+    """What the loaders found wrong with the inputs (gaps, tilt...), carried into the result."""
+    return [f"{name}: {problem}" for name, item in inputs.items() if isinstance(item, Volume)
+            for problem in item.problems]
+
+
+#: A cord axis further than this from superior-inferior is not believed (degrees).
+MAX_CORD_TILT_DEGREES = 45.0
+#: A centerline shorter than this (mm) cannot give a direction worth trusting.
+MIN_CENTERLINE_MM = 10.0
+
+
+def _plausible(centerline, warnings: list[str]):
+    """The centerline, or None (with a warning) when it cannot be a cervical cord's: too short, or
+    running more than 45 degrees away from superior-inferior (e.g. a cord mask on 3 axial slices)."""
+    if centerline is None:
+        return None
+    pts = np.asarray(centerline.points, float)
+    chord = pts[-1] - pts[0]
+    length = float(np.linalg.norm(chord))
+    tilt = float(np.degrees(np.arccos(min(1.0, abs(chord[2]) / length)))) if length > 0 else 90.0
+    if length < MIN_CENTERLINE_MM or tilt > MAX_CORD_TILT_DEGREES:
+        warnings.append(f"the cord centerline ({length:.0f} mm long, {tilt:.0f} degrees from "
+                        "superior-inferior) is too short or tilted to trust: the superior-inferior axis "
+                        "is used instead, and no length along the cord is given")
+        return None
+    return centerline
 
 
 # ---------------------------------------------------------------------------- per lesion
@@ -319,11 +383,15 @@ def _level_indices(levels, span: LevelSpan | None) -> set[int]:
 
 
 # ---------------------------------------------------------------------------- edema
-def _edema_of_lesions(regions: list[_Region], edema_labels) -> dict[int, int | None]:
+def _edema_of_lesions(regions: list[_Region], edema_regions: list[_Region],
+                      edema_labels) -> dict[int, int | None]:
     """Which edema region surrounds each lesion: the one it overlaps or touches, or else the one
     whose outline (holes filled) encloses it; None when no edema region does."""
     if edema_labels is None:
         return {}
+    to_id = np.zeros(int(edema_labels.max()) + 1, np.int64)  # scan-order label -> reading-order id
+    for e in edema_regions:
+        to_id[edema_labels[e.box][e.mask][0]] = e.id
     filled = None
     out: dict[int, int | None] = {}
     for r in regions:
@@ -336,7 +404,7 @@ def _edema_of_lesions(regions: list[_Region], edema_labels) -> dict[int, int | N
                 filled = _filled_regions(edema_labels)
             hits = filled[r.box][r.mask]
             hits = hits[hits > 0]
-        out[r.id] = int(np.bincount(hits).argmax()) if hits.size else None
+        out[r.id] = int(to_id[np.bincount(hits).argmax()]) if hits.size else None
     return out
 
 
@@ -349,30 +417,20 @@ def _filled_regions(edema_labels: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _measure_edema(edema_labels, ref: Geometry, regions: list[_Region], edema_of: dict,
-                   levels, centerline) -> list[Edema]:
-    if edema_labels is None:
-        return []
-    by_id = {r.id: r for r in regions}
-    rows = []
-    for k, box in bounding_boxes(edema_labels).items():
-        mask = edema_labels[box] == k
-        geom = ref.cropped(box)
-        points = world_points(mask, geom)
-        lesion_ids = sorted(i for i, e in edema_of.items() if e == k)
-        cc = diameters.craniocaudal_length(mask, geom)
-        span = _span(levels, points)
-        ratio = None
-        if lesion_ids:
-            lesion_cc = extent_along(np.concatenate([by_id[i].points for i in lesion_ids]), SUPERIOR, ref)
-            ratio = round(cc / lesion_cc, 3)
-        rows.append((-points[:, 2].mean(), Edema(
-            id=k, voxel_count=int(mask.sum()), volume_mm3=round(float(mask.sum()) * ref.voxel_volume, 4),
-            craniocaudal_mm=round(cc, 4),
-            craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(points, centerline, geom),
-            levels=span,
-            longitudinally_extensive=None if span is None or span.first is None
-            else span.count >= EXTENSIVE_LEVELS,
-            lesion_ids=lesion_ids, length_ratio=ratio,
-        )))
-    return [row for _, row in sorted(rows, key=lambda t: t[0])]
+def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: dict,
+                   levels, centerline) -> Edema:
+    lesion_ids = [r.id for r in regions if edema_of.get(r.id) == e.id]
+    cc = diameters.craniocaudal_length(e.mask, e.geometry)
+    span = _span(levels, e.points)
+    ratio = None
+    if lesion_ids:
+        inside = np.concatenate([r.points for r in regions if r.id in lesion_ids])
+        ratio = round(cc / extent_along(inside, SUPERIOR, ref), 3)
+    return Edema(
+        id=e.id, voxel_count=int(e.mask.sum()), volume_mm3=round(float(e.mask.sum()) * ref.voxel_volume, 4),
+        craniocaudal_mm=round(cc, 4),
+        craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(e.points, centerline, e.geometry),
+        levels=span,
+        longitudinally_extensive=None if span is None or span.first is None else span.count >= EXTENSIVE_LEVELS,
+        lesion_ids=lesion_ids, length_ratio=ratio,
+    )

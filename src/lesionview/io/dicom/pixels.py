@@ -71,12 +71,16 @@ def _fast(s: Slice, dtype: np.dtype) -> bool:
     return h.pixel_length >= n_frames * s.rows * s.cols * dtype.itemsize
 
 
-def read_stack(source: Source, slices: tuple[Slice, ...]) -> np.ndarray:
-    """Pixel values of ``slices`` as one ``(n, rows, cols)`` array in their order, rescaled."""
+def read_stack(source: Source, slices: tuple[Slice, ...], slots: tuple[int, ...] = ()) -> np.ndarray:
+    """Pixel values of ``slices`` as one ``(n, rows, cols)`` array, rescaled: slice ``i`` goes to
+    ``out[slots[i]]`` (default: in their order); slots no slice fills stay 0."""
     dtype = output_dtype(slices)
     stored = stored_dtype(slices[0])
     identity = all(s.slope == 1 and s.intercept == 0 for s in slices)
-    out = np.empty((len(slices), slices[0].rows, slices[0].cols), dtype=dtype)
+    slots = slots or tuple(range(len(slices)))
+    n = slots[-1] + 1
+    shape = (n, slices[0].rows, slices[0].cols)
+    out = np.empty(shape, dtype=dtype) if n == len(slices) else np.zeros(shape, dtype=dtype)
     # Read file by file in the order they are listed, whatever the slice order.
     by_file: dict[str, list[int]] = {}
     for i, s in enumerate(slices):
@@ -89,7 +93,7 @@ def read_stack(source: Source, slices: tuple[Slice, ...]) -> np.ndarray:
         mosaic_image = None
         for i in by_file[name]:
             s = slices[i]
-            target = out[i] if identity else scratch
+            target = out[slots[i]] if identity else scratch
             if s.mosaic:
                 if mosaic_image is None:
                     mosaic_image = _whole_mosaic(fh, s, stored)
@@ -104,11 +108,11 @@ def read_stack(source: Source, slices: tuple[Slice, ...]) -> np.ndarray:
                 target[...] = _decode(fh, s)
             if not identity:
                 if s.slope != 1:
-                    np.multiply(scratch, s.slope, out=out[i], casting="unsafe")
+                    np.multiply(scratch, s.slope, out=out[slots[i]], casting="unsafe")
                 else:
-                    np.copyto(out[i], scratch, casting="unsafe")
+                    np.copyto(out[slots[i]], scratch, casting="unsafe")
                 if s.intercept:
-                    out[i] += np.asarray(s.intercept).astype(dtype)
+                    out[slots[i]] += np.asarray(s.intercept).astype(dtype)
     return out
 
 

@@ -73,7 +73,7 @@ class DicomSeries:
     def load(self) -> Volume:
         """Read the pixels: ``array[slice, row, col]``, rescaled, with the series problems attached."""
         try:
-            array = read_stack(self.source, self.stack.slices)
+            array = read_stack(self.source, self.stack.slices, self.stack.slots)
         except Exception as exc:
             raise InputError(f"pixel data of series {self.info.label} cannot be decoded ({exc}).",
                              path=self.source.root,

@@ -62,6 +62,8 @@ class Stack:
     geometry: Geometry
     gaps: tuple[Gap, ...]
     problems: tuple[str, ...]
+    #: Index along the volume's slice axis of each slice; missing slices leave empty slots.
+    slots: tuple[int, ...] = ()
 
 
 def group(slices: list[Slice], display) -> list[Stack]:
@@ -183,14 +185,25 @@ def build(uid: str, part: list[Slice], problems: list[str]) -> Stack:
         if drift > 0.1:
             problems.append(f"slice positions drift {drift:.2f} mm within the slice plane (gantry tilt "
                             "or sheared stack); the grid assumes a straight stack")
+    slots = tuple(range(len(slices)))
+    if gaps and all(g.missing > 0 for g in gaps):
+        # Whole slices are missing: leave empty slots for them so every slice keeps its true
+        # position (a stitched stack would shift all later slices by the gap).
+        slots = tuple(int(k) for k in np.rint((pos - pos[0]) / step))
+        where = ", ".join(f"{g.before_mm + step * (j + 1):.2f}" for g in gaps for j in range(g.missing))
+        problems.append(f"{sum(g.missing for g in gaps)} empty slice(s) inserted at {where} mm along "
+                        "the normal so every slice keeps its position; they hold no image data (0)")
+    elif gaps:
+        problems.append(f"uneven slice spacing: the grid uses a {step:.3g} mm step, so positions "
+                        f"beyond the first gap are off by up to {max(abs(g.step_mm - step) for g in gaps):.2f} mm")
     ps = slices[0].pixel_spacing
     spacings = {s.pixel_spacing for s in slices}
     if len(spacings) > 1:
         problems.append(f"pixel spacing differs between slices ({sorted(spacings)}); the first is used")
     direction = np.column_stack([n, c, r])  # array[slice, row, col]
-    geometry = Geometry((len(slices), slices[0].rows, slices[0].cols), (float(step), ps[0], ps[1]),
+    geometry = Geometry((slots[-1] + 1, slices[0].rows, slices[0].cols), (float(step), ps[0], ps[1]),
                         tuple(slices[0].position), direction)
-    return Stack(uid, slices, geometry, tuple(gaps), tuple(problems))
+    return Stack(uid, slices, geometry, tuple(gaps), tuple(problems), slots)
 
 
 def regular_step(steps: np.ndarray) -> float:
