@@ -5,10 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.sysdeps
-# Debian packages napari needs to show a real viewer under Xvfb (no GPU, no display here).
+# Debian packages: napari under Xvfb (no GPU, no display here), then the reports' needs.
 DEB_PKGS := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
             libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 \
-            libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1
+            libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 \
+            libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+            chromium poppler-utils dicom3tools
+# (pango: WeasyPrint's PDF; chromium, poppler-utils, dicom3tools: the report tests render the
+#  HTML headless, turn the PDF into PNG pages and validate DICOM SEG/SR with dciodvfy)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup sysdeps sample demo test bench lint clean
@@ -18,6 +22,10 @@ setup: $(STAMP) $(SYSSTAMP)
 # pyradiomics (the IBSI oracle in tests and benchmarks) has no wheel for Python 3.11+ and
 # builds only without isolation; 3.0.1 is the newest sdist whose metadata pip accepts.
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "lesionview needs Python >= 3.11; found $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..."; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "Installing python3-venv"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"

@@ -20,6 +20,7 @@ from scipy.spatial.transform import Rotation
 
 from lesionview.geometry import Geometry
 from lesionview.measure.diameters import (
+    SUPERIOR,
     axial_diameters,
     craniocaudal_length,
     max_diameter,
@@ -31,21 +32,34 @@ SAGITTAL = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float).T  # array axes L
 THICK = (3.0, 0.5, 0.5)
 
 
-def ellipsoid(semi, spacing, rng, direction=None, rotation=None):
+def ellipsoid(semi, spacing, rng, direction=None, rotation=None, centre=None):
+    """Voxel-centre rasterisation of an ellipsoid at a random (or given) pose and sub-voxel offset.
+
+    Returns ``(mask, geometry, rotation, centre)``; shared with ``tests/test_diameters.py``.
+    """
     semi, spacing = np.asarray(semi, float), np.asarray(spacing, float)
     d = np.eye(3) if direction is None else np.asarray(direction, float)
     r = Rotation.random(random_state=rng).as_matrix() if rotation is None else rotation
-    c = rng.uniform(-0.5, 0.5, 3) * (d @ spacing)
+    c = rng.uniform(-0.5, 0.5, 3) * (d @ spacing) if centre is None else np.asarray(centre, float)
     n = (np.ceil(semi.max() / spacing) + 2).astype(int)
     g = Geometry(tuple(2 * n + 1), spacing, -(d @ (n * spacing)), d)
     mask = np.ones(g.shape, bool)
     # Slab by slab to keep memory small for large lesions.
+    idx = np.indices(g.shape[1:]).reshape(2, -1).T
     for k in range(g.shape[0]):
-        idx = np.indices(g.shape[1:]).reshape(2, -1).T
-        idx = np.column_stack([np.full(len(idx), k), idx])
-        loc = (g.index_to_world(idx) - c) @ r / semi
+        loc = (g.index_to_world(np.column_stack([np.full(len(idx), k), idx])) - c) @ r / semi
         mask[k] = (np.einsum("ij,ij->i", loc, loc) <= 1.0).reshape(g.shape[1:])
-    return mask, g, r
+    return mask, g, r, c
+
+
+def axial_truth(semi, rotation, axis):
+    """Long and short axes of the central section perpendicular to ``axis``, and the extent along it."""
+    a = rotation @ np.diag(1 / np.asarray(semi, float) ** 2) @ rotation.T
+    e1 = np.cross(axis, [1.0, 0, 0] if abs(axis[0]) < 0.9 else [0, 1.0, 0])
+    e1 /= np.linalg.norm(e1)
+    basis = np.stack([e1, np.cross(axis, e1)], axis=1)
+    ev = np.linalg.eigvalsh(basis.T @ a @ basis)
+    return 2 / np.sqrt(ev.min()), 2 / np.sqrt(ev.max()), 2 * np.sqrt(axis @ np.linalg.inv(a) @ axis)
 
 
 def _timed(fn, repeat=1):
@@ -86,7 +100,7 @@ def _pyradiomics_max3d(mask, spacing):
 def speed_rows() -> list[dict]:
     rng = np.random.default_rng(0)
     semi, spacing = (40.0, 30.0, 25.0), (0.5, 0.5, 0.5)
-    mask, g, _ = ellipsoid(semi, spacing, rng)
+    mask, g, _, _ = ellipsoid(semi, spacing, rng)
     case = f"ellipsoid {2 * semi[0]:g}x{2 * semi[1]:g}x{2 * semi[2]:g} mm, 0.5 mm iso, {mask.sum():.2e} voxels"
     ours, t_ours = _timed(lambda: max_diameter_ibsi(mask, g), repeat=3)
     rows = [{"case": case, "method": "lesionview max_diameter_ibsi", "result_mm": ours, "seconds": t_ours, "note": ""}]
@@ -106,13 +120,20 @@ def speed_rows() -> list[dict]:
         value, t = _timed(fn, repeat=3)
         rows.append({"case": case, "method": name, "result_mm": value, "seconds": t, "note": ""})
     # The same lesion stored sagittally on 0.5 x 0.5 x 3 mm voxels (a third of the voxels).
-    mask_s, g_s, _ = ellipsoid(semi, THICK, rng, SAGITTAL)
+    mask_s, g_s, _, _ = ellipsoid(semi, THICK, rng, SAGITTAL)
     case_s = f"same, sagittal 0.5x0.5x3 mm, {mask_s.sum():.2e} voxels"
     for name, fn in [("lesionview max_diameter_ibsi", lambda: max_diameter_ibsi(mask_s, g_s)),
                      ("lesionview max_diameter", lambda: max_diameter(mask_s, g_s)),
                      ("lesionview axial_diameters", lambda: axial_diameters(mask_s, g_s).long_mm)]:
         value, t = _timed(fn, repeat=3)
         rows.append({"case": case_s, "method": name, "result_mm": value, "seconds": t, "note": ""})
+    # A sphere centred on a voxel: its farthest centres tie in dozens of directions.
+    mask_t, g_t, _, _ = ellipsoid((31.0, 31.0, 31.0), (0.5, 0.5, 0.5), rng, centre=np.zeros(3))
+    case_t = f"sphere 62 mm on a voxel centre, 0.5 mm iso, {mask_t.sum():.2e} voxels (tied pairs)"
+    for name, fn in [("lesionview max_diameter_ibsi", lambda: max_diameter_ibsi(mask_t, g_t)),
+                     ("lesionview max_diameter", lambda: max_diameter(mask_t, g_t))]:
+        value, t = _timed(fn, repeat=3)
+        rows.append({"case": case_t, "method": name, "result_mm": value, "seconds": t, "note": ""})
     return rows
 
 
@@ -123,6 +144,7 @@ def _stat(errors) -> str:
 
 def bias_rows(poses: int) -> list[dict]:
     rows = []
+    only = os.environ.get("LESIONVIEW_BENCH_CASES")     # e.g. "0,1,2" to rerun some rows
     cases = [
         ((5.5, 4, 3), THICK, None, "11x8x6 ellipsoid"),
         ((5.5, 5.5, 5.5), THICK, None, "11 mm sphere"),
@@ -135,7 +157,9 @@ def bias_rows(poses: int) -> list[dict]:
         ((15, 4, 3), THICK, None, "30x8x6 pointed ellipsoid"),
         ((15, 4, 3), THICK, "cord", "30x8x6 along S-I (+-15 deg), sagittal"),
     ]
-    for semi, spacing, pose, label in cases:
+    for i, (semi, spacing, pose, label) in enumerate(cases):
+        if only and str(i) not in only.split(","):
+            continue
         rng = np.random.default_rng(1)
         errs = {"max_diameter": [], "max_diameter_ibsi": [], "SimpleITK Feret (centres)": []}
         funcs = {"max_diameter": max_diameter, "max_diameter_ibsi": max_diameter_ibsi,
@@ -146,9 +170,9 @@ def bias_rows(poses: int) -> list[dict]:
                 # Long axis near superior: x of the ellipsoid frame -> S, small random tilt.
                 base = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float).T
                 tilt = Rotation.from_rotvec(rng.normal(0, np.radians(15) / np.sqrt(2), 3) * [1, 1, 0])
-                m, g, _ = ellipsoid(semi, spacing, rng, SAGITTAL, tilt.as_matrix() @ base)
+                m, g, _, _ = ellipsoid(semi, spacing, rng, SAGITTAL, tilt.as_matrix() @ base)
             else:
-                m, g, _ = ellipsoid(semi, spacing, rng)
+                m, g, _, _ = ellipsoid(semi, spacing, rng)
             truth = 2 * max(semi)
             for method, fn in funcs.items():
                 t0 = time.perf_counter()
@@ -162,18 +186,9 @@ def bias_rows(poses: int) -> list[dict]:
     return rows
 
 
-def _axial_truth(semi, r, axis):
-    a = r @ np.diag(1 / np.asarray(semi, float) ** 2) @ r.T
-    e1 = np.cross(axis, [1.0, 0, 0] if abs(axis[0]) < 0.9 else [0, 1.0, 0])
-    e1 /= np.linalg.norm(e1)
-    basis = np.stack([e1, np.cross(axis, e1)], axis=1)
-    ev = np.linalg.eigvalsh(basis.T @ a @ basis)
-    return 2 / np.sqrt(ev.min()), 2 / np.sqrt(ev.max()), 2 * np.sqrt(axis @ np.linalg.inv(a) @ axis)
-
-
 def axial_bias_rows(poses: int) -> list[dict]:
     rows = []
-    sup = np.array([0.0, 0.0, 1.0])
+    sup = np.array(SUPERIOR)
     oblique = np.array([0.2, 0.3, 0.93]) / np.linalg.norm([0.2, 0.3, 0.93])
     for grid, spacing, axis, label in [
         (None, (1, 1, 1), sup, "1 mm iso"),
@@ -185,12 +200,12 @@ def axial_bias_rows(poses: int) -> list[dict]:
         long_e, short_e, cc_e, t = [], [], [], 0.0
         unc = None
         for _ in range(poses):
-            m, g, r = ellipsoid((5.5, 4, 3), spacing, rng, grid)
+            m, g, r, _ = ellipsoid((5.5, 4, 3), spacing, rng, grid)
             t0 = time.perf_counter()
             a = axial_diameters(m, g, axis=axis)
             t += time.perf_counter() - t0
             unc = a.uncertainty_mm
-            tl, ts, tc = _axial_truth((5.5, 4, 3), r, axis)
+            tl, ts, tc = axial_truth((5.5, 4, 3), r, axis)
             long_e.append(a.long_mm - tl)
             short_e.append(a.short_mm - ts)
             cc_e.append(craniocaudal_length(m, g, axis=axis) - tc)

@@ -1,7 +1,8 @@
 """Diameters: pyradiomics and SimpleITK as oracles, analytic ellipsoids as ground truth.
 
-Ground truth masks: an ellipsoid at a random pose and sub-voxel offset, voxel = inside when its
-centre is inside. Tolerances are on the mean bias and the spread over poses (stated per test).
+Ground truth masks (shared with the benchmark): an ellipsoid at a random pose and sub-voxel offset,
+voxel = inside when its centre is inside. Tolerances are on the mean bias and the spread over poses
+(stated per test). AXIAL: array axes S, P, L (3 mm slices along S-I); SAGITTAL: L, I, P.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import logging
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from benchmarks.bench_diameter import AXIAL, SAGITTAL, THICK, axial_truth, ellipsoid
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from lesionview.geometry import Geometry, reorient
 from lesionview.measure.diameters import (
+    SUPERIOR,
     AxialDiameters,
     axial_diameters,
     craniocaudal_length,
@@ -23,38 +26,8 @@ from lesionview.measure.diameters import (
     max_diameter_ibsi,
 )
 
-# Array axes of typical acquisitions (columns = LPS direction of array axes 0, 1, 2).
-AXIAL = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0]], float).T      # S, P, L: 3 mm slices along S-I
-SAGITTAL = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float).T  # L, I, P: 3 mm slices along L-R
-THICK = (3.0, 0.5, 0.5)
-SUPERIOR = np.array([0.0, 0.0, 1.0])
-
 
 # ---------------------------------------------------------------------------- helpers
-def ellipsoid(semi, spacing, rng, direction=None, rotation=None, centre=None):
-    """Voxel-centre rasterisation of an ellipsoid; returns mask, geometry, rotation, centre."""
-    semi = np.asarray(semi, float)
-    spacing = np.asarray(spacing, float)
-    d = np.eye(3) if direction is None else np.asarray(direction, float)
-    r = Rotation.random(random_state=rng).as_matrix() if rotation is None else rotation
-    c = rng.uniform(-0.5, 0.5, 3) * (d @ spacing) if centre is None else centre
-    n = (np.ceil(semi.max() / spacing) + 2).astype(int)
-    g = Geometry(tuple(2 * n + 1), spacing, -(d @ (n * spacing)), d)
-    world = g.index_to_world(np.indices(g.shape).reshape(3, -1).T) - c
-    inside = np.sum((world @ r / semi) ** 2, axis=1) <= 1.0
-    return inside.reshape(g.shape), g, r, c
-
-
-def axial_truth(semi, rotation, axis):
-    """Long and short axes of the central section perpendicular to ``axis``, and the extent along it."""
-    a = rotation @ np.diag(1 / np.asarray(semi, float) ** 2) @ rotation.T
-    e1 = np.cross(axis, [1.0, 0, 0] if abs(axis[0]) < 0.9 else [0, 1.0, 0])
-    e1 /= np.linalg.norm(e1)
-    basis = np.stack([e1, np.cross(axis, e1)], axis=1)
-    ev = np.linalg.eigvalsh(basis.T @ a @ basis)
-    return 2 / np.sqrt(ev.min()), 2 / np.sqrt(ev.max()), 2 * np.sqrt(axis @ np.linalg.inv(a) @ axis)
-
-
 def blob(rng, shape=(12, 14, 10)):
     m = ndimage.gaussian_filter(rng.random(shape), 1.5) > 0.5
     labels, n = ndimage.label(m)
@@ -138,11 +111,78 @@ def test_single_voxel():
     g = Geometry((1, 1, 1), THICK, direction=AXIAL)
     m = np.ones(g.shape, bool)
     assert max_diameter_ibsi(m, g) == 3.0            # longest mesh-vertex pair: through the slice
-    assert max_diameter(m, g) == 1.5                 # half the longest edge
+    assert max_diameter(m, g) == pytest.approx(np.sqrt(9.5))   # the box's diagonal
     assert craniocaudal_length(m, g) == 3.0          # the slice thickness, not 0
     a = axial_diameters(m, g)
-    assert (a.long_mm, a.short_mm) == pytest.approx((0.25, 0.25))   # half a 0.5 mm pixel
+    assert (a.long_mm, a.short_mm) == pytest.approx((np.sqrt(0.5), np.sqrt(0.5)))   # the pixel's diagonal
     assert a.uncertainty_mm is None
+
+
+def test_two_voxels_measure_their_boxes():
+    """Two adjacent in-plane voxels on a 0.5 x 0.5 x 3 mm axial grid: no length below the boxes."""
+    g = Geometry((1, 1, 2), THICK, direction=AXIAL)
+    m = np.ones(g.shape, bool)
+    assert craniocaudal_length(m, g) == 3.0
+    assert craniocaudal_length(m, g, axis=(1, 0, 0)) == 1.0        # along the pair: two pixels
+    assert max_diameter(m, g) == 3.0                               # never below the craniocaudal length
+    a = axial_diameters(m, g)
+    # Two centres: no edge to read, so the section is its boxes, a 1 x 0.5 mm rectangle: the long
+    # caliper is its diagonal, the short one its width across that diagonal.
+    assert a.long_mm == pytest.approx(np.hypot(1.0, 0.5), abs=1e-9)
+    assert a.short_mm == pytest.approx(1.0 / np.hypot(1.0, 0.5), abs=1e-6)    # angle found to ~1e-8 rad
+
+
+def test_max_diameter_is_never_below_any_axis_extent():
+    rng = np.random.default_rng(12)
+    for k in range(12):
+        m = blob(rng, (9, 11, 8))
+        d = Rotation.random(random_state=rng).as_matrix() if k % 2 else [AXIAL, SAGITTAL][k // 2 % 2]
+        g = Geometry(m.shape, tuple(rng.choice([0.5, 1.0, 3.0], 3)), direction=d)
+        value = max_diameter(m, g)
+        for axis in [*np.eye(3), *g.direction_matrix.T]:
+            assert value >= craniocaudal_length(m, g, axis=axis) - 1e-9
+
+
+def _calibrated_by_brute_force(mask, g):
+    """max_diameter's definition read literally: every tied pair, every lesion centre projected."""
+    from lesionview.measure._calibrated import TIP_GAP_FACTOR, TIP_POINTS
+
+    pts = g.index_to_world(np.argwhere(mask))
+    diffs = pts[:, None] - pts[None]
+    dist = np.sqrt((diffs ** 2).sum(-1))
+    d = dist.max()
+    floor = max(craniocaudal_length(mask, g, axis=a) for a in [*np.eye(3), *g.direction_matrix.T])
+    best = 0.0
+    k = min(TIP_POINTS, len(pts) - 1)
+    for i, j in zip(*np.nonzero(dist >= d * (1 - 1e-9))):
+        u = diffs[i, j] / d
+        x = pts @ u
+        half_box = 0.5 * float(np.abs(g.direction_matrix.T @ u) @ np.array(g.spacing))
+        total = d
+        for depths in (x.max() - x, x - x.min()):
+            t = np.partition(depths, k)[k] if k >= 2 else 0.0
+            b = np.pi * t / (2 * max(k, 1))
+            gap = 0.5 * (b + np.sqrt(b * b + np.pi * t * t / max(k, 1)))
+            total += half_box if t <= 1e-9 else TIP_GAP_FACTOR * gap
+        best = max(best, total)
+    return max(best, floor)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_max_diameter_matches_its_definition(seed):
+    """The pruned, tie-deduplicated computation equals the literal definition (ties included)."""
+    rng = np.random.default_rng(seed)
+    if seed == 0:
+        m, g, _, _ = ellipsoid((3.0, 3.0, 3.0), (0.5, 0.5, 0.5), rng, rotation=np.eye(3), centre=np.zeros(3))
+    elif seed == 1:
+        m = np.zeros((3, 4, 5), bool)
+        m[1, 1:3, 1:4] = True                              # a flat plate: flat ends
+        g = Geometry(m.shape, THICK, direction=AXIAL)
+    else:
+        m = blob(rng, (8, 9, 7))
+        g = Geometry(m.shape, tuple(rng.choice([0.5, 1.0, 3.0], 3)),
+                     direction=Rotation.random(random_state=rng).as_matrix())
+    assert max_diameter(m, g) == pytest.approx(_calibrated_by_brute_force(m, g), abs=1e-9)
 
 
 def test_bad_axis_raises():

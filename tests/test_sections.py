@@ -30,8 +30,9 @@ def test_gap_between_boxes_along_an_axis(spacing):
     b = np.zeros(g.shape, bool)
     a[2:4, 2:4, 2:4] = True
     b[7:9, 2:4, 2:4] = True  # three empty voxels between them along axis 0
-    gap = surface_gap(boundary_points(a, g), boundary_points(b, g), g)
+    gap, uncertainty = surface_gap(boundary_points(a, g), boundary_points(b, g), g)
     assert gap == pytest.approx(3 * spacing[0])
+    assert uncertainty == pytest.approx(spacing[0])
 
 
 def test_touching_regions_have_zero_gap():
@@ -40,7 +41,7 @@ def test_touching_regions_have_zero_gap():
     b = np.zeros(g.shape, bool)
     a[1:3, 1:3, 1:3] = True
     b[3:5, 1:3, 1:3] = True
-    assert surface_gap(boundary_points(a, g), boundary_points(b, g), g) == pytest.approx(0.0)
+    assert surface_gap(boundary_points(a, g), boundary_points(b, g), g) == (0.0, 1.0)  # +- one voxel
 
 
 def test_occupancy_of_a_quarter_of_a_square_cord_and_invariance():

@@ -24,10 +24,9 @@ from scipy import interpolate
 from scipy.spatial import cKDTree
 
 from .errors import InputError
-from .geometry import Geometry
+from .geometry import Geometry, SUPERIOR
 
 #: Unit LPS vector towards the patient's head.
-SUPERIOR = np.array([0.0, 0.0, 1.0])
 
 
 @dataclass(frozen=True, eq=False)

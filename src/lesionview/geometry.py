@@ -25,6 +25,10 @@ _POSITIVE = "LPS"
 _NEGATIVE = "RAI"
 _OPPOSITE = dict(zip(_POSITIVE + _NEGATIVE, _NEGATIVE + _POSITIVE))
 
+#: Unit LPS vector towards the patient's head.
+SUPERIOR = np.array([0.0, 0.0, 1.0])
+SUPERIOR.flags.writeable = False
+
 #: Beyond this tilt from the nearest cardinal plane a slice is called "oblique" (degrees).
 OBLIQUE_DEGREES = 10.0
 

@@ -6,6 +6,7 @@ import typer
 
 from .info import info
 from .measure import measure_command
+from .report import report_command
 
 app = typer.Typer(
     name="lesionview",
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command()(info)
 app.command("measure")(measure_command)
+app.command("report")(report_command)
 
 
 @app.callback()

@@ -63,35 +63,50 @@ def measure_command(
 ) -> None:
     """Measure every lesion (volume, diameters, levels, occupancy...) and edema region of a study."""
     with user_errors():
-        if connectivity not in (6, 18, 26):
-            raise InputError(f"--connectivity must be 6, 18 or 26, not {connectivity}.")
-        if mask_kind not in ("auto", "binary", "labels"):
-            raise InputError(f"--mask-kind must be auto, binary or labels, not {mask_kind!r}.")
         targets = _targets(out, overwrite, inputs=[p for p in (lesions, image, edema, cord, centerline, levels)
                                                    if p])
-        lesion_vol = load_volume(lesions)
-        image_vol = load_volume(image) if image else None
-        if image_vol is not None and not resample and not lesion_vol.geometry.same_space(image_vol.geometry):
-            raise InputError(
-                f"the lesion mask is not in the image's space: mask {lesion_vol.geometry.describe()}; "
-                f"image {image_vol.geometry.describe()}.", path=lesions,
-                hint="Save the mask on the image's grid, or pass --resample.")
-        level_model = _levels(levels, levels_kind, lesion_vol.geometry) if levels else None
-        records = [InputRecord(role=role, path=str(p), sha256=_sha256(p))
-                   for role, p in (("lesions", lesions), ("image", image), ("edema", edema),
-                                   ("cord", cord), ("centerline", centerline), ("levels", levels)) if p]
-        line = centerline_from_label(load_volume(centerline)) if centerline else None
-        result = measure(lesion_vol, image=image_vol,
-                         edema=load_volume(edema) if edema else None,
-                         cord=load_volume(cord) if cord else None,
-                         levels=level_model, centerline=line, connectivity=connectivity,
-                         mask_kind=mask_kind,
-                         twin_gap_mm=twin_gap, resample=resample, inputs=records)
+        result = load_and_measure(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
+                                  levels=levels, levels_kind=levels_kind, connectivity=connectivity,
+                                  mask_kind=mask_kind, twin_gap=twin_gap, resample=resample)["result"]
         _print(result)
         if targets:
             write_json(result, targets[0])
             write_csv(result, targets[1])
             console.print(f"wrote {targets[0]} and {targets[1]}", markup=False)
+
+
+def load_and_measure(lesions: Path, *, image: Path | None = None, edema: Path | None = None,
+                     cord: Path | None = None, centerline: Path | None = None, levels: Path | None = None,
+                     levels_kind: LevelsKind = LevelsKind.auto, connectivity: int = 26,
+                     mask_kind: str = "auto", twin_gap: float = TWIN_GAP_MM, resample: bool = False) -> dict:
+    """Load the inputs of ``lesionview measure``/``report`` and measure them.
+
+    Returns ``{"result": StudyMeasurements, "volumes": {role: Volume | None}, "levels": LevelModel | None}``.
+    Shared by ``lesionview measure`` and ``lesionview report``.
+    """
+    if connectivity not in (6, 18, 26):
+        raise InputError(f"--connectivity must be 6, 18 or 26, not {connectivity}.")
+    if mask_kind not in ("auto", "binary", "labels"):
+        raise InputError(f"--mask-kind must be auto, binary or labels, not {mask_kind!r}.")
+    lesion_vol = load_volume(lesions)
+    image_vol = load_volume(image) if image else None
+    if image_vol is not None and not resample and not lesion_vol.geometry.same_space(image_vol.geometry):
+        raise InputError(
+            f"the lesion mask is not in the image's space: mask {lesion_vol.geometry.describe()}; "
+            f"image {image_vol.geometry.describe()}.", path=lesions,
+            hint="Save the mask on the image's grid, or pass --resample.")
+    level_model = _levels(levels, levels_kind, lesion_vol.geometry) if levels else None
+    records = [InputRecord(role=role, path=str(p), sha256=_sha256(p))
+               for role, p in (("lesions", lesions), ("image", image), ("edema", edema),
+                               ("cord", cord), ("centerline", centerline), ("levels", levels)) if p]
+    line = centerline_from_label(load_volume(centerline)) if centerline else None
+    edema_vol = load_volume(edema) if edema else None
+    cord_vol = load_volume(cord) if cord else None
+    result = measure(lesion_vol, image=image_vol, edema=edema_vol, cord=cord_vol, levels=level_model,
+                     centerline=line, connectivity=connectivity, mask_kind=mask_kind, twin_gap_mm=twin_gap,
+                     resample=resample, inputs=records)
+    volumes = {"lesions": lesion_vol, "image": image_vol, "edema": edema_vol, "cord": cord_vol}
+    return {"result": result, "volumes": volumes, "levels": level_model}
 
 
 def _targets(out: Path | None, overwrite: bool, inputs: list[Path]) -> list[Path]:

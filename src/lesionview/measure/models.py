@@ -85,6 +85,7 @@ class LesionPair(_Model):
     a: int
     b: int
     gap_mm: float = Field(ge=0, description="Minimum edge-to-edge distance between the lesions.")
+    gap_uncertainty_mm: float = Field(ge=0, description="+- one voxel extent along the gap's direction.")
     same_edema: bool
     level_distance: int | None = Field(None, description="0: same level, 1: neighbouring levels.")
     adjacent: bool
@@ -103,6 +104,9 @@ class Parameters(_Model):
     twin_gap_mm: float
     axis: str
     level_source: str | None = None
+    level_convention: str = Field(
+        "vertebral levels C1-C7, T1-T12, L1-L5 (not cord segments); boundaries are disc planes "
+        "perpendicular to the cord", description="What the level names in this result mean.")
 
 
 class InputRecord(_Model):

@@ -21,10 +21,12 @@ def level_distance(a: set[int], b: set[int]) -> int | None:
     return min(abs(x - y) for x in a for y in b)
 
 
-def classify(lesion_ids: list[int], gaps: dict[tuple[int, int], float], levels: dict[int, set[int]],
+def classify(lesion_ids: list[int], gaps: dict[tuple[int, int], tuple[float, float]],
+             levels: dict[int, set[int]],
              edema_of: dict[int, int | None], *, twin_gap_mm: float = TWIN_GAP_MM) -> Multiplicity:
     """Multiplicity class and every pair's gap.
 
+    ``gaps`` maps each pair of ids to (gap, uncertainty) in mm (see ``sections.surface_gap``).
     Two lesions are *adjacent* when their edge-to-edge gap is at most ``twin_gap_mm`` and they lie
     in the same or neighbouring vertebral levels (the level test is skipped without levels).
     Exactly two lesions that are adjacent make an "adjacent pair" (twin lesions); three or more
@@ -33,9 +35,9 @@ def classify(lesion_ids: list[int], gaps: dict[tuple[int, int], float], levels: 
     pairs = []
     for a, b in combinations(lesion_ids, 2):
         dist = level_distance(levels.get(a, set()), levels.get(b, set()))
-        gap = gaps[(a, b)]
+        gap, uncertainty = gaps[(a, b)]
         pairs.append(LesionPair(
-            a=a, b=b, gap_mm=round(gap, 3),
+            a=a, b=b, gap_mm=round(gap, 3), gap_uncertainty_mm=round(uncertainty, 3),
             same_edema=edema_of.get(a) is not None and edema_of.get(a) == edema_of.get(b),
             level_distance=dist,
             adjacent=gap <= twin_gap_mm and (dist is None or dist <= 1),

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import GeometryMismatchError
-from ..geometry import Geometry
+from ..geometry import Geometry, SUPERIOR
 from ..volume import Volume
 from . import diameters
 from .components import bounding_boxes, check_mask, compact_labels, label_regions, structure
@@ -21,11 +21,8 @@ from .multiplicity import TWIN_GAP_MM, classify
 from .sections import boundary_points, cord_occupancy, extent_along, surface_gap, world_points
 from .summary import summarise
 
-SUPERIOR = np.array([0.0, 0.0, 1.0])
 #: RECIST 1.1 / RANO-BM: a lesion is measurable from 10 mm longest diameter.
 MEASURABLE_MM = 10.0
-#: Slices this thick or thicker make in-plane axial diameters uncertain by one slice.
-THICK_SLICE_MM = 3.0
 #: Edema spanning this many vertebral levels or more is longitudinally extensive.
 EXTENSIVE_LEVELS = 3
 #: A lesion with less of its volume inside the cord mask is not measured as intramedullary.

@@ -1,0 +1,1 @@
+"""Dock widgets: each reads layers, calls one core function, and puts the result back."""

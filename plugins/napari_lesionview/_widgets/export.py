@@ -1,0 +1,225 @@
+"""Export dock widget: the study's measurements to files, atomically, in a folder the user picks.
+
+JSON and CSV come from :mod:`lesionview.report` now; HTML, PDF, DICOM SEG and SR switch on by
+themselves once that module offers their writers (issue 6). Nothing existing is overwritten
+without asking, nothing is written inside an input folder, and the writing runs in a worker
+with napari's progress bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lesionview import report
+from lesionview.errors import LesionviewError
+
+from .measurements import compute, snapshot, widget_for
+
+UNAVAILABLE = "comes with the reports module"
+
+
+@dataclass(frozen=True)
+class Format:
+    key: str
+    label: str
+    filename: str
+    #: JSON and CSV have their own writers; the reports go through ``report.write_report``.
+    writer: str = "write_report"
+
+    def available(self) -> bool:
+        return hasattr(report, self.writer)
+
+    def path_in(self, folder: Path) -> Path:
+        return folder / getattr(report, "FILENAMES", {}).get(self.key, self.filename)
+
+
+FORMATS = (
+    Format("json", "JSON (full typed result)", "measurements.json", "write_json"),
+    Format("csv", "CSV (one row per lesion / edema)", "measurements.csv", "write_csv"),
+    Format("html", "HTML report", "report.html"),
+    Format("pdf", "PDF report", "report.pdf"),
+    Format("seg", "DICOM SEG (needs the DICOM T1+C series)", "segmentation.dcm"),
+    Format("sr", "DICOM SR TID 1500 (needs the DICOM T1+C series)", "measurements-sr.dcm"),
+)
+DEFAULT_ON = ("json", "csv")
+
+
+def _choose_folder_dialog(parent, start: str) -> str | None:
+    return QFileDialog.getExistingDirectory(parent, "Export measurements to folder", start) or None
+
+
+def _ask_overwrite_dialog(parent, existing: list[Path]) -> bool:
+    names = "\n".join(str(p) for p in existing)
+    answer = QMessageBox.question(parent, "Overwrite files?", f"These files already exist:\n{names}\n\nOverwrite them?",
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def write_all(result, jobs: list[tuple[Format, Path]], inputs=None):
+    """Measure (when no current result is given) and write each format; a generator, one
+    step per file, so a worker can report progress. Returns the paths written."""
+    if result is None:
+        result = compute(inputs)
+        yield "measured"
+    written = []
+    reports = []
+    for fmt, path in jobs:
+        if fmt.writer == "write_report":
+            reports.append(fmt.key)
+            continue
+        written.append(Path(getattr(report, fmt.writer)(result, path)))
+        yield fmt.key
+    if reports:  # HTML, PDF, SEG, SR: one call, which orders them (the SR references the SEG)
+        paths = report.write_report(
+            result, jobs[0][1].parent, formats=reports, image=inputs.image, lesions=inputs.lesions,
+            edema=inputs.edema, cord=inputs.cord, levels=inputs.levels,
+            overwrite=True)  # the user has already been asked about every existing target
+        written += [Path(p) for p in paths.values()]
+        yield "reports"
+    return written
+
+
+class ExportWidget(QWidget):
+    """Choose a folder and formats; write the current measurements there."""
+
+    def __init__(self, napari_viewer, *, choose_folder: Callable[[], str | None] | None = None,
+                 ask_overwrite: Callable[[list[Path]], bool] | None = None):
+        super().__init__()
+        self.viewer = napari_viewer
+        # Injectable for tests (and scripts): default to real dialogs.
+        self._choose_folder = choose_folder or (lambda: _choose_folder_dialog(self, self.folder.text()))
+        self._ask_overwrite = ask_overwrite or (lambda existing: _ask_overwrite_dialog(self, existing))
+        self._worker = None
+        #: Paths written by the last export.
+        self.last_paths: list[Path] = []
+
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("folder to write into")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self.choose_folder)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Export measurements to:"))
+        layout.addLayout(row)
+        self.checks: dict[str, QCheckBox] = {}
+        for fmt in FORMATS:
+            box = QCheckBox(f"{fmt.label} — {fmt.path_in(Path()).name}")
+            available = fmt.available()
+            box.setEnabled(available)
+            box.setChecked(available and fmt.key in DEFAULT_ON)
+            box.setToolTip(f"lesionview.report.{fmt.writer}" if available else UNAVAILABLE)
+            self.checks[fmt.key] = box
+            layout.addWidget(box)
+        # The SR references the segments of a SEG written beside it.
+        self.checks["sr"].toggled.connect(lambda on: on and self.checks["seg"].setChecked(True))
+        self.button = QPushButton("Export")
+        self.button.clicked.connect(self.export)
+        layout.addWidget(self.button)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+    def choose_folder(self) -> str | None:
+        folder = self._choose_folder()
+        if folder:
+            self.folder.setText(str(folder))
+        return folder or None
+
+    def export(self) -> None:
+        """Write the chosen formats into the folder (asking before replacing anything)."""
+        if self._worker is not None:
+            show_warning("Export: already exporting; wait for it to finish.")
+            return
+        folder = self.folder.text().strip() or self.choose_folder()
+        if not folder:
+            return
+        folder = Path(folder).expanduser()
+        jobs = [(fmt, fmt.path_in(folder)) for fmt in FORMATS if self.checks[fmt.key].isChecked()]
+        if not jobs:
+            show_warning("Export: tick at least one format.")
+            return
+        problem = self._input_folder_problem(folder)
+        if problem:
+            show_error(f"Export: {problem}")
+            return
+        existing = [path for _, path in jobs if path.exists()]
+        if existing and not self._ask_overwrite(existing):
+            self.status.setText("Not exported: the files exist and were kept.")
+            show_info(f"Export cancelled: kept the existing {', '.join(p.name for p in existing)} in {folder}.")
+            return
+        measurements = widget_for(self.viewer)
+        result = measurements.result if measurements is not None and measurements.is_current else None
+        inputs = None
+        reports = any(fmt.writer == "write_report" for fmt, _ in jobs)
+        if result is None or reports:  # reports need the volumes; a stale table needs measuring
+            try:
+                inputs = snapshot(self.viewer)
+            except Exception as exc:  # noqa: BLE001
+                self._on_error(exc)
+                return
+            if inputs.lesions is None:
+                show_error(f"Export: {inputs.notes[0]}")
+                return
+        self._start(result, inputs, jobs)
+
+    def _start(self, result, inputs, jobs) -> None:
+        steps = sum(fmt.writer != "write_report" for fmt, _ in jobs) + (result is None)
+        steps += any(fmt.writer == "write_report" for fmt, _ in jobs)
+        worker = create_worker(write_all, result, jobs, inputs, _start_thread=False, _ignore_errors=True,
+                               _progress={"total": steps, "desc": "Exporting measurements"})
+        worker.returned.connect(self._on_done)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.button.setEnabled(False)
+        self.status.setText("Exporting…")
+        worker.start()
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self.button.setEnabled(True)
+
+    def _on_done(self, paths: list[Path]) -> None:
+        self.last_paths = list(paths)
+        where = "\n".join(str(p) for p in paths)
+        self.status.setText(f"Wrote:\n{where}")
+        show_info(f"Exported measurements:\n{where}")
+
+    def _on_error(self, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"
+        self.status.setText(f"Not exported: {message}")
+        show_error(f"Export failed: {message}")
+
+    def _input_folder_problem(self, folder: Path) -> str | None:
+        """Say so when ``folder`` is (inside) a folder an input layer was read from."""
+        target = folder.resolve()
+        for layer in self.viewer.layers:
+            source = layer.metadata.get("source") if hasattr(layer, "metadata") else None
+            if not source or not Path(source).is_dir():
+                continue
+            src = Path(source).resolve()
+            if target == src or src in target.parents:
+                return (f"{folder} is inside the input folder of layer {layer.name!r}; "
+                        "choose another folder so the source series stays untouched.")
+        return None

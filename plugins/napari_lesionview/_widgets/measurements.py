@@ -1,0 +1,402 @@
+"""Measurements dock widget: a live table of every lesion and edema region, and the summary.
+
+How it stays live without freezing the GUI
+------------------------------------------
+* Every Labels and Points layer's edit events (``data``, ``paint``, and undo/redo) restart a
+  100 ms single-shot :class:`QTimer`, so a paint stroke costs one measurement, not one per dab.
+  Layers are watched whatever their role: roles live in ``metadata`` (no event), so the role is
+  looked up when measuring, not when connecting.
+* When the timer fires, the layers are *snapshotted* on the GUI thread (label arrays copied, so
+  painting during the computation cannot tear them) and :func:`lesionview.measure.measure` runs
+  in a :func:`napari.qt.threading.thread_worker`.
+* One computation runs at a time. An edit made meanwhile bumps a generation counter: the
+  running result comes back stale and is dropped, and the newest snapshot is measured next.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+from napari.layers import Labels, Points
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lesionview.errors import LesionviewError
+from lesionview.levels import LevelModel
+from lesionview.measure import Edema, Lesion, StudyMeasurements, measure
+from lesionview.measure.models import InputRecord
+from lesionview.volume import Volume
+
+from .._layers import layer_to_volume
+from .._space import lps_to_napari
+from .._study import find_layer
+from .levels import levels_from_layer
+
+#: Quiet time after the last edit before measuring again (ms).
+DEBOUNCE_MS = 100
+
+COLUMNS = ("Region", "Levels", "Level count", "Max ⌀ (mm)", "IBSI ⌀ (mm)", "Axial long × short (mm)",
+           "Craniocaudal (mm)", "Volume (mm³)", "Cord occupancy", "Enhancement", "Assessment")
+#: Qt item role holding the raw value (number, None or bool) behind a formatted cell.
+RAW = Qt.ItemDataRole.UserRole
+
+_LIVE = weakref.WeakSet()
+
+
+def widget_for(viewer) -> MeasurementsWidget | None:
+    """The Measurements widget open on ``viewer`` (the Export widget reuses its result)."""
+    return next((w for w in list(_LIVE) if w.viewer is viewer), None)
+
+
+# ------------------------------------------------------------------------- reading the layers
+@dataclass(frozen=True)
+class Inputs:
+    """What one measurement needs, copied off the layers so painting cannot change it mid-way."""
+
+    lesions: Volume | None
+    image: Volume | None = None
+    edema: Volume | None = None
+    cord: Volume | None = None
+    levels: LevelModel | None = None
+    records: tuple[InputRecord, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+def _copy(layer, *, copy: bool) -> Volume:
+    volume = layer_to_volume(layer)
+    return volume.like(np.array(volume.array, copy=True)) if copy else volume
+
+
+def snapshot(viewer) -> Inputs:
+    """Read the role layers of ``viewer`` into an :class:`Inputs` (call on the GUI thread)."""
+    lesions = find_layer(viewer, "lesions")
+    if lesions is None:
+        return Inputs(None, notes=("No lesions layer yet: create it in the Study widget.",))
+    notes, records = [], []
+    volumes = {}
+    for role in ("lesions", "edema", "cord", "t1c"):
+        layer = find_layer(viewer, role)
+        if layer is None:
+            continue
+        # Images are not edited here, so they are shared; masks are copied (painting goes on).
+        volumes[role] = _copy(layer, copy=role != "t1c")
+        records.append(InputRecord(role=role, path=layer.metadata.get("source") or None))
+    levels = None
+    points = find_layer(viewer, "levels")
+    if points is not None:
+        try:
+            levels = levels_from_layer(points)
+        except LesionviewError as exc:
+            notes.append(f"levels ignored: {exc.message}")
+    return Inputs(volumes["lesions"], image=volumes.get("t1c"), edema=volumes.get("edema"),
+                  cord=volumes.get("cord"), levels=levels, records=tuple(records), notes=tuple(notes))
+
+
+def compute(inputs: Inputs) -> StudyMeasurements:
+    """Measure a snapshot: the one core call (runs in a worker thread)."""
+    return measure(inputs.lesions, image=inputs.image, edema=inputs.edema, cord=inputs.cord,
+                   levels=inputs.levels, inputs=list(inputs.records))
+
+
+# ------------------------------------------------------------------------- formatting
+def _num(value, fmt: str = "{:.1f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
+    """(text, raw value) of each column for a lesion row."""
+    axial = f"{les.axial_long_mm:.1f} × {les.axial_short_mm:.1f}"
+    if les.axial_uncertainty_mm:
+        axial += f" ± {les.axial_uncertainty_mm:.1f}"
+    levels = les.levels
+    return [
+        (f"Lesion {les.id}", les.id),
+        (levels.label if levels else "—", levels.label if levels else None),
+        (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
+        (_num(les.max_diameter_mm), les.max_diameter_mm),
+        (_num(les.max_diameter_ibsi_mm), les.max_diameter_ibsi_mm),
+        (axial, (les.axial_long_mm, les.axial_short_mm, les.axial_uncertainty_mm)),
+        (_num(les.craniocaudal_mm), les.craniocaudal_mm),
+        (_num(les.volume_mm3), les.volume_mm3),
+        (_num(les.cord_occupancy, "{:.0%}"), les.cord_occupancy),
+        (_num(les.enhancement_ratio, "{:.2f}"), les.enhancement_ratio),
+        ("measurable" if les.measurable else "not measurable (< 10 mm)", les.measurable),
+    ]
+
+
+def edema_cells(ed: Edema) -> list[tuple[str, object]]:
+    """(text, raw value) of each column for an edema row (lesion-only columns left empty)."""
+    levels = ed.levels
+    if ed.longitudinally_extensive is None:
+        verdict = "extent in levels unknown"
+    else:
+        verdict = "longitudinally extensive" if ed.longitudinally_extensive else "not longitudinally extensive"
+    blank = ("", None)
+    return [
+        (f"Edema {ed.id}", ed.id),
+        (levels.label if levels else "—", levels.label if levels else None),
+        (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
+        blank, blank, blank,
+        (_num(ed.craniocaudal_mm), ed.craniocaudal_mm),
+        (_num(ed.volume_mm3), ed.volume_mm3),
+        blank, blank,
+        (verdict, ed.longitudinally_extensive),
+    ]
+
+
+# ------------------------------------------------------------------------- the widget
+class MeasurementsWidget(QWidget):
+    """Live table of lesion and edema measurements with the summary sentence and warnings."""
+
+    #: Emitted with each new (current) :class:`StudyMeasurements`.
+    measured = Signal(object)
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        #: The last StudyMeasurements shown (None before the first one).
+        self.result: StudyMeasurements | None = None
+        self._edits = 0          # generation: bumped by every edit
+        self._shown = -1         # generation of what the table shows
+        self._notes: tuple[str, ...] = ()   # input problems to show beside the core's warnings
+        self._last_error: str | None = None
+        self._worker = None
+        self._watched: dict = {}  # layer -> history lengths seen (undo/redo detection)
+
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings = QLabel("")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #e8a33d;")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.cellClicked.connect(lambda row, _col: self.go_to_row(row))
+        self.table.currentCellChanged.connect(lambda row, *_: self.go_to_row(row))
+        refresh = QPushButton("Refresh")
+        refresh.setToolTip("Measure again now (the table also refreshes by itself after each edit)")
+        refresh.clicked.connect(self.schedule)
+
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.warnings)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(top)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+
+        self.viewer.layers.events.inserted.connect(self._on_layers_changed)
+        self.viewer.layers.events.removed.connect(self._on_layers_changed)
+        self._watch_layers()
+        _LIVE.add(self)
+        self.schedule()
+
+    # --------------------------------------------------------------- events -> debounced refresh
+    def _on_layers_changed(self, event=None) -> None:
+        self._watch_layers()
+        self.schedule()
+
+    def _watch_layers(self) -> None:
+        for layer in list(self.viewer.layers):
+            if layer in self._watched or not isinstance(layer, (Labels, Points)):
+                continue
+            self._watched[layer] = _history(layer)
+            layer.events.data.connect(self.schedule)
+            if isinstance(layer, Points):  # a renamed landmark changes the levels
+                layer.events.features.connect(self.schedule)
+            if isinstance(layer, Labels):
+                layer.events.paint.connect(self.schedule)
+                # napari's undo/redo only refresh the layer: compare history lengths to tell
+                # an undo from a mere re-slice (set_data also fires when the slider moves).
+                layer.events.set_data.connect(self._on_set_data)
+        for layer in [lay for lay in self._watched if lay not in self.viewer.layers]:
+            self._unwatch(layer)
+
+    def _unwatch(self, layer) -> None:
+        for name in ("data", "paint", "set_data", "features"):
+            emitter = getattr(layer.events, name, None)
+            if emitter is not None:
+                emitter.disconnect(self.schedule)
+                emitter.disconnect(self._on_set_data)
+        self._watched.pop(layer, None)
+
+    def _on_set_data(self, event) -> None:
+        layer = event.source
+        seen = _history(layer)
+        if seen != self._watched.get(layer):
+            self._watched[layer] = seen
+            self.schedule()
+
+    def schedule(self, event=None) -> None:
+        """An edit happened: measure again once edits pause for :data:`DEBOUNCE_MS`."""
+        try:
+            self._edits += 1
+            self._timer.start()
+        except RuntimeError:  # the Qt side is gone (widget closed); nothing to refresh
+            pass
+
+    @property
+    def is_current(self) -> bool:
+        """True when :attr:`result` reflects the layers as they are now."""
+        return (self.result is not None and self._worker is None and not self._timer.isActive()
+                and self._shown == self._edits)
+
+
+    # --------------------------------------------------------------- measuring
+    def refresh(self) -> None:
+        """Snapshot the layers and measure them in a worker (one at a time)."""
+        if self._worker is not None:
+            return  # the running one is stale now; `_on_finished` measures the newest state
+        try:
+            inputs = snapshot(self.viewer)
+        except Exception as exc:  # noqa: BLE001 (any bad layer: say so, keep the GUI alive)
+            self._fail(exc)
+            return
+        if inputs.lesions is None:
+            self._show_empty(inputs.notes)
+            return
+        generation = self._edits
+        self._notes = inputs.notes
+        self.status.setText("Measuring…")
+        worker = create_worker(compute, inputs, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda result: self._on_result(result, generation))
+        worker.errored.connect(lambda exc: self._on_error(exc, generation))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+
+    def _on_finished(self) -> None:
+        if not _alive(self):
+            return
+        self._worker = None
+        if self._shown != self._edits and not self._timer.isActive():
+            self.refresh()
+
+    def _on_result(self, result: StudyMeasurements, generation: int) -> None:
+        if generation != self._edits or not _alive(self):
+            return  # an edit came in while measuring: this result is already out of date
+        self._shown = generation
+        self._last_error = None
+        self.show_result(result)
+
+    def _on_error(self, exc: Exception, generation: int) -> None:
+        if generation == self._edits and _alive(self):
+            self._shown = generation
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"
+        self.status.setText(f"Not measured: {message}")
+        self.status.setStyleSheet("color: #e05d5d;")
+        if message != self._last_error:  # once per problem, not once per paint stroke
+            self._last_error = message
+            show_error(f"Measurements: {message}")
+
+    def _show_empty(self, notes) -> None:
+        self.result = None
+        self.table.setRowCount(0)
+        self.summary.setText("")
+        self.warnings.setText("")
+        self.status.setStyleSheet("")
+        self.status.setText(" ".join(notes))
+
+    # --------------------------------------------------------------- result -> table
+    def show_result(self, result: StudyMeasurements) -> None:
+        """Put ``result`` in the summary, warnings and table."""
+        self.result = result
+        self.summary.setText(result.summary)
+        lines = [*result.warnings, *self._notes]
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
+        self.warnings.setVisible(bool(lines))
+        self.status.setStyleSheet("")
+        self.status.setText(f"{len(result.lesions)} lesion(s), {len(result.edema)} edema region(s)")
+        rows = [("lesion", les.id, lesion_cells(les)) for les in result.lesions]
+        rows += [("edema", ed.id, edema_cells(ed)) for ed in result.edema]
+        self.table.blockSignals(True)
+        try:
+            self.table.clearSelection()
+            self.table.setRowCount(len(rows))
+            for r, (kind, ident, cells) in enumerate(rows):
+                for c, (text, raw) in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setData(RAW, raw)
+                    if c == 0:
+                        item.setData(RAW + 1, kind)
+                    if c > 0:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(r, c, item)
+        finally:
+            self.table.blockSignals(False)
+        self.measured.emit(result)
+
+    # --------------------------------------------------------------- row -> viewer
+    def go_to_row(self, row: int) -> None:
+        """Centre the view on the lesion of table row ``row`` and select its label."""
+        item = self.table.item(row, 0) if row >= 0 else None
+        if item is None or self.result is None or item.data(RAW + 1) != "lesion":
+            return
+        ident = int(item.data(RAW))
+        lesion = next((les for les in self.result.lesions if les.id == ident), None)
+        if lesion is None:
+            return
+        world = lps_to_napari(lesion.centroid_lps_mm)
+        dims = self.viewer.dims
+        if dims.ndim >= 3:
+            first = dims.ndim - 3  # lesionview layers are the last three world axes
+            dims.set_point(list(range(first, dims.ndim)), tuple(world))
+            camera = camera_of(self.viewer)
+            centre = list(camera.center)
+            # The slider snaps to a slice; the displayed axes take the exact centroid.
+            shown = [float(world[d - first]) if d >= first else float(dims.point[d]) for d in dims.displayed]
+            camera.center = tuple(centre[: len(centre) - len(shown)] + shown)
+        layer = find_layer(self.viewer, "lesions")
+        if layer is not None:
+            layer.selected_label = ident
+            self.viewer.layers.selection.active = layer
+
+
+def _alive(widget: QWidget) -> bool:
+    """False once Qt has deleted the widget (a worker may still report back after closing)."""
+    try:
+        widget.objectName()
+    except RuntimeError:
+        return False
+    return True
+
+
+def camera_of(viewer):
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
+def _history(layer) -> tuple[int, int]:
+    # Private napari attributes; if they ever go, undo simply stops triggering a refresh.
+    return (len(getattr(layer, "_undo_history", ())), len(getattr(layer, "_redo_history", ())))

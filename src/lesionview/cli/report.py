@@ -1,0 +1,89 @@
+"""``lesionview report``: measure a study and write JSON, CSV, HTML, PDF, DICOM SEG and SR.
+
+Takes the inputs of ``lesionview measure`` (and reads them with its helpers), then hands the
+result to :func:`lesionview.report.build.write_report`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import InputError
+from ..measure.multiplicity import TWIN_GAP_MM
+from ..report.build import (
+    DICOM_FORMATS,
+    FILENAMES,
+    FORMATS,
+    available_formats,
+    parse_formats,
+    report_targets,
+    write_report,
+)
+from ._common import console, err_console, user_errors
+from .measure import LevelsKind, _print, load_and_measure
+
+_EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
+
+
+def report_command(
+    lesions: Annotated[Path, typer.Argument(help="Lesion mask (NIfTI, or a DICOM folder): binary or labels.",
+                                            **_EXISTING)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing; never inside "
+                                      "an input folder).")],
+    image: Annotated[Path | None, typer.Option(help="The image the masks were drawn on (DICOM folder, zip "
+                                               "or NIfTI), usually T1 post-contrast: key images, study "
+                                               "identifiers, and the source of DICOM SEG/SR.",
+                                               **_EXISTING)] = None,
+    edema: Annotated[Path | None, typer.Option(help="T2 edema mask.", **_EXISTING)] = None,
+    cord: Annotated[Path | None, typer.Option(help="Spinal cord mask.", **_EXISTING)] = None,
+    centerline: Annotated[Path | None, typer.Option(help="Cord centerline label image; else derived "
+                                                    "from --cord.", **_EXISTING)] = None,
+    levels: Annotated[Path | None, typer.Option(help="Vertebral levels: landmarks CSV/JSON or a label "
+                                                "image (see --levels-kind).", **_EXISTING)] = None,
+    levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels.")] = LevelsKind.auto,
+    format: Annotated[str | None, typer.Option(
+        "--format", "-f", help=f"Comma-separated formats among {','.join(FORMATS)} (default: every format "
+        "the inputs allow; seg and sr need a DICOM --image).")] = None,
+    identified: Annotated[bool, typer.Option(help="Include patient name, ID and birth date (default: "
+                                             "de-identified).")] = False,
+    connectivity: Annotated[int, typer.Option(help="6, 18 or 26: neighbourhood of a lesion's voxels.")] = 26,
+    mask_kind: Annotated[str, typer.Option("--mask-kind", help="auto, binary or labels.")] = "auto",
+    twin_gap: Annotated[float, typer.Option(help="Largest edge-to-edge gap (mm) of an adjacent pair.")
+                        ] = TWIN_GAP_MM,
+    resample: Annotated[bool, typer.Option(help="Resample masks on another grid instead of refusing "
+                                           "(not for seg/sr: those need the image's grid).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing report files.")] = False,
+) -> None:
+    """Write the report of a study: JSON, CSV, HTML and PDF (key images), DICOM SEG and SR."""
+    with user_errors():
+        inputs = [p for p in (lesions, image, edema, cord, centerline, levels) if p]
+        # Refuse a bad --format or a taken output folder before the (slow) loading.
+        asked = parse_formats(format, None) if format else None
+        report_targets(out, asked or available_formats(None), overwrite=overwrite, inputs=inputs)
+        loaded = load_and_measure(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
+                                  levels=levels, levels_kind=levels_kind, connectivity=connectivity,
+                                  mask_kind=mask_kind, twin_gap=twin_gap, resample=resample)
+        result, volumes = loaded["result"], loaded["volumes"]
+        allowed = available_formats(volumes["image"])
+        if asked is None:
+            formats = allowed
+            skipped = [f for f in DICOM_FORMATS if f not in allowed]
+            if skipped:
+                why = "no --image was given" if image is None else f"{image} is not DICOM"
+                err_console.print(f"[yellow]note:[/] DICOM SEG and SR not written: {why}; they annotate the "
+                                  "source DICOM images (pass the DICOM series as --image).", highlight=False)
+        else:
+            formats = asked          # seg/sr without DICOM: write_report raises (exit 2)
+        _print(result)
+        written = write_report(result, out, formats=formats, image=volumes["image"],
+                               lesions=volumes["lesions"], edema=volumes["edema"], cord=volumes["cord"],
+                               levels=loaded["levels"], deidentify=not identified, overwrite=overwrite,
+                               inputs=inputs)
+        for fmt, path in written.items():
+            console.print(f"wrote {fmt:<4} {path}", markup=False, highlight=False)
+
+
+__all__ = ["FILENAMES", "report_command"]

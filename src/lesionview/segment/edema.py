@@ -1,0 +1,198 @@
+"""T2 cord edema: the T2-hyperintense cord connected to a lesion (or to a click)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.filters import apply_hysteresis_threshold
+
+from ..geometry import Geometry
+from ._stats import (
+    dilate_mm,
+    distance_mm,
+    fmt_point,
+    image_array,
+    lower_mode,
+    mask_array,
+    noise_sigma,
+    seed_index,
+)
+from .result import Segmentation
+
+#: The edema's own level is read in this shell around the lesion (inner, outer distance, mm).
+LEVEL_SHELL_MM = (0.5, 3.0)
+#: ... or within this distance of a click (mm).
+LEVEL_RADIUS_MM = 2.0
+#: Without a cord region, the search is limited to this distance from the lesion or click (mm).
+SEARCH_MM = 90.0
+#: Voxels brighter than level + CSF_FACTOR * (level - normal) are CSF; the edema is kept
+#: CSF_MARGIN_MM away from them (partial volume at the cord's surface).
+CSF_FACTOR = 0.5
+CSF_MARGIN_MM = 1.0
+#: ... and one face neighbour away (through a thick slice) from voxels brighter than
+#: level + CSF_FACTOR_FACES * (level - normal).
+CSF_FACTOR_FACES = 1.0
+#: Edema must exceed normal cord by this many robust standard deviations and this fraction.
+MIN_CONTRAST_SIGMA = 3.0
+MIN_CONTRAST_FRACTION = 0.10
+
+
+def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, cord_region=None,
+               sensitivity: float = 0.5) -> Segmentation:
+    """Segment the T2-hyperintense cord (edema) connected to a lesion or to a click.
+
+    Normal cord is the *lower mode* of the cord region's T2 intensities: the most frequent value
+    among those below the cord's median (robust to edema covering many levels, since edema is the
+    bright minority), with the spread of the values below it. The edema's own level is the median
+    T2 in a 0.5-3 mm shell around the lesion (or within 2 mm of the click). Hysteresis
+    thresholding (``skimage.filters.apply_hysteresis_threshold``) then keeps the voxels above
+    ``low = normal + (1 - sensitivity) * (level - normal)`` that are connected (face neighbours)
+    to voxels above ``high = normal + (1 - sensitivity / 2) * (level - normal)``, and of those the
+    regions that touch the lesion (or hold the click), inside the cord region.
+
+    The mask **includes the lesion voxels** (as ``edema.nii.gz`` of the sample phantom does: the
+    T2-hyperintense cord, lesions inside it); subtract the lesion mask for edema alone.
+
+    Parameters
+    ----------
+    t2 : ndarray or Volume
+        T2-weighted (or STIR) image. NaN voxels are ignored.
+    geometry : Geometry
+    lesion_mask : ndarray or Volume of bool, optional
+        The lesion(s) the edema surrounds (e.g. from :func:`~lesionview.segment.lesion.grow_lesion`,
+        on the same grid; resample a T1 mask first).
+    seed_world_mm : sequence of 3 float, optional
+        A click on the edema, LPS mm (used when no lesion mask is given).
+    cord_region : ndarray or Volume of bool, optional
+        Cord mask, used as given (not widened: around the cord, CSF is brighter than edema on T2).
+        Strongly recommended. Without it normal tissue is the lower mode within 20 mm of the lesion,
+        the search stops at voxels brighter than CSF-like signal (twice the edema contrast), and
+        ``details["warning"]`` says so.
+    sensitivity : float in [0, 1]
+        0.5: the edema's edge is the half-way intensity between normal cord and edema. Higher
+        grows into fainter signal, lower keeps only the brightest core.
+
+    Returns
+    -------
+    Segmentation
+        Boolean mask (lesions included); empty with a reason when neither lesion nor click is
+        given, the click is outside the image or the cord, the image has no contrast, or there is
+        no T2 hyperintensity around the lesion.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lesionview.geometry import Geometry
+    >>> g = Geometry((10, 10, 60))
+    >>> cord = np.zeros(g.shape, bool); cord[3:7, 3:7, :] = True
+    >>> t2 = np.where(cord, 400.0, 100.0); t2[3:7, 3:7, 20:40] = 800.0   # 20 mm of edema
+    >>> lesion = np.zeros(g.shape, bool); lesion[4:6, 4:6, 29:31] = True
+    >>> seg = grow_edema(t2, g, lesion_mask=lesion, cord_region=cord)
+    >>> int(seg.mask.sum()), seg.reason
+    (320, '')
+    """
+    if not 0.0 <= float(sensitivity) <= 1.0:
+        raise ValueError(f"sensitivity must be between 0 and 1, got {sensitivity}")
+    image = image_array(t2, geometry, "t2")
+    cord = mask_array(cord_region, geometry, "cord_region")
+    lesion = mask_array(lesion_mask, geometry, "lesion_mask")
+    empty = Segmentation.empty
+    if lesion is not None and not lesion.any():
+        lesion = None
+    seed = None
+    if lesion is None:
+        if seed_world_mm is None:
+            return empty(geometry, "give a lesion mask or a click on the edema")
+        seed = seed_index(geometry, seed_world_mm)
+        if seed is None:
+            return empty(geometry, f"the seed {fmt_point(seed_world_mm)} is outside the image "
+                                   f"({geometry.describe()})")
+        if cord is not None and not cord[seed]:
+            return empty(geometry, "the seed is outside the cord region")
+    if cord is not None and not cord.any():
+        return empty(geometry, "the cord region is empty")
+
+    # Work in a box: the cord's (edema never leaves it), or a generous one around the start.
+    start = lesion if lesion is not None else _point_mask(geometry.shape, seed)
+    ref_area = cord if cord is not None else start
+    sl = ndimage.find_objects((ref_area | start).astype(np.uint8))[0]
+    pad = [int(np.ceil((2.0 if cord is not None else SEARCH_MM) / s)) for s in geometry.spacing]
+    box = tuple(slice(max(s.start - p, 0), min(s.stop + p, n))
+                for s, p, n in zip(sl, pad, geometry.shape))
+    crop = image[box].astype(np.float32)
+    finite = np.isfinite(crop)
+    if not finite.any() or np.ptp(crop[finite]) == 0:
+        return empty(geometry, "the image has no contrast (every voxel has the same value)")
+    start_box = start[box]
+    dist = None
+    if cord is not None:
+        allowed = cord[box] & finite
+        ref, sigma = lower_mode(crop[allowed])
+        ref_source = "lower mode of the cord region"
+    else:
+        dist = ndimage.distance_transform_edt(~start_box, sampling=geometry.spacing)
+        near = finite & (dist <= 20.0)
+        ref, sigma = lower_mode(crop[near])
+        ref_source = "lower mode of the tissue within 20 mm (no cord region)"
+        allowed = finite & (dist <= SEARCH_MM)
+    sigma = max(sigma, noise_sigma(crop, finite, geometry.spacing))
+
+    if lesion is not None:
+        ring = (dilate_mm(start_box, geometry.spacing, LEVEL_SHELL_MM[1])
+                & ~dilate_mm(start_box, geometry.spacing, LEVEL_SHELL_MM[0]) & allowed & ~start_box)
+    else:
+        local = tuple(i - b.start for i, b in zip(seed, box))
+        ring = (distance_mm(crop.shape, geometry.spacing, local) <= LEVEL_RADIUS_MM) & allowed
+    if not ring.any():
+        return empty(geometry, "no cord voxels around the lesion to read the edema signal from")
+    level = float(np.median(crop[ring]))
+    contrast = level - ref
+    if contrast < max(MIN_CONTRAST_SIGMA * sigma, MIN_CONTRAST_FRACTION * abs(ref)):
+        return empty(geometry, f"no T2 hyperintensity around the {'lesion' if lesion is not None else 'seed'}: "
+                               f"{level:.4g} against normal cord {ref:.4g} +- {sigma:.3g}",
+                     normal_median=ref, edema_level=level)
+    low = ref + (1.0 - sensitivity) * contrast
+    high = ref + (1.0 - sensitivity / 2.0) * contrast
+    warning = ""
+    # CSF is brighter than edema on T2, and the cord voxels next to it are partial-volume blends
+    # that look like edema: keep the growth away from clearly CSF-bright voxels.
+    csf = finite & (crop > level + CSF_FACTOR * contrast)
+    # Face neighbours count too: through a thick slice, the next slice's CSF blends in.
+    near_csf = dilate_mm(csf, geometry.spacing, CSF_MARGIN_MM)
+    bright_csf = finite & (crop > level + CSF_FACTOR_FACES * contrast)
+    near_csf |= ndimage.binary_dilation(bright_csf, ndimage.generate_binary_structure(3, 1))
+    allowed &= ~near_csf
+    if cord is None:
+        warning = "no cord region: the edema may reach cerebrospinal fluid at the cord's surface"
+    work = np.where(allowed, crop, np.float32(-np.inf))
+    hyst = apply_hysteresis_threshold(work, low, high)
+    labels, _ = ndimage.label(hyst)
+    touch = dilate_mm(start_box, geometry.spacing, 1.0) if lesion is not None else start_box
+    keep = np.unique(labels[touch & hyst])
+    region = np.isin(labels, keep[keep > 0])
+    if lesion is not None:
+        region |= start_box
+    if region.any():
+        r_sl = ndimage.find_objects(region.astype(np.uint8))[0]
+        region[r_sl] = ndimage.binary_fill_holes(region[r_sl])
+        if cord is not None:
+            region &= cord[box] | start_box
+    if not region.any():
+        return empty(geometry, "nothing T2-hyperintense is connected to the seed",
+                     normal_median=ref, edema_level=level)
+    mask = np.zeros(geometry.shape, bool)
+    mask[box] = region
+    details = {"normal_median": float(ref), "normal_sigma": float(sigma), "normal_reference": ref_source,
+               "edema_level": level, "low_threshold": float(low), "high_threshold": float(high),
+               "sensitivity": float(sensitivity), "includes_lesion": True,
+               "from": "lesion mask" if lesion is not None else "seed",
+               "volume_mm3": float(region.sum()) * geometry.voxel_volume}
+    if warning:
+        details["warning"] = warning
+    return Segmentation(mask, geometry, "", details)
+
+
+def _point_mask(shape, index) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    m[tuple(index)] = True
+    return m

@@ -1,0 +1,156 @@
+"""Export widget: JSON/CSV of the live result into a chosen folder, atomically, never overwriting
+without asking. Real GUI: run under ``xvfb-run -a -s "-screen 0 1280x1024x24"``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_napari_measurements import TIMEOUT_MS, VOLATILE, measure_layers, open_twin
+
+from lesionview import report
+from lesionview.measure import StudyMeasurements
+from napari_lesionview._widgets import export as ex
+from napari_lesionview._widgets.export import FORMATS, UNAVAILABLE, ExportWidget
+from napari_lesionview._widgets.measurements import MeasurementsWidget
+
+pytestmark = pytest.mark.gui
+
+
+class Asked:
+    """An injected overwrite question that records what it was asked and answers ``answer``."""
+
+    def __init__(self, answer: bool):
+        self.answer, self.asked = answer, []
+
+    def __call__(self, existing):
+        self.asked.append(sorted(p.name for p in existing))
+        return self.answer
+
+
+@pytest.fixture
+def study(viewer, qtbot):
+    open_twin(viewer)
+    live = MeasurementsWidget(viewer)
+    viewer.window.add_dock_widget(live, name="Measurements")
+    qtbot.waitUntil(lambda: live.is_current, timeout=TIMEOUT_MS)
+    return viewer, live
+
+
+def _export(qtbot, widget) -> None:
+    widget.button.click()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=TIMEOUT_MS)
+
+
+def test_writes_json_and_csv_of_the_live_result(study, qtbot, tmp_path, monkeypatch):
+    viewer, live = study
+    infos = []
+    monkeypatch.setattr(ex, "show_info", infos.append)
+    out = tmp_path / "out"
+    widget = ExportWidget(viewer, choose_folder=lambda: str(out), ask_overwrite=Asked(False))
+    viewer.window.add_dock_widget(widget, name="Export")
+    _export(qtbot, widget)
+    assert widget.folder.text() == str(out)  # no folder typed: the (injected) chooser was asked
+    assert sorted(p.name for p in out.iterdir()) == ["measurements.csv", "measurements.json"]
+    assert json.loads((out / "measurements.json").read_text()) == json.loads(live.result.model_dump_json())
+    report.write_csv(live.result, tmp_path / "oracle.csv")
+    assert (out / "measurements.csv").read_text() == (tmp_path / "oracle.csv").read_text()
+    assert widget.last_paths == [out / "measurements.json", out / "measurements.csv"]
+    # It says where, with the paths.
+    assert str(out / "measurements.json") in infos[-1] and str(out / "measurements.csv") in infos[-1]
+    widget.resize(500, 360)
+    widget.grab().save(str(tmp_path / "export_widget.png"))
+
+
+def test_never_overwrites_without_asking(study, qtbot, tmp_path):
+    viewer, _ = study
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "measurements.json").write_text("keep me")
+    no = Asked(False)
+    widget = ExportWidget(viewer, ask_overwrite=no)
+    widget.folder.setText(str(out))
+    _export(qtbot, widget)
+    assert no.asked == [["measurements.json"]]
+    assert (out / "measurements.json").read_text() == "keep me"
+    assert not (out / "measurements.csv").exists()
+    assert "kept" in widget.status.text()
+
+    yes = Asked(True)
+    widget._ask_overwrite = yes
+    _export(qtbot, widget)
+    assert yes.asked == [["measurements.json"]]
+    StudyMeasurements.model_validate_json((out / "measurements.json").read_text())
+    assert (out / "measurements.csv").is_file()
+    assert not [p for p in out.iterdir() if ".part" in p.name]  # atomic: no temporary left behind
+
+
+def test_measures_itself_without_the_live_table(viewer, qtbot, tmp_path):
+    open_twin(viewer)
+    widget = ExportWidget(viewer, ask_overwrite=Asked(False))
+    widget.folder.setText(str(tmp_path))
+    widget.checks["csv"].setChecked(False)
+    _export(qtbot, widget)
+    written = StudyMeasurements.model_validate_json((tmp_path / "measurements.json").read_text())
+    assert written.model_dump(exclude=VOLATILE) == measure_layers(viewer).model_dump(exclude=VOLATILE)
+    assert not (tmp_path / "measurements.csv").exists()
+
+
+def test_later_formats_wait_for_the_reports_module(viewer):
+    widget = ExportWidget(viewer)
+    for fmt in FORMATS:
+        box = widget.checks[fmt.key]
+        offered = hasattr(report, fmt.writer)
+        assert box.isEnabled() == offered
+        if not offered:
+            assert box.toolTip() == UNAVAILABLE and not box.isChecked()
+    assert widget.checks["json"].isChecked() and widget.checks["csv"].isChecked()
+
+
+def test_refuses_the_input_folder_and_reports_failures(study, qtbot, tmp_path, monkeypatch):
+    viewer, _ = study
+    errors = []
+    monkeypatch.setattr(ex, "show_error", errors.append)
+    source = next(layer.metadata["source"] for layer in viewer.layers
+                  if layer.metadata.get("lesionview_role") == "t1c")
+    widget = ExportWidget(viewer, ask_overwrite=Asked(True))
+    widget.folder.setText(source)
+    _export(qtbot, widget)
+    assert "input folder" in errors[-1]
+    # A folder that cannot be written: a notification, not a traceback.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    widget.folder.setText(str(blocker / "sub"))
+    _export(qtbot, widget)
+    assert errors[-1].startswith("Export failed:") and "Not exported" in widget.status.text()
+
+
+def test_reports_go_through_write_report_once_it_exists(study, qtbot, tmp_path, monkeypatch):
+    """HTML/PDF/SEG/SR: one ``lesionview.report.write_report`` call with the study's volumes."""
+    viewer, live = study
+    calls = []
+
+    def write_report(result, out_dir, *, formats, overwrite, **volumes):
+        calls.append((result, formats, overwrite, volumes))
+        paths = {f: out_dir / f"{f}.out" for f in formats}
+        for fmt, path in paths.items():
+            path.write_text(fmt)
+        return paths
+
+    monkeypatch.setattr(report, "write_report", write_report, raising=False)
+    (tmp_path / "measurements.csv").write_text("old")
+    asked = Asked(True)
+    widget = ExportWidget(viewer, ask_overwrite=asked)
+    assert all(box.isEnabled() for box in widget.checks.values())
+    widget.checks["sr"].setChecked(True)
+    assert widget.checks["seg"].isChecked()  # the SR needs its SEG
+    widget.checks["html"].setChecked(True)
+    widget.folder.setText(str(tmp_path))
+    _export(qtbot, widget)
+    assert asked.asked == [["measurements.csv"]]
+    (result, formats, overwrite, volumes), = calls
+    assert result is live.result and formats == ["html", "seg", "sr"] and overwrite
+    assert volumes["lesions"].array.shape == volumes["image"].array.shape
+    assert volumes["levels"] is not None and volumes["edema"] is not None and volumes["cord"] is not None
+    assert [p.name for p in widget.last_paths] == ["measurements.json", "measurements.csv",
+                                                   "html.out", "seg.out", "sr.out"]

@@ -1,0 +1,261 @@
+"""Measurements widget on the twin phantom: live table = lesionview.measure, row click, screenshots.
+
+Real GUI: run under ``xvfb-run -a -s "-screen 0 1280x1024x24"`` (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from napari.layers import Layer
+from qtpy.QtCore import Qt
+
+from lesionview.levels.names import disc_name, name_of, parse_landmark
+from lesionview.measure import measure
+from napari_lesionview import _sample
+from napari_lesionview._layers import layer_to_volume
+from napari_lesionview._space import lps_to_napari
+from napari_lesionview._study import find_layer
+from napari_lesionview._widgets import measurements as mw
+from napari_lesionview._widgets.levels import levels_from_layer
+from napari_lesionview._widgets.measurements import (
+    RAW,
+    MeasurementsWidget,
+    camera_of,
+    edema_cells,
+    lesion_cells,
+)
+
+pytestmark = pytest.mark.gui
+TIMEOUT_MS = 20_000
+# Provenance fields that legitimately differ between two calls on the same layers.
+VOLATILE = {"created_utc", "inputs"}
+
+
+def open_twin(viewer) -> None:
+    """The twin sample's layers (T2, T1+C, cord, edema, lesions, levels), roles set."""
+    for data, kwargs, kind in _sample.twin():
+        viewer.add_layer(Layer.create(data, kwargs, kind))
+
+
+def measure_layers(viewer):
+    """The oracle: lesionview.measure called directly on the viewer's layers."""
+    vol = {role: layer_to_volume(find_layer(viewer, role)) for role in ("lesions", "edema", "cord", "t1c")}
+    points = find_layer(viewer, "levels")
+    return measure(vol["lesions"], image=vol["t1c"], edema=vol["edema"], cord=vol["cord"],
+                   levels=None if points is None else levels_from_layer(points))
+
+
+def table_rows(widget) -> list[tuple[str, list[str], list]]:
+    table = widget.table
+    return [(table.item(r, 0).data(RAW + 1),
+             [table.item(r, c).text() for c in range(table.columnCount())],
+             [table.item(r, c).data(RAW) for c in range(table.columnCount())])
+            for r in range(table.rowCount())]
+
+
+def settled(widget) -> bool:
+    return widget.is_current
+
+
+@pytest.fixture
+def twin(viewer, qtbot):
+    open_twin(viewer)
+    widget = MeasurementsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Measurements")
+    qtbot.waitUntil(lambda: settled(widget), timeout=TIMEOUT_MS)
+    return viewer, widget
+
+
+def _same(a, b) -> None:
+    assert a.model_dump(exclude=VOLATILE) == b.model_dump(exclude=VOLATILE)
+
+
+def test_table_equals_measure(twin, tmp_path):
+    viewer, widget = twin
+    expected = measure_layers(viewer)
+    assert len(expected.lesions) == 2 and len(expected.edema) == 1
+    _same(widget.result, expected)
+    rows = table_rows(widget)
+    assert [kind for kind, _, _ in rows] == ["lesion", "lesion", "edema"]
+    cells = [lesion_cells(les) for les in expected.lesions] + [edema_cells(ed) for ed in expected.edema]
+    for (_, texts, raws), want in zip(rows, cells):
+        assert texts == [t for t, _ in want]
+        for got, (_, value) in zip(raws, want):
+            if isinstance(value, tuple):  # Qt hands a tuple back as a list
+                got = tuple(got)
+            assert got == value
+    # The numbers a reader looks at, spelt out against the oracle.
+    first = expected.lesions[0]
+    assert rows[0][2][3] == first.max_diameter_mm and rows[0][2][7] == first.volume_mm3
+    assert rows[0][1][1] == first.levels.label == "C5" and rows[1][1][1] == "C6"
+    assert rows[2][1][10] == "longitudinally extensive"
+    assert "±" in rows[0][1][5]  # 3 mm sagittal slices: axial diameters carry their uncertainty
+    assert widget.summary.text() == expected.summary
+    assert widget.summary.wordWrap()
+    # Every warning of the core is on screen (here: 3 mm sagittal slices).
+    assert expected.warnings and widget.warnings.isVisible()
+    assert all(w in widget.warnings.text() for w in expected.warnings)
+    assert mw.widget_for(viewer) is widget
+    widget.resize(1100, 420)  # wide enough to read every column in the saved picture
+    widget.grab().save(str(tmp_path / "measurements_widget.png"))
+    assert (tmp_path / "measurements_widget.png").stat().st_size > 0
+
+
+def _new_blob(viewer) -> tuple:
+    """Voxel indices of a small blob inside the cord, 25 mm above the highest lesion."""
+    lesions, cord = find_layer(viewer, "lesions"), find_layer(viewer, "cord")
+    les = np.argwhere(np.asarray(lesions.data) > 0)
+    top_row = les[:, 1].min() - round(25 / lesions.scale[1])
+    centre = np.argwhere(np.asarray(cord.data)[:, top_row] > 0).mean(axis=0).round().astype(int)
+    a0, col = centre
+    box = np.zeros(lesions.data.shape, bool)
+    box[a0 - 1:a0 + 2, top_row - 5:top_row + 6, col - 3:col + 4] = True
+    box &= np.asarray(cord.data) > 0
+    assert box.sum() > 20
+    return np.nonzero(box)
+
+
+def test_painting_a_lesion_updates_the_table(twin, qtbot):
+    viewer, widget = twin
+    lesions = find_layer(viewer, "lesions")
+    lesions.data_setitem(_new_blob(viewer), 3)
+    qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 3, timeout=TIMEOUT_MS)
+    assert [kind for kind, _, _ in table_rows(widget)] == ["lesion"] * 3 + ["edema"]
+    _same(widget.result, measure_layers(viewer))
+    assert widget.summary.text() == widget.result.summary
+    # napari's own undo takes it back, and the table follows.
+    lesions.undo()
+    qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 2, timeout=TIMEOUT_MS)
+
+
+def test_edits_are_debounced_and_measured_off_the_gui_thread(twin, qtbot, monkeypatch):
+    viewer, widget = twin
+    import threading
+
+    calls = []
+    real = mw.compute
+
+    def counting(inputs):
+        calls.append(threading.current_thread() is threading.main_thread())
+        return real(inputs)
+
+    monkeypatch.setattr(mw, "compute", counting)
+    lesions = find_layer(viewer, "lesions")
+    blob = _new_blob(viewer)
+    for k in range(5):  # five quick dabs: one measurement once they pause
+        lesions.data_setitem(tuple(ix[k::5] for ix in blob), 3)
+    qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 3, timeout=TIMEOUT_MS)
+    assert calls == [False]
+
+
+def test_stale_result_is_discarded(twin, qtbot):
+    viewer, widget = twin
+    lesions = find_layer(viewer, "lesions")
+    widget.refresh()                       # a measurement of the two-lesion state is running...
+    assert widget._worker is not None      # ...in a worker: refresh() returned at once
+    lesions.data_setitem(_new_blob(viewer), 3)  # ...and an edit supersedes it
+    qtbot.waitUntil(lambda: settled(widget), timeout=TIMEOUT_MS)
+    assert len(widget.result.lesions) == 3
+
+
+def test_clicking_a_row_goes_to_the_lesion(twin, qtbot):
+    viewer, widget = twin
+    lesions = find_layer(viewer, "lesions")
+    viewer.layers.selection.active = find_layer(viewer, "t1c")
+    target = widget.result.lesions[1]
+    table = widget.table
+    rect = table.visualItemRect(table.item(1, 2))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    world = lps_to_napari(target.centroid_lps_mm)
+    step = np.asarray(viewer.dims.range)[:, 2]
+    assert np.all(np.abs(np.asarray(viewer.dims.point) - world) <= step / 2 + 1e-6)
+    assert np.allclose(camera_of(viewer).center[-2:], world[1:], atol=1e-6)
+    assert lesions.selected_label == target.id
+    assert viewer.layers.selection.active is lesions
+    # The first lesion too (a different row moves the view again).
+    table.selectRow(0)
+    assert lesions.selected_label == widget.result.lesions[0].id
+    assert np.allclose(camera_of(viewer).center[-2:], lps_to_napari(widget.result.lesions[0].centroid_lps_mm)[1:])
+
+
+def test_levels_edits_update_the_level_column(twin, qtbot):
+    viewer, widget = twin
+    points = find_layer(viewer, "levels")
+    # Rename every landmark one level down (C5 -> C6, C4/C5 -> C5/C6): lesion 1 moves to C6.
+    shifted = []
+    for name in points.features["name"]:
+        kind, idx = parse_landmark(name)
+        shifted.append(name_of(idx + 1) if kind == "body" else disc_name(idx + 1))
+    points.features = pd.DataFrame({"name": shifted}, dtype=object)
+    qtbot.waitUntil(lambda: settled(widget) and widget.table.item(0, 1).text() == "C6", timeout=TIMEOUT_MS)
+    _same(widget.result, measure_layers(viewer))
+    # No levels layer at all: no levels in the table, and the warning says why.
+    viewer.layers.remove(points)
+    qtbot.waitUntil(lambda: settled(widget) and widget.table.item(0, 1).text() == "—", timeout=TIMEOUT_MS)
+    assert "no vertebral levels" in widget.warnings.text()
+
+
+def test_bad_layers_are_a_notification_not_a_crash(twin, qtbot, monkeypatch):
+    viewer, widget = twin
+    errors = []
+    monkeypatch.setattr(mw, "show_error", errors.append)
+    edema = find_layer(viewer, "edema")
+    wrong = viewer.add_labels(np.zeros((5, 6, 7), np.uint8), name="wrong grid")
+    edema.metadata.pop("lesionview_role")
+    wrong.metadata["lesionview_role"] = "edema"
+    widget.schedule()
+    qtbot.waitUntil(lambda: bool(errors), timeout=TIMEOUT_MS)
+    assert "edema" in errors[0] and "Not measured" in widget.status.text()
+    assert widget.isVisible()
+
+
+def test_no_lesions_layer_says_what_to_do(viewer, qtbot):
+    widget = MeasurementsWidget(viewer)
+    qtbot.waitUntil(lambda: "Study widget" in widget.status.text(), timeout=TIMEOUT_MS)
+    assert widget.table.rowCount() == 0 and widget.result is None
+
+
+def _canvas_pixel(viewer, world, shape) -> np.ndarray:
+    """Screenshot pixel (row, col) of a world point on the 2D canvas (camera centre, zoom)."""
+    shown = np.asarray([world[d] for d in viewer.dims.displayed])
+    centre = np.asarray(camera_of(viewer).center[-2:])
+    return (shown - centre) * camera_of(viewer).zoom + np.asarray(shape[:2]) / 2
+
+
+def test_screenshot_shows_the_lesion(twin, qtbot, tmp_path):
+    viewer, widget = twin
+    lesions, edema = find_layer(viewer, "lesions"), find_layer(viewer, "edema")
+    assert lesions.visible and edema.visible
+    target = widget.result.lesions[0]
+    world = lps_to_napari(target.centroid_lps_mm)
+    viewer.dims.set_point(0, world[0])       # the lesion's sagittal slice
+    viewer.reset_view()
+    qtbot.wait(200)
+    with_lesions = viewer.screenshot(canvas_only=True, flash=False)
+    lesions.visible = False
+    qtbot.wait(200)
+    without = viewer.screenshot(canvas_only=True, flash=False)
+    lesions.visible = True
+    from imageio.v3 import imwrite
+
+    imwrite(tmp_path / "sample_with_lesions.png", with_lesions)
+    widget.resize(1100, 420)  # wide enough to read every column in the saved picture
+    widget.grab().save(str(tmp_path / "measurements_widget.png"))
+
+    rgb = with_lesions[..., :3].astype(int)
+    assert rgb.std() > 10, "the canvas is blank"
+    changed = np.any(np.abs(rgb - without[..., :3].astype(int)) > 30, axis=-1)
+    assert changed.sum() > 10, "the lesions layer draws nothing"
+    rows, cols = np.nonzero(changed)
+    expected = _canvas_pixel(viewer, world, rgb.shape)
+    # The nearest changed pixel (lesion 1 of the pair) sits where its centroid maps.
+    dist = np.hypot(rows - expected[0], cols - expected[1])
+    assert dist.min() < 10
+    near = dist < 10
+    # Its colour leans to the lesion label colour (drawn translucent over the image).
+    colour = np.asarray(lesions.get_color(target.id))[:3] * 255
+    shift = (rgb[rows[near], cols[near]] - without[rows[near], cols[near], :3].astype(int)).mean(axis=0)
+    towards = colour - without[rows[near], cols[near], :3].astype(int).mean(axis=0)
+    assert np.dot(shift, towards) > 0

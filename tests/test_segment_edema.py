@@ -1,0 +1,104 @@
+"""grow_edema on the phantom's T2 (edema C1-C7, lesions inside it) and on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from lesionview.geometry import Geometry, reorient
+from lesionview.io import load_volume
+from lesionview.segment._stats import dilate_mm
+from lesionview.segment.edema import grow_edema
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def dice(a, b) -> float:
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+@pytest.fixture(scope="module", params=["twin", "solitary"])
+def case(request):
+    folder = SAMPLE / request.param
+    if not (folder / "t2.nii.gz").exists():
+        from lesionview.phantom import sample_path
+        folder = sample_path(request.param)
+    t2 = load_volume(folder / "t2.nii.gz")
+    g = t2.geometry
+    cord = load_volume(folder / "cord.nii.gz").array != 0
+    return {"name": request.param, "t2": t2, "geometry": g, "cord": cord,
+            "cord_1mm": dilate_mm(cord, g.spacing, 1.0),
+            "lesion": load_volume(folder / "lesion.nii.gz").array != 0,
+            "edema": load_volume(folder / "edema.nii.gz").array != 0}
+
+
+def test_truth_edema_includes_the_lesions(case):
+    # The convention grow_edema follows: the T2-hyperintense cord, lesions inside it.
+    assert np.mean(case["edema"][case["lesion"]]) > 0.95
+
+
+@pytest.mark.parametrize("cord_key", ["cord", "cord_1mm"])
+def test_edema_from_the_lesion(case, cord_key):
+    seg = grow_edema(case["t2"], case["geometry"], lesion_mask=case["lesion"], cord_region=case[cord_key])
+    assert seg.ok, seg.reason
+    assert dice(seg.mask, case["edema"]) >= 0.8
+    assert seg.mask[case["lesion"]].all() and seg.details["includes_lesion"]
+    # The edema spans C1-C7: about 120 mm.
+    z = case["geometry"].index_to_world(np.argwhere(seg.mask))[:, 2]
+    assert np.ptp(z) > 100.0
+
+
+def test_edema_from_clicks(case):
+    g, edema = case["geometry"], case["edema"]
+    pts = np.argwhere(ndimage.binary_erosion(edema) & ~case["lesion"])
+    for p in pts[np.random.default_rng(4).choice(len(pts), 4, replace=False)]:
+        seg = grow_edema(case["t2"], g, seed_world_mm=g.index_to_world(p), cord_region=case["cord"])
+        assert seg.ok, seg.reason
+        assert dice(seg.mask, edema) >= 0.8, p
+
+
+def test_edema_without_cord_region_says_so(case):
+    seg = grow_edema(case["t2"], case["geometry"], lesion_mask=case["lesion"])
+    assert "warning" in seg.details
+    assert dice(seg.mask, case["edema"]) >= 0.75  # weaker: nothing stops it at the cord surface
+
+
+def test_same_edema_in_world_space_whatever_the_storage_order(case):
+    if case["name"] != "twin":
+        pytest.skip("one case is enough")
+    g = case["geometry"]
+    ref = grow_edema(case["t2"].array, g, lesion_mask=case["lesion"], cord_region=case["cord"])
+    img, g2 = reorient(case["t2"].array, g, "LPS")
+    seg = grow_edema(img, g2, lesion_mask=reorient(case["lesion"], g, "LPS")[0],
+                     cord_region=reorient(case["cord"], g, "LPS")[0])
+    back, _ = reorient(seg.mask, g2, g.orientation)
+    assert np.array_equal(back, ref.mask)
+
+
+def test_click_on_normal_cord_finds_no_edema(case):
+    g, cord, edema = case["geometry"], case["cord"], case["edema"]
+    far = ndimage.distance_transform_edt(~edema, sampling=g.spacing) > 15
+    p = np.argwhere(ndimage.binary_erosion(cord, iterations=2) & far)[0]
+    seg = grow_edema(case["t2"], g, seed_world_mm=g.index_to_world(p), cord_region=cord)
+    assert not seg.mask.any() and "no T2 hyperintensity" in seg.reason
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input_gives_reasons():
+    g = Geometry((10, 20, 20))
+    img = np.full(g.shape, 100.0)
+    cord = np.zeros(g.shape, bool)
+    cord[2:8, 5:15, 5:15] = True
+    assert "lesion mask or a click" in grow_edema(img, g).reason
+    assert "outside the image" in grow_edema(img, g, seed_world_mm=(99, 99, 99)).reason
+    assert "outside the cord" in grow_edema(img, g, seed_world_mm=(0, 0, 0), cord_region=cord).reason
+    assert "no contrast" in grow_edema(img, g, seed_world_mm=(5, 10, 10), cord_region=cord).reason
+    nan = img.copy()
+    nan[:] = np.nan
+    assert "no contrast" in grow_edema(nan, g, seed_world_mm=(5, 10, 10), cord_region=cord).reason
+    with pytest.raises(ValueError, match="sensitivity"):
+        grow_edema(img, g, seed_world_mm=(5, 10, 10), sensitivity=-0.1)
