@@ -54,10 +54,10 @@ def main() -> int:
 
 
 def _view(*, show_window: bool) -> int:
-    import napari  # noqa: PLC0415
-    from PIL import Image  # noqa: PLC0415
+    import napari
+    from PIL import Image
 
-    from napari_lesionview._space import lps_to_napari  # noqa: PLC0415
+    from napari_lesionview._space import lps_to_napari
 
     viewer = napari.Viewer(title="lesionview demo: twin lesions", show=True)
     viewer.window.resize(1400, 1000)

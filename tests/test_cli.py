@@ -8,7 +8,7 @@ import pytest
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lesionview", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "lesionview", *map(str, args)], check=False,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -57,7 +57,7 @@ def result(case):
 
 
 def test_two_lesions_numbered_superior_to_inferior_with_true_volumes(case, result):
-    g, lesions, *_ , (z_small, z_large) = case
+    _g, lesions, *_ , (z_small, z_large) = case
     small, large = result.lesions
     assert (small.id, large.id) == (1, 2)
     assert small.centroid_lps_mm[2] == pytest.approx(z_small, abs=0.05)
@@ -150,7 +150,7 @@ def test_json_and_csv_carry_the_same_numbers(result, tmp_path):
 
 
 def test_masks_on_another_grid_are_refused_or_resampled(case):
-    g, lesions, edema, cord, levels, _ = case
+    g, lesions, _edema, cord, _levels, _ = case
     shifted = Geometry(g.shape, g.spacing, np.add(g.origin, 1.0), g.direction)
     with pytest.raises(GeometryMismatchError, match="cord mask is not in the lesion mask's space") as err:
         measure(Volume(lesions, g), cord=Volume(cord, shifted))
@@ -178,7 +178,7 @@ def test_label_image_keeps_painted_ids_and_two_far_lesions_are_multiple_not_twin
 
 
 def test_empty_cord_and_lesion_outside_the_cord_are_said_not_measured(case):
-    g, lesions, edema, cord, levels, _ = case
+    g, lesions, _edema, cord, _levels, _ = case
     r = measure(Volume(lesions, g), cord=Volume(np.zeros_like(cord), g))
     assert all(les.cord_occupancy is None for les in r.lesions)
     assert any("cord mask is empty" in w for w in r.warnings)
@@ -227,7 +227,7 @@ def test_huge_label_ids_are_kept_and_pieces_are_warned():
 
 
 def test_a_short_cord_mask_does_not_tilt_the_axis(case):
-    g, lesions, edema, cord, levels, _ = case
+    g, lesions, _edema, cord, _levels, _ = case
     short = np.zeros_like(cord)
     short[:, :, 130:134] = cord[:, :, 130:134]   # 2 mm of cord: its "axis" would be anything
     r = measure(Volume(lesions, g), cord=Volume(short, g))
@@ -238,7 +238,7 @@ def test_a_short_cord_mask_does_not_tilt_the_axis(case):
 
 
 def test_load_problems_and_mask_checks_reach_the_result(case):
-    g, lesions, edema, cord, *_ = case
+    g, lesions, edema, _cord, *_ = case
     flagged = Volume(lesions, g, problems=("gap of 6 mm between slices at 3 mm and 9 mm",))
     r = measure(flagged, image=Volume(lesions.astype(np.float32), g))
     assert "lesions: gap of 6 mm between slices at 3 mm and 9 mm" in r.warnings

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import os
 import shutil
 import zipfile
 from pathlib import Path

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from lesionview.geometry import Geometry, reorient
-from lesionview.measure.sections import (boundary_points, cord_occupancy, extent_along, surface_gap,
-                                         voxel_extent_along, world_points)
+from lesionview.measure.sections import (
+    boundary_points,
+    cord_occupancy,
+    extent_along,
+    surface_gap,
+    voxel_extent_along,
+    world_points,
+)
 
 
 def test_voxel_extent_along_axes_and_diagonal():

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from lesionview.geometry import Geometry
-from lesionview.segment.edit import fill_holes, merge_labels, remove_islands, smooth_mask, split_label
+from lesionview.segment.edit import (
+    fill_holes,
+    merge_labels,
+    remove_islands,
+    smooth_mask,
+    split_label,
+)
 
 
 def _two_labels():

@@ -24,7 +24,7 @@ from scipy import interpolate
 from scipy.spatial import cKDTree
 
 from .errors import InputError
-from .geometry import Geometry, SUPERIOR
+from .geometry import Geometry
 
 #: Unit LPS vector towards the patient's head.
 

@@ -61,10 +61,10 @@ class SeriesInfo(BaseModel):
         return " ".join(p for p in parts if p) + f" ({self.role.value})"
 
 
-_POST = re.compile(r"(\+\s*c\b|\bpost\b|\bgd\b|gado|contrast|\bce\b|\bkm\b|\+gd|\bc\+|_c\b|\bpost[-_ ]?c)", re.I)
-_STIR = re.compile(r"stir|\btirm\b|\bir[-_ ]?fse\b", re.I)
-_T2 = re.compile(r"t2|\bdixon\b.*\bw\b|\bhaste\b|\bciss\b|\bfiesta\b|\bspace\b", re.I)
-_T1 = re.compile(r"t1|\bmprage\b|\bvibe\b|\bspgr\b|\bflash\b", re.I)
+_POST = re.compile(r"(\+\s*c\b|\bpost\b|\bgd\b|gado|contrast|\bce\b|\bkm\b|\+gd|\bc\+|_c\b|\bpost[-_ ]?c)", re.IGNORECASE)
+_STIR = re.compile(r"stir|\btirm\b|\bir[-_ ]?fse\b", re.IGNORECASE)
+_T2 = re.compile(r"t2|\bdixon\b.*\bw\b|\bhaste\b|\bciss\b|\bfiesta\b|\bspace\b", re.IGNORECASE)
+_T1 = re.compile(r"t1|\bmprage\b|\bvibe\b|\bspgr\b|\bflash\b", re.IGNORECASE)
 
 
 def guess_role(info: SeriesInfo) -> tuple[Role, str]:
@@ -79,7 +79,7 @@ def guess_role(info: SeriesInfo) -> tuple[Role, str]:
     <Role.T1_POST: 'T1+C'>
     """
     # Underscores and dashes separate words in protocol names ("t2_tirm_sag").
-    text = re.sub(r"[_\-]", " ", " ".join([info.series_description, info.protocol_name, info.sequence_name]))
+    text = re.sub(r"[_\-]", " ", f"{info.series_description} {info.protocol_name} {info.sequence_name}")
     has_agent = bool(info.contrast_agent.strip())
     post_named = bool(_POST.search(text))
     if _STIR.search(text) or (info.inversion_time_ms and 100 <= info.inversion_time_ms <= 250):

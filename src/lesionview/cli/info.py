@@ -70,7 +70,7 @@ def _describe(path: Path, *, quiet: bool) -> tuple[list[dict], list[dict], list[
     if path.is_file() and is_nifti(path):
         vol = read_nifti(path, first_volume_of_4d=True)
         return [_row(vol.info, vol.geometry, vol.slice_axis, vol.problems)], [], []
-    from ..io.dicom import scan  # noqa: PLC0415
+    from ..io.dicom import scan
 
     with Progress(TextColumn("reading headers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=quiet) as bar:

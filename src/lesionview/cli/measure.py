@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -139,7 +139,7 @@ def _input_folder(path: Path) -> Path | None:
 
 
 def _levels(path: Path, kind: LevelsKind, geometry):
-    from ..levels import LevelModel  # noqa: PLC0415
+    from ..levels import LevelModel
 
     if kind is LevelsKind.auto:
         kind = LevelsKind.sct_labeled if (path.is_dir() or is_nifti(path)) else LevelsKind.landmarks

@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
 from ..measure.multiplicity import TWIN_GAP_MM
 from ..report.build import (
     DICOM_FORMATS,

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..volume import Volume
 from .nifti import is_nifti, read_nifti, write_nifti
 
-__all__ = ["load", "load_volume", "read_nifti", "write_nifti", "is_nifti"]
+__all__ = ["is_nifti", "load", "load_volume", "read_nifti", "write_nifti"]
 
 
 def load(path: str | os.PathLike, *, first_volume_of_4d: bool = False, progress=None) -> list[Volume]:
@@ -57,6 +57,6 @@ def _existing(path) -> Path:
 
 
 def _dicom_series(path: Path, progress):
-    from .dicom import scan  # noqa: PLC0415 (pydicom import is slow; NIfTI users skip it)
+    from .dicom import scan
 
     return scan(path, progress=progress).require_series()

@@ -3,5 +3,12 @@
 from .models import Edema, Lesion, LevelSpan, Multiplicity, MultiplicityClass, StudyMeasurements
 from .study import measure
 
-__all__ = ["measure", "StudyMeasurements", "Lesion", "Edema", "LevelSpan", "Multiplicity",
-           "MultiplicityClass"]
+__all__ = [
+           "Edema",
+           "Lesion",
+           "LevelSpan",
+           "Multiplicity",
+           "MultiplicityClass",
+           "StudyMeasurements",
+           "measure",
+]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import Geometry, SUPERIOR
+from ..geometry import SUPERIOR, Geometry
 from ._hull import crop, hull_points, line_ends, unit
 
 #: Default cord axis: the patient superior direction (LPS +z). The one definition in lesionview.

@@ -6,7 +6,7 @@ longitudinal comparison read them, never the arrays.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -120,7 +120,7 @@ class StudyMeasurements(_Model):
 
     schema_version: str = "1"
     lesionview_version: str = __version__
-    created_utc: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_utc: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     parameters: Parameters
     inputs: list[InputRecord] = Field(default_factory=list)
     voxel_spacing_mm: Point

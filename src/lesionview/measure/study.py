@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import GeometryMismatchError
-from ..geometry import Geometry, SUPERIOR
+from ..geometry import SUPERIOR, Geometry
 from ..volume import Volume
 from . import diameters
 from .components import bounding_boxes, check_mask, compact_labels, label_regions, structure
@@ -113,7 +113,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     labels, ids = compact_labels(labels)
 
     if centerline is None and cord_arr is not None:
-        from ..cord import centerline_from_mask  # noqa: PLC0415
+        from ..cord import centerline_from_mask
 
         centerline = centerline_from_mask(cord_arr != 0, ref)
     centerline = _plausible(centerline, warnings)
@@ -211,7 +211,7 @@ def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool) -> 
             f"the {name} is not in the lesion mask's space: {name} {item.geometry.describe()}; "
             f"lesion mask {ref.describe()}.", path=item.info.source or None,
             hint="Save both on the image's grid, or ask to resample (resample=True, CLI --resample).")
-    from ..resample import resample as _resample  # noqa: PLC0415
+    from ..resample import resample as _resample
 
     return _resample(item.array, item.geometry, ref, label=label)
 
