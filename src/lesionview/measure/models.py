@@ -85,7 +85,7 @@ class LesionPair(_Model):
     a: int
     b: int
     gap_mm: float = Field(ge=0, description="Minimum edge-to-edge distance between the lesions.")
-    gap_uncertainty_mm: float = Field(ge=0, description="+- one voxel extent along the gap's direction.")
+    gap_uncertainty_mm: float = Field(ge=0, description="+- one voxel's longest side.")
     same_edema: bool
     level_distance: int | None = Field(None, description="0: same level, 1: neighbouring levels.")
     adjacent: bool

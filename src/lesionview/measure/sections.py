@@ -78,16 +78,17 @@ def surface_gap(a_boundary: np.ndarray, b_boundary: np.ndarray, geometry: Geomet
     """Smallest edge-to-edge distance between two voxel regions, and its uncertainty (mm).
 
     The closest pair of boundary-voxel centres is found with a k-d tree; the gap between the two
-    voxel boxes along the line joining them is that distance less one voxel extent along it. Each
-    surface is known to within half a voxel along that line, so the gap is uncertain by one voxel
-    extent along it (3 mm across 3 mm slices, 0.5 mm in-plane).
+    voxel boxes along the line joining them is that distance less one voxel extent along it.
+    Each surface is only known to within its voxels, and the closest pair may run in any
+    direction, so the gap is uncertain by one voxel's longest side (3 mm with 3 mm slices).
     """
     if len(a_boundary) == 0 or len(b_boundary) == 0:
         return float("nan"), float("nan")
     dist, idx = cKDTree(a_boundary).query(b_boundary, k=1)
     j = int(np.argmin(dist))
     d = float(dist[j])
+    uncertainty = float(max(geometry.spacing))
     if d == 0:
-        return 0.0, 0.0
+        return 0.0, uncertainty
     extent = voxel_extent_along(geometry, (b_boundary[j] - a_boundary[idx[j]]) / d)
-    return max(d - extent, 0.0), extent
+    return max(d - extent, 0.0), uncertainty
