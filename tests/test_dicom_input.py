@@ -162,3 +162,20 @@ def test_slices_with_another_orientation_are_split_off_and_named(shared_data, tm
     assert "2 slice(s)" in split_note and any(f.name in split_note for f in odd)
     assert len({s.uid for s in found.series}) == 3
     assert all(s.info.series_uid == main.info.series_uid for s in found.series)
+
+
+def test_zip_bomb_member_is_refused_without_inflating_it(tmp_path):
+    import zipfile
+
+    from lesionview.io.dicom import scan
+
+    bomb = tmp_path / "bomb.zip"
+    with (zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+          zf.open("series/IM1.dcm", "w", force_zip64=True) as fh):
+        fh.write(b"\0" * 128 + b"DICM")           # starts like DICOM ...
+        chunk = b"\0" * 2**20
+        for _ in range(80):                         # ... then 80 MB of zeros (~80 kB zipped)
+            fh.write(chunk)
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(InputError, match="would inflate .* which no DICOM file does"):
+        scan(bomb)

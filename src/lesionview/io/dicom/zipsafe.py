@@ -52,8 +52,35 @@ def member_names(zip_path: Path) -> list[str]:
     return [i.filename for i in infos if not i.is_dir()]
 
 
+#: Uncompressed / compressed size above which a large member is taken for a zip bomb: DICOM
+#: compresses a few times, never hundreds.
+MAX_RATIO = 100
+_BOMB_MIN_BYTES = 64 * 2**20
+
+
+def looks_like_dicom(head: bytes) -> bool:
+    """A Part 10 preamble ("DICM" at byte 128) or a bare dataset starting with group 0002/0008."""
+    return head[128:132] == b"DICM" or head[:2] in (b"\x02\x00", b"\x08\x00")
+
+
 def read_members(zip_path: Path, names):
-    """Yield ``(name, bytes)`` for each member in ``names``, read into memory (never extracted)."""
+    """Yield ``(name, bytes)`` for each member in ``names``, read into memory (never extracted).
+
+    A member that does not start like DICOM yields only its first bytes (enough to say what it
+    is not), so a large video or archive inside the zip costs nothing; a member that would
+    inflate more than :data:`MAX_RATIO` times is refused as a zip bomb.
+    """
     with zipfile.ZipFile(zip_path) as zf:
         for name in names:
-            yield name, zf.read(name)
+            info = zf.getinfo(name)
+            with zf.open(info) as fh:
+                head = fh.read(132)
+                if not looks_like_dicom(head):
+                    yield name, head
+                    continue
+                if info.file_size > _BOMB_MIN_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                    raise InputError(
+                        f"zip member {name!r} would inflate from {info.compress_size} to {info.file_size} "
+                        "bytes, which no DICOM file does; the zip was refused.", path=zip_path,
+                        hint="Re-create the zip from the DICOM folder itself.")
+                yield name, head + fh.read()
