@@ -1,11 +1,12 @@
 """`make demo`: lesionview's main job on the bundled twin-lesion phantom.
 
 1. ``lesionview info`` lists the sample's DICOM series (role guess, plane, spacing, problems);
-2. ``lesionview measure`` measures its lesions and edema against the vertebral landmarks and
-   writes ``demo_output/measurements.json`` and ``.csv``;
-3. napari opens the T2 and T1 post-contrast series with the lesion and edema masks, on the
-   slice through the larger lesion. With a display the viewer stays open; without one the same
-   view is rendered under Xvfb (when installed) into ``demo_output/*.png``, saying where.
+2. ``lesionview report`` measures its lesions and edema against the vertebral landmarks and
+   writes JSON, CSV, HTML, PDF, DICOM SEG and SR into ``demo_output/``;
+3. napari opens the twin sample (File > Open Sample > lesionview) with the lesionview widgets
+   docked and the live measurements shown, on the slice through the larger lesion. With a
+   display the viewer stays open; without one the same steps run under Xvfb (when installed)
+   and write screenshots into ``demo_output/``, saying where.
 """
 
 from __future__ import annotations
@@ -15,26 +16,27 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "sample_data" / "twin"
 OUT = ROOT / "demo_output"
-T2 = CASE / "dicom" / "02_SAG_T2_TSE"
 T1C = CASE / "dicom" / "05_SAG_T1_TSE_C"
+WIDGETS = ("Study", "Segment", "Levels", "Measurements", "Export")
 
 
 def main() -> int:
     if "--headless" in sys.argv:
         return _view(show_window=False)
-    missing = [p for p in (T2, T1C, CASE / "lesion.nii.gz") if not p.exists()]
+    missing = [p for p in (T1C, CASE / "lesion.nii.gz") if not p.exists()]
     if missing:
         print(f"sample data missing ({', '.join(map(str, missing))}): run `make sample` first", file=sys.stderr)
         return 1
     cli = [sys.executable, "-m", "lesionview"]
     steps = [
         [*cli, "info", str(CASE / "dicom")],
-        [*cli, "measure", str(CASE / "lesion.nii.gz"), "--image", str(T1C), "--edema", str(CASE / "edema.nii.gz"),
+        [*cli, "report", str(CASE / "lesion.nii.gz"), "--image", str(T1C), "--edema", str(CASE / "edema.nii.gz"),
          "--cord", str(CASE / "cord.nii.gz"), "--levels", str(CASE / "landmarks.csv"),
          "--out", str(OUT), "--overwrite"],
     ]
@@ -46,8 +48,8 @@ def main() -> int:
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return _view(show_window=True)
     if shutil.which("xvfb-run"):
-        print("\nno display: rendering the napari view under Xvfb instead", flush=True)
-        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1400x1000x24",
+        print("\nno display: running the napari view under Xvfb instead", flush=True)
+        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
                                 sys.executable, __file__, "--headless"])
     print("\nno display and no xvfb-run: skipped the napari view (install xvfb for screenshots)")
     return 0
@@ -56,31 +58,36 @@ def main() -> int:
 def _view(*, show_window: bool) -> int:
     import napari
     from PIL import Image
+    from qtpy.QtWidgets import QApplication
 
     from napari_lesionview._space import lps_to_napari
 
     viewer = napari.Viewer(title="lesionview demo: twin lesions", show=True)
-    viewer.window.resize(1400, 1000)
-    for path in (T2, T1C, CASE / "edema.nii.gz", CASE / "lesion.nii.gz"):
-        viewer.open(str(path), plugin="lesionview")
-    t2, t1c, edema, lesions = viewer.layers
-    lesions.name, edema.name = "lesions", "edema"
-    result = json.loads((OUT / "measurements.json").read_text())
-    largest = max(result["lesions"], key=lambda les: les["volume_mm3"])
-    # Step the left-right slider to the slice through the larger lesion's centroid.
-    viewer.dims.set_point(0, float(lps_to_napari(largest["centroid_lps_mm"])[0]))
+    viewer.window.resize(1600, 1000)
+    viewer.open_sample("lesionview", "twin")
+    docks = {name: viewer.window.add_plugin_dock_widget("lesionview", name)[1] for name in WIDGETS}
+    measurements = docks["Measurements"]
+    deadline = time.monotonic() + 120
+    while getattr(measurements, "result", None) is None and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.05)
+    result = measurements.result
+    if result is None:
+        print("the measurements did not arrive within 2 minutes", file=sys.stderr)
+        return 1
+    largest = max(result.lesions, key=lambda les: les.volume_mm3)
+    viewer.dims.set_point(0, float(lps_to_napari(largest.centroid_lps_mm)[0]))
     viewer.reset_view()
+    print(f"\nnapari: {result.summary}")
     if show_window:
-        print(f"\n{result['summary']}")
         napari.run()
         return 0
     OUT.mkdir(exist_ok=True)
-    shots = {"demo_t2_edema.png": (t2, edema), "demo_t1c_lesions.png": (t1c, lesions)}
-    for name, visible in shots.items():
-        for layer in viewer.layers:
-            layer.visible = layer in visible
-        Image.fromarray(viewer.screenshot(canvas_only=False, flash=False)).save(OUT / name)
-        print(f"screenshot written to {OUT / name}")
+    QApplication.processEvents()
+    shot = OUT / "demo_napari.png"
+    Image.fromarray(viewer.screenshot(canvas_only=False, flash=False)).save(shot)
+    (OUT / "demo_napari_measurements.json").write_text(json.dumps(result.model_dump(mode="json"), indent=2))
+    print(f"screenshot written to {shot}")
     viewer.close()
     return 0
 

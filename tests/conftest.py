@@ -41,3 +41,9 @@ def display():
 def viewer(display, make_napari_viewer):
     """A napari viewer shown on the (virtual) display."""
     return make_napari_viewer(show=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_autosave_cache(tmp_path_factory, monkeypatch):
+    """The napari plugin autosaves annotations; tests keep theirs out of the user's cache."""
+    monkeypatch.setenv("LESIONVIEW_CACHE_DIR", str(tmp_path_factory.mktemp("lesionview-cache")))
