@@ -58,6 +58,7 @@ def main() -> int:
 def _view(*, show_window: bool) -> int:
     import napari
     from PIL import Image
+    from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
 
     from napari_lesionview._space import lps_to_napari
@@ -65,8 +66,15 @@ def _view(*, show_window: bool) -> int:
     viewer = napari.Viewer(title="lesionview demo: twin lesions", show=True)
     viewer.window.resize(1600, 1000)
     viewer.open_sample("lesionview", "twin")
-    docks = {name: viewer.window.add_plugin_dock_widget("lesionview", name)[1] for name in WIDGETS}
-    measurements = docks["Measurements"]
+    added = {name: viewer.window.add_plugin_dock_widget("lesionview", name) for name in WIDGETS}
+    # Editing widgets share one tabbed dock; the measurements table keeps the rest of the height.
+    window = viewer.window._qt_window
+    first, *others = (added[name][0] for name in ("Study", "Segment", "Levels", "Export"))
+    for dock in others:
+        window.tabifyDockWidget(first, dock)
+    added["Segment"][0].raise_()
+    window.resizeDocks([first, added["Measurements"][0]], [420, 560], Qt.Orientation.Vertical)
+    measurements = added["Measurements"][1]
     deadline = time.monotonic() + 120
     while getattr(measurements, "result", None) is None and time.monotonic() < deadline:
         QApplication.processEvents()

@@ -36,7 +36,7 @@ from lesionview.levels import read_landmarks, write_landmarks
 
 from ._layers import layer_geometry, volume_to_layer_data
 from ._space import napari_to_lps
-from ._study import LABEL_ROLES, POINTS_ROLE, ROLE_KEY, find_layer, role_of
+from ._study import LABEL_ROLES, POINTS_ROLE, ROLE_KEY, find_layer, role_of, unproxied
 
 ENV_CACHE_DIR = "LESIONVIEW_CACHE_DIR"
 ANNOTATION_ROLES = (*LABEL_ROLES, POINTS_ROLE)
@@ -234,6 +234,7 @@ _LIVE_FOR: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 def autosaver_for(viewer) -> Autosaver:
     """The viewer's :class:`Autosaver`, made and attached on first use."""
+    viewer = unproxied(viewer)
     saver = _LIVE_FOR.get(id(viewer))
     if saver is None or saver.viewer is not viewer:
         saver = Autosaver(viewer)

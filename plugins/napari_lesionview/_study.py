@@ -32,6 +32,16 @@ ROLES = IMAGE_ROLES + LABEL_ROLES + (POINTS_ROLE,)
 SERIES_ROLE_FOR = {"t1c": "T1+C", "t2": "T2"}
 
 
+def unproxied(viewer):
+    """The viewer itself when napari hands a dock widget its ``PublicOnlyProxy``.
+
+    The proxy hides napari's private API. Two things here have no public hook in napari 0.9 and
+    need the real objects: the close guard parents a QObject to the Qt main window, and the live
+    table follows undo/redo through the layers' history. Everything else uses public API.
+    """
+    return getattr(viewer, "__wrapped__", viewer)
+
+
 def role_of(layer) -> str | None:
     return layer.metadata.get(ROLE_KEY)
 

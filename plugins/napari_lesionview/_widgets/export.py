@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
 from lesionview import report
 from lesionview.errors import LesionviewError
 
+from .._study import unproxied
 from .measurements import compute, snapshot, widget_for
 
 UNAVAILABLE = "comes with the reports module"
@@ -102,7 +103,7 @@ class ExportWidget(QWidget):
     def __init__(self, napari_viewer, *, choose_folder: Callable[[], str | None] | None = None,
                  ask_overwrite: Callable[[list[Path]], bool] | None = None):
         super().__init__()
-        self.viewer = napari_viewer
+        self.viewer = unproxied(napari_viewer)
         # Injectable for tests (and scripts): default to real dialogs.
         self._choose_folder = choose_folder or (lambda: _choose_folder_dialog(self, self.folder.text()))
         self._ask_overwrite = ask_overwrite or (lambda existing: _ask_overwrite_dialog(self, existing))

@@ -33,7 +33,7 @@ from lesionview.levels.names import LEVEL_NAMES, MAX_LEVEL, disc_name, name_of, 
 
 from .._layers import layer_to_volume
 from .._space import AXIS_LABELS, UNITS, lps_to_napari, napari_to_lps
-from .._study import ROLE_KEY, find_layer
+from .._study import ROLE_KEY, find_layer, unproxied
 
 #: Label-image conventions the import understands, and the LevelModel builder of each.
 LABEL_SOURCES = {
@@ -103,7 +103,7 @@ class LevelsWidget(QWidget):
 
     def __init__(self, napari_viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        self.viewer = unproxied(napari_viewer)
         self._layer = None
         self._added = False
         self.mode = QComboBox()

@@ -43,7 +43,7 @@ from lesionview.volume import Volume
 
 from .._layers import layer_to_volume
 from .._space import lps_to_napari
-from .._study import find_layer
+from .._study import find_layer, unproxied
 from .levels import levels_from_layer
 
 #: Quiet time after the last edit before measuring again (ms).
@@ -167,7 +167,7 @@ class MeasurementsWidget(QWidget):
 
     def __init__(self, napari_viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        self.viewer = unproxied(napari_viewer)
         #: The last StudyMeasurements shown (None before the first one).
         self.result: StudyMeasurements | None = None
         self._edits = 0          # generation: bumped by every edit

@@ -43,7 +43,7 @@ from qtpy.QtWidgets import (
 
 from .._layers import layer_geometry
 from .._space import napari_to_lps
-from .._study import ROLE_KEY, find_layer, transform_kwargs
+from .._study import ROLE_KEY, find_layer, transform_kwargs, unproxied
 
 #: Mouse travel (canvas pixels) below which a press-release is a click, not a pan (as napari's).
 CLICK_PIXELS = 5
@@ -99,7 +99,7 @@ class SegmentWidget(QWidget):
 
     def __init__(self, napari_viewer):
         super().__init__()
-        self.viewer = napari_viewer
+        self.viewer = unproxied(napari_viewer)
         self._worker = None
         self._press = None
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)

@@ -38,6 +38,7 @@ from .._study import (
     role_of,
     set_role,
     transform_kwargs,
+    unproxied,
 )
 
 _NONE = "(none)"
@@ -53,7 +54,7 @@ class StudyWidget(QWidget):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
-        self.viewer = napari_viewer
+        self.viewer = unproxied(napari_viewer)
         self.autosaver = _autosave.autosaver_for(napari_viewer)
         self._offered: set[str] = set()
         self._handled: set[str] = set()
