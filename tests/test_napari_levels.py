@@ -18,6 +18,7 @@ from lesionview.phantom import sample_path
 from napari_lesionview._layers import volume_to_layer_data
 from napari_lesionview._space import lps_to_napari
 from napari_lesionview._study import ROLE_KEY, find_layer
+from napari_lesionview._widgets import _notify as notify_module
 from napari_lesionview._widgets import levels as levels_module
 from napari_lesionview._widgets.levels import (
     DISC,
@@ -46,7 +47,9 @@ def click(layer, world):
 def messages(monkeypatch):
     seen = {"error": [], "info": []}
     for kind, shown in seen.items():
-        monkeypatch.setattr(levels_module, f"show_{kind}", shown.append)
+        # Widgets report failures through _notify; they show other messages themselves.
+        for module in (levels_module, notify_module):
+            monkeypatch.setattr(module, f"show_{kind}", shown.append, raising=False)
     return seen
 
 

@@ -10,12 +10,10 @@ layer's ``feature_defaults["name"]``, which this widget advances after every poi
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_info
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -34,6 +32,7 @@ from lesionview.levels.names import LEVEL_NAMES, MAX_LEVEL, disc_name, name_of, 
 from .._layers import layer_to_volume
 from .._space import AXIS_LABELS, UNITS, lps_to_napari, napari_to_lps
 from .._study import ROLE_KEY, find_layer, unproxied
+from ._notify import reported
 
 #: Label-image conventions the import understands, and the LevelModel builder of each.
 LABEL_SOURCES = {
@@ -79,23 +78,6 @@ def levels_from_layer(layer) -> LevelModel | None:
     world = np.array([layer.data_to_world(p) for p in layer.data], dtype=float).reshape(-1, 3)
     return LevelModel.from_landmarks(list(layer.features["name"]), napari_to_lps(world),
                                      source=f"napari layer {layer.name!r}")
-
-
-def reported(what: str):
-    """Run a widget action; show a failure as a napari error notification, never a traceback."""
-
-    def wrap(method):
-        @functools.wraps(method)
-        def run(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - the GUI boundary: say it, do not crash
-                show_error(f"{what}: {getattr(exc, 'message', None) or exc}")
-            return None
-
-        return run
-
-    return wrap
 
 
 class LevelsWidget(QWidget):

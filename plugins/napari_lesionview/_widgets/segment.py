@@ -44,6 +44,7 @@ from qtpy.QtWidgets import (
 from .._layers import layer_geometry
 from .._space import napari_to_lps
 from .._study import ROLE_KEY, find_layer, transform_kwargs, unproxied
+from ._notify import UserFacingError, reported
 
 #: Mouse travel (canvas pixels) below which a press-release is a click, not a pan (as napari's).
 CLICK_PIXELS = 5
@@ -51,29 +52,6 @@ PROPOSALS_NAME = "lesion proposals"
 CLICKS_NAME = "cord clicks"
 _ROLE_WORDS = {"t1c": "T1 post-contrast", "t2": "T2", "lesions": "lesions", "edema": "edema",
                "cord": "cord"}
-
-
-class UserFacingError(Exception):
-    """Something the user can fix; shown as a napari notification."""
-
-
-def reported(what: str):
-    """Run a widget action; show any failure as a napari error notification, never a traceback."""
-
-    def wrap(method):
-        @functools.wraps(method)
-        def run(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except UserFacingError as exc:
-                show_error(f"{what}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - the GUI boundary: say it, do not crash
-                show_error(f"{what} failed: {exc}")
-            return None
-
-        return run
-
-    return wrap
 
 
 def write_labels(layer, new: np.ndarray) -> int:
