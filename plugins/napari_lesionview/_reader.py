@@ -35,11 +35,23 @@ def get_reader(path):
 
 
 def read(path) -> list[tuple]:
-    """Layer data tuples for every series at ``path`` (a path or a list of paths)."""
+    """Layer data tuples for every series at ``path`` (a path or a list of paths).
+
+    napari calls readers synchronously; a long DICOM scan at least shows napari's progress bar
+    (files read / found) while it runs.
+    """
+    from napari.utils import progress
+
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     layers = []
     for p in paths:
-        layers.extend(volumes_to_layer_data(load(p)))
+        with progress(total=0, desc=f"Reading {Path(p).name}") as bar:
+            def advance(done: int, total: int, bar=bar) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            layers.extend(volumes_to_layer_data(load(p, progress=advance)))
     return layers
 
 
