@@ -14,6 +14,7 @@ from napari.utils.interactions import mouse_press_callbacks, mouse_release_callb
 
 from lesionview.io import load_volume
 from lesionview.phantom import sample_path
+from lesionview.segment import dice
 from napari_lesionview._layers import volume_to_layer_data
 from napari_lesionview._space import lps_to_napari
 from napari_lesionview._study import ROLE_KEY, transform_kwargs
@@ -48,11 +49,6 @@ def truth(name: str) -> np.ndarray:
 def lesion_centres_world() -> list[np.ndarray]:
     info = json.loads((sample_path("twin") / "truth.json").read_text())
     return [lps_to_napari(lesion["centre_lps_mm"]) for lesion in info["lesions"]]
-
-
-def dice(a, b) -> float:
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    return 2.0 * np.count_nonzero(a & b) / max(np.count_nonzero(a) + np.count_nonzero(b), 1)
 
 
 def click(viewer, world):

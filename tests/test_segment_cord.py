@@ -19,6 +19,7 @@ from lesionview.cord import Centerline, centerline_from_mask
 from lesionview.errors import GeometryMismatchError, InputError
 from lesionview.geometry import Geometry, reorient
 from lesionview.io import load_volume
+from lesionview.segment import dice
 from lesionview.segment.cord import cord_region, import_cord_mask, segment_cord
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -26,10 +27,6 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 #: placed on one sagittal slice).
 CLICK_OFFSETS = np.array([[0.0, 0.8, -0.6], [0.0, -0.7, 0.5], [0.0, 0.5, 0.9], [0.0, -0.9, -0.4],
                           [0.0, 0.6, 0.3]])
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return float(2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b)))
 
 
 @functools.cache

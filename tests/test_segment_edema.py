@@ -10,15 +10,11 @@ from scipy import ndimage
 
 from lesionview.geometry import Geometry, reorient
 from lesionview.io import load_volume
+from lesionview.segment import dice
 from lesionview.segment._stats import dilate_mm
 from lesionview.segment.edema import grow_edema
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-
-
-def dice(a, b) -> float:
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
 
 
 @pytest.fixture(scope="module", params=["twin", "solitary"])

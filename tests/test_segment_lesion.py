@@ -10,15 +10,11 @@ from scipy import ndimage
 
 from lesionview.geometry import Geometry, reorient
 from lesionview.io import load_volume
+from lesionview.segment import dice
 from lesionview.segment._stats import dilate_mm
 from lesionview.segment.lesion import grow_lesion, propose_lesions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(bool), b.astype(bool)
-    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
 
 
 def seeds_in(mask: np.ndarray, n: int = 5, rng_seed: int = 0) -> np.ndarray:

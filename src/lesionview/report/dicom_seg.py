@@ -314,11 +314,16 @@ def write_seg(source, masks: Mapping[str, Volume | np.ndarray | None], out_path:
         software_versions=__version__, device_serial_number="1", content_label="LESIONVIEW",
         content_description="Spinal cord lesions, edema and cord", series_description=series_description,
     )
+    return save(seg, out_path, deidentify=deidentify)
+
+
+def save(ds: Dataset, out_path, *, deidentify: bool) -> Path:
+    """Write a SEG or SR atomically, without the patient's identifiers when asked."""
     if deidentify:
-        deidentify_patient(seg)
+        deidentify_patient(ds)
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
-        seg.save_as(tmp, enforce_file_format=True)
+        ds.save_as(tmp, enforce_file_format=True)
     return out_path
 
 

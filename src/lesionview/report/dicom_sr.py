@@ -36,10 +36,9 @@ from pydicom.uid import generate_uid
 
 from .. import __version__
 from ..errors import InputError
-from ..io.atomic import atomic_path
 from ..measure.models import Edema, Lesion, StudyMeasurements
 from . import codes
-from .dicom_seg import declare_local_codes, deidentify_patient, source_series
+from .dicom_seg import declare_local_codes, save, source_series
 
 SR_SERIES_NUMBER = 902
 #: The same device UID every run, so archives see one lesionview observer.
@@ -116,12 +115,7 @@ def write_sr(result: StudyMeasurements, seg, source, out_path: str | os.PathLike
         manufacturer="lesionview", is_complete=True, is_final=False, is_verified=False,
         series_description=series_description)
     declare_local_codes(sr)
-    if deidentify:
-        deidentify_patient(sr)
-    out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        sr.save_as(tmp, enforce_file_format=True)
-    return out_path
+    return save(sr, out_path, deidentify=deidentify)
 
 
 def _read_seg(seg) -> Dataset:

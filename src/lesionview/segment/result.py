@@ -50,3 +50,18 @@ class Segmentation:
     def empty(cls, geometry: Geometry, reason: str, **details) -> Segmentation:
         """No result, and why."""
         return cls(np.zeros(geometry.shape, bool), geometry, reason, details)
+
+
+def dice(a, b) -> float:
+    """Dice overlap of two masks (non-zero = inside): 1 for identical masks, 0 for disjoint ones.
+
+    Two empty masks agree perfectly (1.0).
+
+    Examples
+    --------
+    >>> dice(np.array([1, 1, 0]), np.array([1, 0, 0]))
+    0.6666666666666666
+    """
+    a, b = np.asarray(a) != 0, np.asarray(b) != 0
+    total = np.count_nonzero(a) + np.count_nonzero(b)
+    return 1.0 if total == 0 else float(2.0 * np.count_nonzero(a & b) / total)
