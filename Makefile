@@ -52,6 +52,7 @@ demo: setup sample
 	$(PY) scripts/demo.py
 
 test: setup sample
+	$(VENV)/bin/ruff check src plugins tests benchmarks scripts
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest
 
 bench: setup
