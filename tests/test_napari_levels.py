@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("napari")
 
-from napari.utils._test_utils import read_only_mouse_event
-from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
+
+from gui_helpers import capture_notifications, click
 
 from lesionview.io import load_volume
 from lesionview.levels import LevelModel, read_landmarks
@@ -18,7 +18,6 @@ from lesionview.phantom import sample_path
 from napari_lesionview._layers import volume_to_layer_data
 from napari_lesionview._space import lps_to_napari
 from napari_lesionview._study import ROLE_KEY, find_layer
-from napari_lesionview._widgets import _notify as notify_module
 from napari_lesionview._widgets import levels as levels_module
 from napari_lesionview._widgets.levels import (
     DISC,
@@ -36,21 +35,10 @@ def add_t2(viewer):
     return viewer.add_image(data, **kwargs)
 
 
-def click(layer, world):
-    """A left click on a layer in its current mode (press + release, no move), as napari sends it."""
-    for kind, send in (("mouse_press", mouse_press_callbacks), ("mouse_release", mouse_release_callbacks)):
-        send(layer, read_only_mouse_event(type=kind, position=tuple(world), pos=np.zeros(2), button=1,
-                                          dims_displayed=[1, 2]))
-
-
 @pytest.fixture
 def messages(monkeypatch):
-    seen = {"error": [], "info": []}
-    for kind, shown in seen.items():
-        # Widgets report failures through _notify; they show other messages themselves.
-        for module in (levels_module, notify_module):
-            monkeypatch.setattr(module, f"show_{kind}", shown.append, raising=False)
-    return seen
+    """Notifications the widget shows, by kind."""
+    return capture_notifications(monkeypatch, levels_module)
 
 
 @pytest.fixture

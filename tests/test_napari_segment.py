@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("napari")
 
+
+from gui_helpers import capture_notifications, click
 from napari.utils._test_utils import read_only_mouse_event
 from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
 
@@ -18,7 +20,6 @@ from lesionview.segment import dice
 from napari_lesionview._layers import volume_to_layer_data
 from napari_lesionview._space import lps_to_napari
 from napari_lesionview._study import ROLE_KEY, transform_kwargs
-from napari_lesionview._widgets import _notify as notify_module
 from napari_lesionview._widgets import segment as segment_module
 from napari_lesionview._widgets.segment import SegmentWidget
 
@@ -51,22 +52,10 @@ def lesion_centres_world() -> list[np.ndarray]:
     return [lps_to_napari(lesion["centre_lps_mm"]) for lesion in info["lesions"]]
 
 
-def click(viewer, world):
-    """A left click (press + release, no move) at a world position, as napari's canvas sends it."""
-    for kind, send in (("mouse_press", mouse_press_callbacks), ("mouse_release", mouse_release_callbacks)):
-        send(viewer, read_only_mouse_event(type=kind, position=tuple(world), pos=np.zeros(2), button=1,
-                                           dims_displayed=[1, 2]))
-
-
 @pytest.fixture
 def messages(monkeypatch):
     """Notifications the widget shows, by kind."""
-    seen = {"error": [], "warning": [], "info": []}
-    for kind, shown in seen.items():
-        # Widgets report failures through _notify; they show other messages themselves.
-        for module in (segment_module, notify_module):
-            monkeypatch.setattr(module, f"show_{kind}", shown.append, raising=False)
-    return seen
+    return capture_notifications(monkeypatch, segment_module)
 
 
 @pytest.fixture

@@ -1,0 +1,29 @@
+"""Helpers shared by the napari widget tests: synthetic clicks and captured notifications."""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.utils._test_utils import read_only_mouse_event
+from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
+
+from napari_lesionview._widgets import _notify
+
+KINDS = ("error", "warning", "info")
+
+
+def click(target, world) -> None:
+    """A left click (press + release, no move) at a world position on a viewer or layer, as
+    napari's canvas sends it to their mouse callbacks."""
+    for kind, send in (("mouse_press", mouse_press_callbacks), ("mouse_release", mouse_release_callbacks)):
+        send(target, read_only_mouse_event(type=kind, position=tuple(world), pos=np.zeros(2), button=1,
+                                           dims_displayed=[1, 2]))
+
+
+def capture_notifications(monkeypatch, widget_module) -> dict[str, list[str]]:
+    """Notifications shown by a widget module, by kind. Failures go through ``_notify``; the
+    widget shows its other messages itself, so both are captured."""
+    seen = {kind: [] for kind in KINDS}
+    for kind, shown in seen.items():
+        for module in (widget_module, _notify):
+            monkeypatch.setattr(module, f"show_{kind}", shown.append, raising=False)
+    return seen
