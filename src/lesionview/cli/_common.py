@@ -15,8 +15,11 @@ from ..errors import LesionviewError
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-#: Exit code for input the user must fix (missing file, not DICOM, mismatched spaces...).
+#: Exit code for input the user must fix (missing file, not DICOM, mismatched spaces...), and for
+#: an output that cannot be written (not a folder, read-only, disk full).
 EXIT_BAD_INPUT = 2
+#: Exit code when a report set was written only in part (each failed format is named on stderr).
+EXIT_PARTIAL = 3
 
 
 @contextlib.contextmanager
