@@ -8,11 +8,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..io.atomic import atomic_path
-from ..io.nifti import write_nifti
+from ..io.nifti import read_nifti, write_nifti
+from ..volume import Volume
 from .cases import CASES, get_case
 from .levels import VertebralLevels
-from .renderer import render, render_maps, sagittal_geometry
+from .renderer import render, render_maps, sagittal_geometry, series_info
 from .truth import LEVEL_BODY_NOTE, case_truth, landmarks
 
 #: DICOM folder of each contrast, under <case>/dicom/.
@@ -72,10 +75,17 @@ def write_case(case: str, out: str | os.PathLike, *, only_missing: bool = False,
         nifti, folder = NIFTI_NAMES[contrast], f"dicom/{DICOM_FOLDERS[contrast]}"
         if nifti not in todo and folder not in todo:
             continue
-        volume = render(case, geometry, contrast)
+        # The NIfTI and the DICOM of a contrast always hold the same pixels: the DICOM is written
+        # from the NIfTI that is there (committed, or made on this machine), and a new render
+        # rewrites both. Two renders on different CPUs or libm builds can differ by 1 in a few
+        # voxels (last-bit differences in exp/sin before rounding to uint16), so completing a
+        # pair with a fresh render could make the two files disagree.
         if nifti in todo:
+            volume = render(case, geometry, contrast)
             written.append(_deterministic_gzip(write_nifti(volume, root / nifti)))
-        if folder in todo:
+        else:
+            volume = _series_volume(read_nifti(root / nifti), geometry, case, contrast)
+        if nifti in todo or folder in todo:
             written.append(write_series(volume, root / folder, extra=_EXTRA[contrast], overwrite=True))
     if any(name in todo for name in MASK_NAMES):
         maps = render_maps(case, geometry)
@@ -101,6 +111,17 @@ def write_case(case: str, out: str | os.PathLike, *, only_missing: bool = False,
         if path.is_file():
             path.chmod(0o644)  # atomic writes go through private temporary files
     return written
+
+
+def _series_volume(nifti: Volume, geometry, case: str, contrast: str) -> Volume:
+    """The pixels of a sample NIfTI on the exact sample grid, with the identifiers of a render.
+
+    NIfTI stores its affine in float32; the DICOM headers are written from the exact grid.
+    """
+    if not nifti.geometry.same_space(geometry, atol_mm=1e-3) or nifti.array.dtype != np.uint16:
+        raise FileExistsError(f"{nifti.info.source}: not the sample's {geometry.describe()} uint16 image; "
+                              "delete it (or pass --force) to render it again")
+    return Volume(nifti.array, geometry, info=series_info(case, contrast))
 
 
 def _json(data) -> str:
