@@ -15,7 +15,7 @@ DEB_PKGS := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcb-
 #  HTML headless, turn the PDF into PNG pages and validate DICOM SEG/SR with dciodvfy)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup sysdeps sample demo test bench lint clean
+.PHONY: setup sysdeps sample demo test fuzz bench lint clean
 
 setup: $(STAMP) $(SYSSTAMP)
 
@@ -54,6 +54,10 @@ demo: setup sample
 test: setup sample
 	$(VENV)/bin/ruff check src plugins tests benchmarks scripts
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest
+
+# make test fuzzes a few hundred mutants of real files; this checks thousands, with other seeds.
+fuzz: setup
+	LESIONVIEW_FUZZ_CASES=2100 LESIONVIEW_FUZZ_SEEDS=1,2 $(PY) -m pytest -q tests/test_fuzz.py
 
 bench: setup
 	$(PY) -m benchmarks

@@ -10,6 +10,7 @@ from test_napari_measurements import TIMEOUT_MS, VOLATILE, measure_layers, open_
 
 from lesionview import report
 from lesionview.measure import StudyMeasurements
+from lesionview.report.build import deidentified
 from napari_lesionview._widgets import export as ex
 from napari_lesionview._widgets.export import FORMATS, UNAVAILABLE, ExportWidget
 from napari_lesionview._widgets.measurements import MeasurementsWidget
@@ -52,7 +53,9 @@ def test_writes_json_and_csv_of_the_live_result(study, qtbot, tmp_path, monkeypa
     _export(qtbot, widget)
     assert widget.folder.text() == str(out)  # no folder typed: the (injected) chooser was asked
     assert sorted(p.name for p in out.iterdir()) == ["measurements.csv", "measurements.json"]
-    assert json.loads((out / "measurements.json").read_text()) == json.loads(live.result.model_dump_json())
+    # de-identified like every report (input paths cut to file names), otherwise the live result
+    assert json.loads((out / "measurements.json").read_text()) == json.loads(
+        deidentified(live.result).model_dump_json())
     report.write_csv(live.result, tmp_path / "oracle.csv")
     assert (out / "measurements.csv").read_text() == (tmp_path / "oracle.csv").read_text()
     assert widget.last_paths == [out / "measurements.json", out / "measurements.csv"]
@@ -125,8 +128,9 @@ def test_refuses_the_input_folder_and_reports_failures(study, qtbot, tmp_path, m
     assert errors[-1].startswith("Export failed:") and "Not exported" in widget.status.text()
 
 
-def test_reports_go_through_write_report_once_it_exists(study, qtbot, tmp_path, monkeypatch):
-    """HTML/PDF/SEG/SR: one ``lesionview.report.write_report`` call with the study's volumes."""
+def test_every_format_goes_through_one_write_report_call(study, qtbot, tmp_path, monkeypatch):
+    """One ``lesionview.report.write_report`` call with the study's volumes: the files are
+    swapped in as one set (JSON/CSV included)."""
     viewer, live = study
     calls = []
 
@@ -135,9 +139,9 @@ def test_reports_go_through_write_report_once_it_exists(study, qtbot, tmp_path, 
         paths = {f: out_dir / f"{f}.out" for f in formats}
         for fmt, path in paths.items():
             path.write_text(fmt)
-        return paths
+        return report.ReportResult(paths)
 
-    monkeypatch.setattr(report, "write_report", write_report, raising=False)
+    monkeypatch.setattr(report, "write_report", write_report)
     (tmp_path / "measurements.csv").write_text("old")
     asked = Asked(True)
     widget = ExportWidget(viewer, ask_overwrite=asked)
@@ -149,8 +153,40 @@ def test_reports_go_through_write_report_once_it_exists(study, qtbot, tmp_path, 
     _export(qtbot, widget)
     assert asked.asked == [["measurements.csv"]]
     (result, formats, overwrite, volumes), = calls
-    assert result is live.result and formats == ["html", "seg", "sr"] and overwrite
+    assert result is live.result and formats == ["json", "csv", "html", "seg", "sr"] and overwrite
     assert volumes["lesions"].array.shape == volumes["image"].array.shape
     assert volumes["levels"] is not None and volumes["edema"] is not None and volumes["cord"] is not None
-    assert [p.name for p in widget.last_paths] == ["measurements.json", "measurements.csv",
-                                                   "html.out", "seg.out", "sr.out"]
+    assert [p.name for p in widget.last_paths] == ["json.out", "csv.out", "html.out", "seg.out", "sr.out"]
+
+
+def test_a_failing_format_is_shown_and_the_others_are_written(study, qtbot, tmp_path, monkeypatch):
+    """The SEG fails (as highdicom did on a series without AccessionNumber): JSON, CSV and HTML
+    are still written, the SR is not (it needs the SEG), and the user is told which and why."""
+    from gui_helpers import capture_notifications
+    from qtpy.QtCore import Qt
+
+    viewer, _ = study
+    seen = capture_notifications(monkeypatch, ex)
+
+    def no_seg(*args, **kwargs):
+        raise AttributeError("'FileDataset' object has no attribute 'AccessionNumber'")
+
+    monkeypatch.setattr("lesionview.report.dicom_seg.write_seg", no_seg)
+    out = tmp_path / "out"
+    widget = ExportWidget(viewer, ask_overwrite=Asked(False))
+    viewer.window.add_dock_widget(widget, name="Export")
+    for key in ("html", "seg", "sr"):
+        widget.checks[key].setChecked(True)
+    widget.folder.setText(str(out))
+    qtbot.mouseClick(widget.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget._worker is None and widget.button.isEnabled(), timeout=TIMEOUT_MS)
+
+    assert sorted(p.name for p in out.iterdir()) == ["measurements.csv", "measurements.json", "report.html"]
+    assert [p.name for p in widget.last_paths] == ["measurements.json", "measurements.csv", "report.html"]
+    StudyMeasurements.model_validate_json((out / "measurements.json").read_text())
+    status = widget.status.text()
+    assert "Not written" in status and "AccessionNumber" in status
+    assert "seg (segmentation.dcm) not written" in status and "sr (measurements-sr.dcm) not written" in status
+    (shown,) = seen["error"]
+    assert shown.startswith("Export incomplete (3 of 5 formats written)") and "AccessionNumber" in shown
+    assert "needs the SEG" in shown and not seen["info"]

@@ -62,10 +62,28 @@ def test_4d_is_refused_or_first_volume_taken_with_warning(tmp_path):
     assert vol.array.shape == (2, 3, 4) and np.all(vol.array == 0)
 
 
+def test_first_volume_of_a_scaled_4d_image_is_scaled_once(tmp_path):
+    data = np.stack([np.full((2, 3, 4), k + 1, np.int16) for k in range(3)], axis=-1)
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header.set_slope_inter(2.0, -5.0)
+    nib.save(img, tmp_path / "scaled4d.nii.gz")
+    with pytest.warns(UserWarning, match="first volume"):
+        vol = read_nifti(tmp_path / "scaled4d.nii.gz", first_volume_of_4d=True)
+    np.testing.assert_allclose(vol.array, 1 * 2.0 - 5.0)
+    assert vol.array.dtype == np.float32
+
+
+def test_trailing_unit_dimensions_are_dropped(tmp_path):
+    data = np.arange(24, dtype=np.uint8).reshape(2, 3, 4, 1, 1)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "five.nii.gz")
+    vol = read_nifti(tmp_path / "five.nii.gz")
+    np.testing.assert_array_equal(vol.array, data[..., 0, 0])
+
+
 def test_corrupt_and_truncated_files_give_specific_errors(shared_data, tmp_path):
     junk = tmp_path / "junk.nii.gz"
     junk.write_bytes(b"this is not a nifti file at all")
-    with pytest.raises(InputError, match=r"junk\.nii\.gz: not a readable NIfTI"):
+    with pytest.raises(InputError, match=r"junk\.nii\.gz: is named \.gz but is not gzip-compressed"):
         load(junk)
     src = (shared_data / "sct_t2" / "t2.nii.gz").read_bytes()
     truncated = tmp_path / "cut.nii.gz"

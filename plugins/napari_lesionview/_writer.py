@@ -102,8 +102,8 @@ def write_points(path: str, data, attributes: dict) -> list[str]:
     try:
         with atomic_path(path) as tmp:
             write_landmarks(tmp, names, napari_to_lps(world))
-    except (ValueError, OSError) as exc:
-        show_error(f"Could not save landmarks to {path}: {exc}")
+    except (LesionviewError, ValueError, OSError) as exc:
+        show_error(f"Could not save landmarks to {path}: {getattr(exc, 'message', exc)}")
         return []
     _mark_saved(data)
     show_info(f"Saved {len(points)} landmarks to {path} (LPS mm).")

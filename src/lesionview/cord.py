@@ -213,7 +213,8 @@ def _smooth_curve(pts: np.ndarray, weights, *, spacing_mm: float, smoothing_mm: 
 
 
 def centerline_from_mask(mask, geometry: Geometry, *, spacing_mm: float = 0.5,
-                         smoothing_mm: float | None = None, source: str = "cord mask") -> Centerline:
+                         smoothing_mm: float | None = None, source: str = "cord mask",
+                         name: str = "cord mask", path: str | None = None) -> Centerline:
     """Cord centerline from a binary cord mask: centroids of slabs across the cord, smoothed.
 
     1. Slabs perpendicular to the cord's main (superior-inferior) direction, as thick as the
@@ -223,22 +224,25 @@ def centerline_from_mask(mask, geometry: Geometry, *, spacing_mm: float = 0.5,
     2. The curved cord (cervical lordosis) is handled by a second pass: voxels are binned by
        their arc length along the first curve, i.e. slabs perpendicular to the cord itself.
 
-    Everything is in world mm; the storage orientation does not matter.
+    Everything is in world mm; the storage orientation does not matter. ``name`` and ``path``
+    say in messages which input was at fault.
     """
     m = np.asarray(mask) != 0
     if m.shape != geometry.shape:
-        raise InputError(f"cord mask shape {m.shape} does not match its geometry ({geometry.describe()}).")
+        raise InputError(f"{name} shape {m.shape} does not match its geometry ({geometry.describe()}).",
+                         path=path)
     idx = np.argwhere(m)
     if len(idx) < 2:
-        raise InputError("the cord mask is empty (or a single voxel); no centerline can be drawn.",
-                         hint="Check that the right mask was given.")
+        raise InputError(f"the {name} is empty (or a single voxel); no centerline can be drawn.",
+                         path=path, hint="Check that the right file was given.")
     pts = geometry.index_to_world(idx)
     axis = _main_axis(pts)
     step = _grid_step_along(geometry, axis)
     smooth = max(step, 1.0) if smoothing_mm is None else smoothing_mm
     centres, counts = _slab_centroids(pts @ axis, pts, step)
     if len(centres) < 2:
-        raise InputError("the cord mask covers a single slab; no centerline direction can be found.")
+        raise InputError(f"the {name} covers a single slab; no centerline direction can be found.",
+                         path=path)
     first = Centerline.from_points(centres, spacing_mm=spacing_mm, smoothing_mm=smooth,
                                    weights=counts, source=source)
     if len(centres) < 4:
@@ -254,11 +258,16 @@ def centerline_from_mask(mask, geometry: Geometry, *, spacing_mm: float = 0.5,
 def centerline_from_label(volume, *, spacing_mm: float = 0.5, smoothing_mm: float | None = None) -> Centerline:
     """Centerline from a label image drawn along the cord (e.g. SCT ``t2_centerline-manual``).
 
-    Any nonzero voxel is a centerline sample; several per slab are averaged.
+    Any nonzero voxel is a centerline sample; several per slab are averaged. Values that no label
+    image holds (NaN, fractions, negatives) are refused: the file is likely an image.
     """
+    from .measure.components import check_mask  # (measure imports this module)
+
+    path = getattr(volume.info, "source", "") or None
+    check_mask(volume.array, name="the centerline label image", source=path)
     return centerline_from_mask(volume.array != 0, volume.geometry, spacing_mm=spacing_mm,
-                                smoothing_mm=smoothing_mm,
-                                source=getattr(volume.info, "source", "") or "centerline label")
+                                smoothing_mm=smoothing_mm, source=path or "centerline label",
+                                name="centerline label image", path=path)
 
 
 def _main_axis(pts: np.ndarray) -> np.ndarray:

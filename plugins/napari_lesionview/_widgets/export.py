@@ -1,9 +1,9 @@
-"""Export dock widget: the study's measurements to files, atomically, in a folder the user picks.
+"""Export dock widget: the study's measurements to files, in a folder the user picks.
 
-JSON and CSV come from :mod:`lesionview.report` now; HTML, PDF, DICOM SEG and SR switch on by
-themselves once that module offers their writers (issue 6). Nothing existing is overwritten
-without asking, nothing is written inside an input folder, and the writing runs in a worker
-with napari's progress bar.
+Every chosen format goes through one :func:`lesionview.report.write_report` call, so the files
+are swapped in as one set; a format that fails is shown with why, and the others are still
+written. Nothing existing is overwritten without asking, nothing is written inside an input
+folder, and the writing runs in a worker with napari's progress bar.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class Format:
     key: str
     label: str
     filename: str
-    #: JSON and CSV have their own writers; the reports go through ``report.write_report``.
+    #: The core function named on the check box. All formats are written by one
+    #: ``report.write_report`` call; JSON and CSV need only the result, the others the volumes too.
     writer: str = "write_report"
 
     def available(self) -> bool:
@@ -74,27 +75,19 @@ def _ask_overwrite_dialog(parent, existing: list[Path]) -> bool:
 
 
 def write_all(result, jobs: list[tuple[Format, Path]], inputs=None):
-    """Measure (when no current result is given) and write each format; a generator, one
-    step per file, so a worker can report progress. Returns the paths written."""
+    """Measure (when no current result is given), then write every format in one
+    :func:`lesionview.report.write_report` call; a generator, so a worker can report progress.
+    Returns its :class:`~lesionview.report.ReportResult`."""
     if result is None:
         result = compute(inputs)
         yield "measured"
-    written = []
-    reports = []
-    for fmt, path in jobs:
-        if fmt.writer == "write_report":
-            reports.append(fmt.key)
-            continue
-        written.append(Path(getattr(report, fmt.writer)(result, path)))
-        yield fmt.key
-    if reports:  # HTML, PDF, SEG, SR: one call, which orders them (the SR references the SEG)
-        paths = report.write_report(
-            result, jobs[0][1].parent, formats=reports, image=inputs.image, lesions=inputs.lesions,
-            edema=inputs.edema, cord=inputs.cord, levels=inputs.levels,
-            overwrite=True)  # the user has already been asked about every existing target
-        written += [Path(p) for p in paths.values()]
-        yield "reports"
-    return written
+    volumes = {} if inputs is None else {"image": inputs.image, "lesions": inputs.lesions, "edema": inputs.edema,
+                                         "cord": inputs.cord, "levels": inputs.levels}
+    done = report.write_report(result, jobs[0][1].parent, formats=[fmt.key for fmt, _ in jobs],
+                               overwrite=True,  # the user has already been asked about every existing target
+                               **volumes)
+    yield "reports"
+    return done
 
 
 class ExportWidget(QWidget):
@@ -185,8 +178,7 @@ class ExportWidget(QWidget):
         self._start(result, inputs, jobs)
 
     def _start(self, result, inputs, jobs) -> None:
-        steps = sum(fmt.writer != "write_report" for fmt, _ in jobs) + (result is None)
-        steps += any(fmt.writer == "write_report" for fmt, _ in jobs)
+        steps = 1 + (result is None)
         worker = create_worker(write_all, result, jobs, inputs, _start_thread=False, _ignore_errors=True,
                                _progress={"total": steps, "desc": "Exporting measurements"})
         worker.returned.connect(self._on_done)
@@ -201,11 +193,17 @@ class ExportWidget(QWidget):
         self._worker = None
         self.button.setEnabled(True)
 
-    def _on_done(self, paths: list[Path]) -> None:
-        self.last_paths = list(paths)
-        where = "\n".join(str(p) for p in paths)
-        self.status.setText(f"Wrote:\n{where}")
-        show_info(f"Exported measurements:\n{where}")
+    def _on_done(self, done) -> None:
+        self.last_paths = list(done.values())
+        where = "\n".join(str(p) for p in self.last_paths)
+        problems = "\n".join(done.problems())
+        if done.complete:
+            self.status.setText(f"Wrote:\n{where}")
+            show_info(f"Exported measurements:\n{where}")
+            return
+        wrote = f"Wrote:\n{where}\n" if where else "Nothing written.\n"
+        self.status.setText(f"{wrote}Not written:\n{problems}")
+        show_error(f"Export incomplete ({len(done)} of {len(done) + len(done.failed)} formats written):\n{problems}")
 
     def _on_error(self, exc: Exception) -> None:
         message = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import InputError
+from ..errors import InputError, shown_path
 from ..io import is_nifti, read_nifti
 from ._common import console, user_errors
 
@@ -23,45 +24,52 @@ def info(
     with user_errors():
         rows, ignored, problems = _describe(path, quiet=as_json)
     if as_json:
-        typer.echo(json.dumps({"path": str(path), "series": rows, "ignored": ignored, "problems": problems},
-                              indent=2))
+        typer.echo(json.dumps({"path": shown_path(path), "series": rows, "ignored": ignored,
+                               "problems": problems}, indent=2))
         return
-    table = Table(title=f"{len(rows)} series in {path}", title_justify="left")
+    table = Table(title=f"{len(rows)} series in {escape(shown_path(path))}", title_justify="left")
     for col in ("#", "series", "description", "role", "plane", "size", "spacing (mm)", "problems"):
         table.add_column(col, overflow="fold")
     for k, r in enumerate(rows, 1):
         table.add_row(
-            str(k), "" if r["series_number"] is None else str(r["series_number"]), r["description"],
+            str(k), "" if r["series_number"] is None else str(r["series_number"]),
+            escape(r["description"] or ""),
             r["role"], r["plane"], "x".join(map(str, r["shape"])),
             " x ".join(f"{s:.3g}" for s in r["spacing_mm"]),
-            "\n".join(r["problems"]) or "[green]none[/]",
+            escape("\n".join(r["problems"])) or "[green]none[/]",
         )
     console.print(table)
     for p in problems:
-        console.print(f"[yellow]problem:[/] {p}")
+        console.print(f"[yellow]problem:[/] {escape(p)}")
     if ignored:
         console.print(f"[dim]ignored {len(ignored)} file(s):[/]")
         for item in ignored[:20]:
-            console.print(f"[dim]  {item['path']}: {item['reason']}[/]", highlight=False)
+            console.print(f"[dim]  {escape(item['path'])}: {escape(item['reason'])}[/]", highlight=False)
         if len(ignored) > 20:
             console.print(f"[dim]  ... and {len(ignored) - 20} more (see --json)[/]")
 
 
 def _row(info, geometry, slice_axis, problems) -> dict:
+    """One series as JSON-safe values: every text printable (see :func:`shown_path`)."""
+    description = info.series_description or info.protocol_name
     return {
         "series_number": info.series_number,
-        "description": info.series_description or info.protocol_name,
+        "description": _text(description),
         "role": info.role.value,
-        "role_reason": info.role_reason,
+        "role_reason": _text(info.role_reason),
         "plane": geometry.plane(slice_axis),
         "tilt_degrees": round(geometry.tilt_degrees(slice_axis), 2),
         "orientation": geometry.orientation,
         "shape": list(geometry.shape),
         "spacing_mm": [round(s, 4) for s in geometry.spacing],
-        "series_uid": info.series_uid,
-        "contrast_agent": info.contrast_agent,
-        "problems": list(problems),
+        "series_uid": _text(info.series_uid),
+        "contrast_agent": _text(info.contrast_agent),
+        "problems": [shown_path(p) for p in problems],
     }
+
+
+def _text(value):
+    return shown_path(value) if isinstance(value, str) else value
 
 
 def _describe(path: Path, *, quiet: bool) -> tuple[list[dict], list[dict], list[str]]:
@@ -78,5 +86,5 @@ def _describe(path: Path, *, quiet: bool) -> tuple[list[dict], list[dict], list[
         result = scan(path, progress=lambda done, total: bar.update(task, completed=done, total=total))
     series = result.require_series()
     rows = [_row(s.info, s.geometry, 0, s.problems) for s in series]
-    ignored = [{"path": str(i.path), "reason": i.reason} for i in result.ignored]
-    return rows, ignored, list(result.problems)
+    ignored = [{"path": shown_path(i.path), "reason": shown_path(i.reason)} for i in result.ignored]
+    return rows, ignored, [shown_path(p) for p in result.problems]

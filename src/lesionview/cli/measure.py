@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..cord import centerline_from_label
-from ..errors import InputError
-from ..io import is_nifti, load_volume
+from ..errors import InputError, OutputError, shown_path
+from ..io import input_path, is_nifti, load_volume
+from ..io.atomic import check_writable_folder
 from ..measure import StudyMeasurements, measure
 from ..measure.models import InputRecord
 from ..measure.multiplicity import TWIN_GAP_MM
@@ -70,9 +74,24 @@ def measure_command(
                                   mask_kind=mask_kind, twin_gap=twin_gap, resample=resample)["result"]
         _print(result)
         if targets:
-            write_json(result, targets[0])
-            write_csv(result, targets[1])
-            console.print(f"wrote {targets[0]} and {targets[1]}", markup=False)
+            _write(result, targets, overwrite=overwrite)
+            console.print(f"wrote {shown_path(targets[0])} and {shown_path(targets[1])}", markup=False)
+
+
+def _write(result: StudyMeasurements, targets: list[Path], *, overwrite: bool) -> None:
+    """JSON, then CSV. If the CSV fails (disk full, Ctrl-C), a JSON that was not there before is
+    removed again, so the folder is left as it was; under --overwrite the old pair is gone anyway."""
+    written = []
+    try:
+        write_json(result, targets[0])
+        written.append(targets[0])
+        write_csv(result, targets[1])
+    except BaseException:
+        if not overwrite:
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+        raise
 
 
 def load_and_measure(lesions: Path, *, image: Path | None = None, edema: Path | None = None,
@@ -88,15 +107,18 @@ def load_and_measure(lesions: Path, *, image: Path | None = None, edema: Path | 
         raise InputError(f"--connectivity must be 6, 18 or 26, not {connectivity}.")
     if mask_kind not in ("auto", "binary", "labels"):
         raise InputError(f"--mask-kind must be auto, binary or labels, not {mask_kind!r}.")
+    for p in (lesions, image, edema, cord, centerline, levels):
+        if p is not None:
+            input_path(p)  # a FIFO or device would block the hashing below: refused first
     lesion_vol = load_volume(lesions)
     image_vol = load_volume(image) if image else None
     if image_vol is not None and not resample and not lesion_vol.geometry.same_space(image_vol.geometry):
         raise InputError(
-            f"the lesion mask is not in the image's space: mask {lesion_vol.geometry.describe()}; "
-            f"image {image_vol.geometry.describe()}.", path=lesions,
+            f"the lesion mask {shown_path(lesions.name)} is not in this image's space: mask "
+            f"{lesion_vol.geometry.describe()}; image {image_vol.geometry.describe()}.", path=image,
             hint="Save the mask on the image's grid, or pass --resample.")
     level_model = _levels(levels, levels_kind, lesion_vol.geometry) if levels else None
-    records = [InputRecord(role=role, path=str(p), sha256=_sha256(p))
+    records = [InputRecord(role=role, path=shown_path(p), sha256=_sha256(p))
                for role, p in (("lesions", lesions), ("image", image), ("edema", edema),
                                ("cord", cord), ("centerline", centerline), ("levels", levels)) if p]
     line = centerline_from_label(load_volume(centerline)) if centerline else None
@@ -110,12 +132,18 @@ def load_and_measure(lesions: Path, *, image: Path | None = None, edema: Path | 
 
 
 def _targets(out: Path | None, overwrite: bool, inputs: list[Path]) -> list[Path]:
+    """measurements.json and .csv in ``out``, refused now (before the slow loading) if they
+    cannot be written there: a file in the way, a read-only disk, no permission."""
     if out is None:
         return []
-    out = out.resolve()
+    try:
+        out = out.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise OutputError(f"cannot be resolved ({exc}).", path=out, hint="Check the --out path.") from exc
     if out.exists() and not out.is_dir():
-        raise InputError("is a file; --out names a folder for measurements.json and measurements.csv.",
-                         path=out, hint="Choose a folder (it is created if missing).")
+        raise OutputError("is a file; --out names a folder for measurements.json and measurements.csv.",
+                          path=out, hint="Choose a folder (it is created if missing).")
+    check_writable_folder(out)
     for p in inputs:
         folder = _input_folder(p.resolve())
         if folder is not None and (out == folder or folder in out.parents):
@@ -133,9 +161,19 @@ def _input_folder(path: Path) -> Path | None:
     """The folder an input owns: itself, or the series folder of a DICOM file given by name."""
     if path.is_dir():
         return path
-    with open(path, "rb") as fh:
-        is_dicom = fh.read(132)[128:] == b"DICM"
+    if not path.is_file():  # a FIFO or device: never opened here (the loader says what it is)
+        return None
+    try:
+        with open(path, "rb") as fh:
+            is_dicom = fh.read(132)[128:] == b"DICM"
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     return path.parent if is_dicom else None
+
+
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot be read ({exc.strerror or exc}).", path=path,
+                      hint="Check that it exists and that you may read it.")
 
 
 def _levels(path: Path, kind: LevelsKind, geometry):
@@ -155,7 +193,12 @@ def _levels(path: Path, kind: LevelsKind, geometry):
                  LevelsKind.totalsegmentator_v1: partial(LevelModel.from_totalsegmentator, task="total_v1"),
                  LevelsKind.totalsegmentator_mr: partial(LevelModel.from_totalsegmentator,
                                                          task="vertebrae_mr")}[kind]
-        model = build(vol)
+        try:
+            model = build(vol)
+        except InputError as exc:
+            if exc.path is None:  # the reader said what is wrong; say which file it is
+                raise InputError(exc.problem, path=path, hint=exc.hint) from exc
+            raise
     model.check_inside(geometry)
     return model
 
@@ -166,10 +209,13 @@ def _sha256(path: Path) -> str:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for f in files:
         if path.is_dir():
-            h.update(str(f.relative_to(path)).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+            h.update(os.fsencode(f.relative_to(path)))
+        try:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as exc:
+            raise _unreadable(f, exc) from exc
     return h.hexdigest()
 
 
@@ -195,9 +241,9 @@ def _print(result: StudyMeasurements) -> None:
                        _opt(ed.longitudinally_extensive, "{}"), f"{ed.craniocaudal_mm:.1f}",
                        f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)))
         console.print(et)
-    console.print(f"[bold]{result.summary}[/]")
+    console.print(f"[bold]{escape(shown_path(result.summary))}[/]")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(shown_path(w))}")
 
 
 def _opt(value, fmt: str) -> str:

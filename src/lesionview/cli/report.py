@@ -1,7 +1,9 @@
 """``lesionview report``: measure a study and write JSON, CSV, HTML, PDF, DICOM SEG and SR.
 
 Takes the inputs of ``lesionview measure`` (and reads them with its helpers), then hands the
-result to :func:`lesionview.report.build.write_report`.
+result to :func:`lesionview.report.build.write_report`. Exit codes: 0 every format written;
+2 bad input, or an output folder that cannot take the set (nothing replaced); 3 a partial set,
+each format that failed named on stderr with why.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from ..errors import shown_path
+from ..io.atomic import check_writable_folder
 from ..measure.multiplicity import TWIN_GAP_MM
 from ..report.build import (
     DICOM_FORMATS,
@@ -21,7 +26,7 @@ from ..report.build import (
     report_targets,
     write_report,
 )
-from ._common import console, err_console, user_errors
+from ._common import EXIT_PARTIAL, console, err_console, user_errors
 from .measure import LevelsKind, _print, load_and_measure
 
 _EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
@@ -62,6 +67,7 @@ def report_command(
         # Refuse a bad --format or a taken output folder before the (slow) loading.
         asked = parse_formats(format, None) if format else None
         report_targets(out, asked or available_formats(None), overwrite=overwrite, inputs=inputs)
+        check_writable_folder(out)
         loaded = load_and_measure(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
                                   levels=levels, levels_kind=levels_kind, connectivity=connectivity,
                                   mask_kind=mask_kind, twin_gap=twin_gap, resample=resample)
@@ -71,18 +77,26 @@ def report_command(
             formats = allowed
             skipped = [f for f in DICOM_FORMATS if f not in allowed]
             if skipped:
-                why = "no --image was given" if image is None else f"{image} is not DICOM"
+                why = "no --image was given" if image is None else f"{escape(shown_path(image))} is not DICOM"
                 err_console.print(f"[yellow]note:[/] DICOM SEG and SR not written: {why}; they annotate the "
                                   "source DICOM images (pass the DICOM series as --image).", highlight=False)
         else:
             formats = asked          # seg/sr without DICOM: write_report raises (exit 2)
         _print(result)
-        written = write_report(result, out, formats=formats, image=volumes["image"],
-                               lesions=volumes["lesions"], edema=volumes["edema"], cord=volumes["cord"],
-                               levels=loaded["levels"], deidentify=not identified, overwrite=overwrite,
-                               inputs=inputs)
-        for fmt, path in written.items():
-            console.print(f"wrote {fmt:<4} {path}", markup=False, highlight=False)
+        done = write_report(result, out, formats=formats, image=volumes["image"],
+                            lesions=volumes["lesions"], edema=volumes["edema"], cord=volumes["cord"],
+                            levels=loaded["levels"], deidentify=not identified, overwrite=overwrite,
+                            inputs=inputs)
+        for fmt, path in done.items():
+            console.print(f"wrote {fmt:<4} {shown_path(path)}", markup=False, highlight=False)
+    if not done.complete:
+        for line in done.removals():
+            err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        for line in done.failures():
+            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]partial report:[/] {len(done)} of {len(done) + len(done.failed)} formats "
+                          "written.", highlight=False)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 __all__ = ["FILENAMES", "report_command"]

@@ -306,7 +306,12 @@ def _boundaries(landmarks, centerline: Centerline | None, *, need: bool):
         t = centerline.arclength_of(pos)
     else:
         axis = pos[-1] - pos[0]
-        axis = axis / np.linalg.norm(axis)
+        span = float(np.linalg.norm(axis))
+        if span < 1.0:  # mm: two landmarks at one place give no direction
+            raise InputError(f"landmarks {names_sorted[0]} and {names_sorted[-1]} lie {span:.2f} mm apart; "
+                             "vertebral levels need them spread along the spine.",
+                             hint="Check the positions (mm, LPS) and that they are not all the same point.")
+        axis = axis / span
         if axis[2] > 0.3:
             raise InputError(
                 f"landmarks run upwards: {names_sorted[0]} is below {names_sorted[-1]}.",

@@ -36,6 +36,7 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
     """
     arr = check_mask(mask, name=name, source=source)
     values = np.unique(arr[arr != 0])
+    _refuse_images(arr, values, name=name, source=source)
     if kind == "auto":
         # One non-zero value is a binary mask whatever the value (many tools save 0/255).
         kind = "binary" if values.size <= 1 else "labels"
@@ -51,6 +52,21 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
         raise ValueError(f"kind must be 'auto', 'binary' or 'labels', got {kind!r}")
     # Keep every id as painted: int64 holds any whole number a label file can carry.
     return arr.astype(np.int64, copy=False), "labels"
+
+
+#: More distinct labels than this is no lesion mask (an image given by mistake would take hours).
+MAX_LABELS = 1000
+#: A label image covering this much of its grid with many values is an image, not a mask.
+IMAGE_LIKE_FRACTION, IMAGE_LIKE_VALUES = 0.25, 32
+
+
+def _refuse_images(arr: np.ndarray, values: np.ndarray, *, name: str, source: str | None) -> None:
+    image_like = values.size > IMAGE_LIKE_VALUES and np.count_nonzero(arr) > IMAGE_LIKE_FRACTION * arr.size
+    if values.size > MAX_LABELS or image_like:
+        raise InputError(f"{name} holds {values.size} different values over "
+                         f"{np.count_nonzero(arr) / arr.size:.0%} of its voxels: it looks like an image, "
+                         "not a mask.", path=source,
+                         hint="Give the mask (0 background, 1 or one label per lesion), not the MR image.")
 
 
 def check_mask(mask, *, name: str = "mask", source: str | None = None) -> np.ndarray:

@@ -6,12 +6,14 @@ longitudinal comparison read them, never the arrays.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import __version__
+from ..errors import shown_path
 
 Point = tuple[float, float, float]
 
@@ -113,6 +115,13 @@ class InputRecord(_Model):
     role: str
     path: str | None = None
     sha256: str | None = None
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _printable(cls, value):
+        # POSIX file names are bytes; Python keeps undecodable ones as lone surrogates, which no
+        # UTF-8 writer (JSON, CSV, HTML) accepts. Stored as shown_path shows them (U+FFFD).
+        return shown_path(value) if isinstance(value, (str, bytes, os.PathLike)) else value
 
 
 class StudyMeasurements(_Model):

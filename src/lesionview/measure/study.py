@@ -110,6 +110,11 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
             None if a is None else a[box] for a in (ref_array, edema_arr, cord_arr, image_arr))
     labels, kind = label_regions(ref_array, connectivity=connectivity, kind=mask_kind,
                                  name="lesion mask", source=_source(lesions))
+    if image_arr is not None and image_arr.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(image_arr)))
+        if bad:
+            warnings.append(f"image: {bad} voxel(s) near the lesions hold no number (NaN or infinite); "
+                            "the enhancement ratio uses the other voxels")
     labels, ids = compact_labels(labels)
 
     if centerline is None and cord_arr is not None:
@@ -320,7 +325,8 @@ def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_point
         occupancy = round(cord_occupancy(r.points, cord_points, ref, axis), 4)
     ratio = None
     if image is not None and normal_cord_mean:
-        ratio = round(float(image[r.box][r.mask].mean()) / normal_cord_mean, 4)
+        mean = _finite_mean(image[r.box][r.mask])
+        ratio = None if mean is None else round(mean / normal_cord_mean, 4)
     return Lesion(
         id=r.id, voxel_count=int(r.mask.sum()),
         volume_mm3=round(float(r.mask.sum()) * ref.voxel_volume, 4),
@@ -353,8 +359,14 @@ def _normal_cord_mean(image, cord, labels, edema) -> float | None:
         normal &= edema == 0
     if not np.any(normal):
         return None
-    value = float(image[normal].mean())
-    return value if value > 0 else None
+    value = _finite_mean(image[normal])
+    return value if value is not None and value > 0 else None
+
+
+def _finite_mean(values: np.ndarray) -> float | None:
+    """Mean of the finite values (a float image may hold NaN where a tool masked it), or None."""
+    values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    return float(values.mean()) if values.size else None
 
 
 # ---------------------------------------------------------------------------- levels

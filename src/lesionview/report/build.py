@@ -1,27 +1,37 @@
 """Write a measurement in every format people read it in, into one folder: the report API.
 
-    >>> paths = write_report(result, "out/", image=t1c, lesions=lesion_vol, edema=edema_vol,
-    ...                      cord=cord_vol, levels=level_model)          # doctest: +SKIP
-    >>> paths["html"]                                                    # doctest: +SKIP
-    PosixPath('out/report.html')
+    >>> done = write_report(result, "out/", image=t1c, lesions=lesion_vol, edema=edema_vol,
+    ...                     cord=cord_vol, levels=level_model)          # doctest: +SKIP
+    >>> done["html"], done.failed                                        # doctest: +SKIP
+    (PosixPath('out/report.html'), {})
 
-Every file is written atomically (temporary file, then rename). Nothing is written unless every
-target is free (or ``overwrite``), so a refused run leaves the folder as it was. Reports are
-de-identified by default: no patient name, ID or birth date, and input paths reduced to their
-file names (a folder name often is the patient's name).
+Nothing is written unless every target is free (or ``overwrite``). The set is written into a
+hidden staging folder and swapped in whole (:mod:`lesionview.report.staging`): an interrupted
+run or a full disk leaves the old set as it was. One format failing (highdicom refusing the
+source, WeasyPrint, a picture) does not cost the others: it is named in
+:attr:`ReportResult.failed` with the reason, and an old file of that format is removed rather
+than left beside the new ones. Reports are de-identified by default: no patient name, ID or
+birth date, and input paths reduced to their file names (a folder name often is the patient's
+name).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, LesionviewError, shown_path
 from ..measure.models import StudyMeasurements
 from ..volume import Volume
 from .html import DEIDENTIFIED_BY_DEFAULT
+from .staging import Staging, is_output_failure, os_cause, output_error
+from .tabular import printable
+
+logger = logging.getLogger(__name__)
 
 
 class ReportError(InputError):
@@ -40,6 +50,60 @@ FILENAMES = {
     "seg": "segmentation.dcm",
     "sr": "measurements-sr.dcm",
 }
+
+
+@dataclass(frozen=True)
+class ReportResult(Mapping[str, Path]):
+    """What :func:`write_report` did: a mapping ``{format: path written}``, and what failed.
+
+    Attributes
+    ----------
+    written : dict
+        ``{format: Path}`` of the files now in the output folder, in writing order (the mapping
+        itself: ``result["html"]``, ``result.items()``).
+    failed : dict
+        ``{format: one-line reason}`` of the formats asked for and not written.
+    removed : dict
+        ``{format: Path}``: old files of failed formats, removed so that the folder never holds
+        files of two runs side by side.
+
+    Examples
+    --------
+    >>> done = ReportResult({"json": Path("out/measurements.json")}, failed={"pdf": "no Pango"})
+    >>> done.complete, list(done), done.problems()
+    (False, ['json'], ['pdf (report.pdf) not written: no Pango'])
+    """
+
+    written: dict[str, Path]
+    failed: dict[str, str] = field(default_factory=dict)
+    removed: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """True when every format asked for was written."""
+        return not self.failed
+
+    def failures(self) -> list[str]:
+        """One line per failed format: "pdf (report.pdf) not written: why"."""
+        return [f"{fmt} ({FILENAMES[fmt]}) not written: {why}" for fmt, why in self.failed.items()]
+
+    def removals(self) -> list[str]:
+        """One line per old file removed because its new version failed."""
+        return [f"removed the old {path.name}: its new version failed, and the old one would have "
+                "stood beside the files of this run" for path in self.removed.values()]
+
+    def problems(self) -> list[str]:
+        """:meth:`failures` then :meth:`removals`: what a caller shows the user."""
+        return self.failures() + self.removals()
+
+    def __getitem__(self, fmt: str) -> Path:
+        return self.written[fmt]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.written)
+
+    def __len__(self) -> int:
+        return len(self.written)
 
 
 def is_dicom_image(image: Volume | None) -> bool:
@@ -106,6 +170,10 @@ def report_targets(out_dir: str | os.PathLike, formats: Iterable[str], *, overwr
             raise InputError("the output folder is inside an input folder; inputs are never written to.",
                              path=out, hint="Choose an output folder elsewhere.")
     targets = {f: out / FILENAMES[f] for f in formats}
+    folders = [t.name for t in targets.values() if t.is_dir()]
+    if folders:
+        raise InputError(f"holds a folder named {', '.join(folders)}, where a report file goes.", path=out,
+                         hint="Rename or move that folder, or choose another output folder.")
     taken = [t.name for t in targets.values() if t.exists()]
     if taken and not overwrite:
         raise InputError(f"already holds {', '.join(taken)}.", path=out,
@@ -119,15 +187,22 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
                  edema: Volume | None = None, cord: Volume | None = None, levels=None,
                  images: bool = True, deidentify: bool = DEIDENTIFIED_BY_DEFAULT,
                  overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (),
-                 timings: dict[str, float] | None = None) -> dict[str, Path]:
-    """Write ``result`` in the chosen formats into ``out_dir``; return ``{format: path written}``.
+                 timings: dict[str, float] | None = None) -> ReportResult:
+    """Write ``result`` in the chosen formats into ``out_dir``, as one set; say what failed.
+
+    Every format is written into a staging folder inside ``out_dir``, then the new files replace
+    the old files of the formats asked for, all at once (:mod:`lesionview.report.staging`).
+    A format that fails is recorded and the others are still written; an old file of a failed
+    format is removed (:attr:`ReportResult.removed`) so the folder never mixes two runs. When
+    no format could be written, the folder is left as it was.
 
     Parameters
     ----------
     result : StudyMeasurements
         What :func:`lesionview.measure.measure` returned.
     out_dir : path
-        Output folder, created if missing. Files: :data:`FILENAMES`.
+        Output folder, created if missing. Files: :data:`FILENAMES`; other files in it are
+        never touched.
     formats : "json,csv,html,pdf,seg,sr", list, "all" or None
         None/"all": every format the inputs allow (:func:`available_formats`). Asking for
         ``seg``/``sr`` without a DICOM ``image`` raises :class:`ReportError`.
@@ -155,8 +230,19 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
 
     Returns
     -------
-    dict
-        ``{format: Path}`` of the files written, in writing order.
+    ReportResult
+        ``{format: Path}`` of the files written, in writing order, with ``failed`` (format:
+        reason) and ``removed``. ``complete`` is False when a format failed: an SR whose SEG
+        failed fails too ("needs the SEG").
+
+    Raises
+    ------
+    ReportError, InputError
+        Before anything is written: unknown formats, SEG/SR without a DICOM image or lesion
+        mask, targets taken without ``overwrite``, an output folder inside an input folder.
+    OutputError
+        The folder cannot take the set (not a folder, read-only, disk full...); the old files
+        are as they were.
     """
     fmts = parse_formats(formats, image)
     bad = [f for f in fmts if f in DICOM_FORMATS]
@@ -171,49 +257,88 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
     if image is not None and image.info.source:
         protect.append(image.info.source)
     targets = report_targets(out_dir, fmts, overwrite=overwrite, inputs=protect)
-    shown = deidentified(result) if deidentify else result
+    out = Path(out_dir).resolve()
+    shown = printable(deidentified(result) if deidentify else result)
     clock = timings if timings is not None else {}
     written: dict[str, Path] = {}
+    failed: dict[str, str] = {}
 
-    def timed(fmt, fn):
-        t0 = time.perf_counter()
-        written[fmt] = fn()
-        clock[fmt] = time.perf_counter() - t0
+    with Staging(out) as stage:
+        staged = {f: stage.folder / FILENAMES[f] for f in fmts}
 
-    if "json" in targets:
-        from .tabular import write_json
+        def attempt(fmt: str, write, *, extra_s: float = 0.0) -> None:
+            t0 = time.perf_counter()
+            try:
+                written[fmt] = write()
+            except Exception as exc:  # noqa: BLE001 - recorded by name; the other formats go on
+                _record(failed, fmt, exc, out)
+            clock[fmt] = time.perf_counter() - t0 + extra_s
 
-        timed("json", lambda: write_json(shown, targets["json"]))
-    if "csv" in targets:
-        from .tabular import write_csv
+        if "json" in fmts:
+            from .tabular import write_json
 
-        timed("csv", lambda: write_csv(shown, targets["csv"]))
-    if "seg" in targets:
-        timed("seg", lambda: _write_seg(shown, targets["seg"], image=image, lesions=lesions, edema=edema,
-                                        cord=cord, deidentify=deidentify))
-    if "sr" in targets:
-        timed("sr", lambda: _write_sr(shown, targets["sr"], seg=targets["seg"], image=image, deidentify=deidentify))
-    if "html" in targets or "pdf" in targets:
-        from .html import render_html, write_html
-        from .images import key_images, levels_diagram
+            attempt("json", lambda: write_json(shown, staged["json"]))
+        if "csv" in fmts:
+            from .tabular import write_csv
 
-        t0 = time.perf_counter()
-        pictures = (key_images(result, image, lesions, edema_mask=edema, levels=levels)
-                    if images and image is not None and lesions is not None else [])
-        diagram = levels_diagram(result)
-        page = render_html(shown, images=pictures, diagram=diagram, series=image.info if is_dicom_image(image)
-                           else None, identified=not deidentify)
-        page_s = time.perf_counter() - t0        # pictures + template: shared by HTML and PDF
-        if "html" in targets:
-            timed("html", lambda: write_html(page, targets["html"]))
-            clock["html"] += page_s
-        if "pdf" in targets:
-            from .pdf import write_pdf
+            attempt("csv", lambda: write_csv(shown, staged["csv"]))
+        if "seg" in fmts:
+            attempt("seg", lambda: _write_seg(shown, staged["seg"], image=image, lesions=lesions, edema=edema,
+                                              cord=cord, deidentify=deidentify))
+        if "sr" in fmts:
+            if "seg" in written:
+                attempt("sr", lambda: _write_sr(shown, staged["sr"], seg=staged["seg"], image=image,
+                                                deidentify=deidentify))
+            else:
+                failed["sr"] = f"needs the SEG ({FILENAMES['seg']}), which was not written."
+        if "html" in fmts or "pdf" in fmts:
+            t0 = time.perf_counter()
+            try:
+                page = _page(result, shown, image=image, lesions=lesions, edema=edema, levels=levels,
+                             images=images, deidentify=deidentify)
+            except Exception as exc:  # noqa: BLE001 - both formats print this page
+                for fmt in ("html", "pdf"):
+                    if fmt in fmts:
+                        _record(failed, fmt, exc, out, what="the report page could not be made: ")
+            else:
+                page_s = time.perf_counter() - t0        # pictures + template: shared by HTML and PDF
+                if "html" in fmts:
+                    from .html import write_html
 
-            timed("pdf", lambda: write_pdf(page, targets["pdf"]))
-            if "html" not in targets:
-                clock["pdf"] += page_s
-    return written
+                    attempt("html", lambda: write_html(page, staged["html"]), extra_s=page_s)
+                if "pdf" in fmts:
+                    from .pdf import write_pdf
+
+                    attempt("pdf", lambda: write_pdf(page, staged["pdf"]),
+                            extra_s=0.0 if "html" in fmts else page_s)
+        if not written:      # nothing new: the old set stays as it was
+            return ReportResult({}, failed)
+        replaced = stage.swap_in([FILENAMES[f] for f in written], replace=[FILENAMES[f] for f in fmts])
+    removed = {f: targets[f] for f in failed if FILENAMES[f] in replaced}
+    return ReportResult({f: targets[f] for f in written}, failed, removed)
+
+
+def _record(failed: dict[str, str], fmt: str, exc: Exception, out: Path, *, what: str = "") -> None:
+    """Note why ``fmt`` failed, in one line; a folder that cannot take files stops the whole set."""
+    if is_output_failure(exc, out):
+        cause = os_cause(exc)
+        if cause is None:
+            raise exc
+        raise output_error(out, cause) from exc
+    text = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"
+    failed[fmt] = what + " ".join(shown_path(text).split())
+    logger.debug("report format %s failed", fmt, exc_info=exc)
+
+
+def _page(result, shown, *, image, lesions, edema, levels, images, deidentify) -> str:
+    """The HTML page the HTML and PDF formats both hold."""
+    from .html import render_html
+    from .images import key_images, levels_diagram
+
+    pictures = (key_images(result, image, lesions, edema_mask=edema, levels=levels)
+                if images and image is not None and lesions is not None else [])
+    return render_html(shown, images=pictures, diagram=levels_diagram(result),
+                       series=image.info if is_dicom_image(image) else None, identified=not deidentify)
 
 
 # --------------------------------------------------------------------------- DICOM (SEG + SR)

@@ -5,7 +5,9 @@ edema region ("Edema 1", ...) and one for the spinal cord, so the SR measurement
 lesion references that lesion's own segment, as TID 1500 intends. Each segment carries a
 tracking identifier equal to its label and a tracking UID, which the SR reuses.
 
-Written by highdicom (BINARY segmentation), never hand-built. Masks must lie on the source
+Written by highdicom (BINARY segmentation), never hand-built, from copies of the source headers
+completed as the standard allows (:func:`highdicom_sources`: a real series often lacks type 2
+attributes highdicom reads); the caller's datasets and files are never changed. Masks must lie on the source
 series' voxel grid: ``array[slice, row, col]`` with slices in the order of
 :attr:`lesionview.io.dicom.DicomSeries.files` (what :meth:`DicomSeries.load` returns), so mask
 slice ``k`` is written as the frame that references source image ``k``.
@@ -13,13 +15,16 @@ slice ``k`` is written as the frame that references source image ``k``.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
+from pydicom.valuerep import DA, TM, DSfloat
 
 from .. import __version__
 from ..errors import GeometryMismatchError, InputError
@@ -163,6 +168,89 @@ def _from_stack(stack, label: str, root: str) -> SourceSeries:
                      hint="Export the series as single-frame files or as one multi-frame file.")
 
 
+# ----------------------------------------------------------------------------- what highdicom reads
+#: Type 2 attributes (present, but may be empty: PS3.5 7.4) that highdicom 0.28 reads from the
+#: first source image without a default, so a source lacking one raised AttributeError deep in
+#: highdicom. ReferringPhysicianName, Manufacturer, SeriesNumber and InstanceNumber are read with
+#: a default or not at all. A value highdicom refuses (PatientSex "W", StudyDate "2024-03-12") is
+#: as unknown as a missing one: both become empty, on a copy.
+EMPTY_WHEN_UNKNOWN = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
+                      "StudyTime", "AccessionNumber", "StudyID")
+_VALID = {"PatientSex": lambda v: str(v) in ("M", "F", "O"), "PatientBirthDate": DA, "StudyDate": DA,
+          "StudyTime": TM}
+#: Type 1 attributes no value can be made up for, and why.
+_REFERENCES = ("a SEG or SR references its source images by these UIDs, and an invented one would "
+               "reference images that do not exist")
+REQUIRED = {
+    "StudyInstanceUID": _REFERENCES, "SeriesInstanceUID": _REFERENCES,
+    "SOPInstanceUID": _REFERENCES, "SOPClassUID": _REFERENCES,
+}
+REQUIRED_BY_SEG = {
+    "FrameOfReferenceUID": "a SEG places its frames in the frame of reference of its source images, and an "
+                           "invented one would tell viewers the segments lie in another space than the images",
+}
+
+
+def highdicom_sources(src: SourceSeries, what: str = "SEG") -> tuple[Dataset, ...]:
+    """Copies of the source datasets completed as highdicom needs them; the originals are untouched.
+
+    Missing or refused :data:`EMPTY_WHEN_UNKNOWN` attributes are added empty. A single-frame source
+    without a SliceThickness (type 2) gets the spacing between its slices, which is the
+    thickness of the voxels lesionview measured on: highdicom copies it into the SEG's Pixel
+    Measures, where it is required (an empty one makes a SEG that highdicom cannot read back).
+
+    Parameters
+    ----------
+    src : SourceSeries
+        What :func:`source_series` returned.
+    what : {"SEG", "SR"}
+        The object being made: a SEG also needs the FrameOfReferenceUID.
+
+    Raises
+    ------
+    InputError
+        A type 1 attribute (:data:`REQUIRED`, and for a SEG :data:`REQUIRED_BY_SEG`) is missing
+        or empty: it says which, why it cannot be filled in, and what to do.
+    """
+    needed = {**REQUIRED, **(REQUIRED_BY_SEG if what == "SEG" else {})}
+    for keyword, why in needed.items():
+        lacking = sum(1 for ds in src.datasets if not ds.get(keyword))
+        if lacking:
+            raise InputError(
+                f"series {src.label}: {lacking} of {len(src.datasets)} source images have no {keyword} "
+                f"(type 1), so a DICOM {what} cannot be made: {why}. lesionview never edits its inputs.",
+                path=src.root or None,
+                hint=f"Export the series again with its {keyword} (from the scanner or PACS), or leave "
+                     "seg and sr out of the formats.")
+    return tuple(_completed(ds, src) for ds in src.datasets)
+
+
+def _completed(ds: Dataset, src: SourceSeries) -> Dataset:
+    # A shallow copy with its own element table: adding elements to it never reaches ``ds`` (the
+    # elements it shares are replaced by new ones, never assigned to), and it stays a FileDataset
+    # whose deferred values are read from the source file. A deep copy would also copy every
+    # frame's functional groups of an enhanced multi-frame file, for nothing.
+    out = copy.copy(ds)
+    out._dict = dict(ds._dict)  # pydicom has no public copy that owns its element table
+    for keyword in EMPTY_WHEN_UNKNOWN:
+        if keyword not in out or not _valid(keyword, out.get(keyword)):
+            out.add_new(keyword, dictionary_VR(keyword), "")
+    if src.frames is None and out.get("SliceThickness") in (None, ""):
+        out.add_new("SliceThickness", "DS", DSfloat(src.geometry.spacing[0], auto_format=True))
+    return out
+
+
+
+def _valid(keyword: str, value) -> bool:
+    """False for a value highdicom would refuse (and raise on), not for an empty one."""
+    if value in (None, "") or keyword not in _VALID:
+        return True
+    try:
+        return _VALID[keyword](value) is not False
+    except (ValueError, TypeError):
+        return False
+
+
 # ----------------------------------------------------------------------------- masks
 def mask_on_grid(mask, src: SourceSeries, name: str) -> np.ndarray:
     """``mask`` as an array on the source grid, reoriented (no resampling) when stored otherwise."""
@@ -266,6 +354,14 @@ def write_seg(source, masks: Mapping[str, Volume | np.ndarray | None], out_path:
     -------
     Path
         ``out_path``.
+
+    Raises
+    ------
+    InputError
+        The source is NIfTI or lacks a type 1 attribute the SEG needs (:func:`highdicom_sources`),
+        or the masks are empty or not the measured ones.
+    GeometryMismatchError
+        A mask is not on the source series' voxel grid.
     """
     import highdicom as hd  # here, not at the top: its import takes ~0.4 s and only DICOM export needs it
 
@@ -273,6 +369,7 @@ def write_seg(source, masks: Mapping[str, Volume | np.ndarray | None], out_path:
     if unknown:
         raise ValueError(f"unknown mask keys {sorted(unknown)}; use {MASK_KEYS}")
     src = source_series(source, series=series)
+    sources = highdicom_sources(src, "SEG")  # before the work: a missing type 1 UID refuses it
     layers, descriptions = [], []
     algorithm_type = hd.seg.SegmentAlgorithmTypeValues(algorithm_type.upper())
     algorithm = None
@@ -307,7 +404,7 @@ def write_seg(source, masks: Mapping[str, Volume | np.ndarray | None], out_path:
 
     pixels = src.to_frames(np.stack(layers, axis=-1))
     seg = hd.seg.Segmentation(
-        source_images=list(src.datasets), pixel_array=pixels,
+        source_images=list(sources), pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
         series_instance_uid=hd.UID(), series_number=series_number, sop_instance_uid=hd.UID(),
         instance_number=1, manufacturer="lesionview", manufacturer_model_name="lesionview",

@@ -38,7 +38,7 @@ from .. import __version__
 from ..errors import InputError
 from ..measure.models import Edema, Lesion, StudyMeasurements
 from . import codes
-from .dicom_seg import declare_local_codes, save, source_series
+from .dicom_seg import declare_local_codes, highdicom_sources, save, source_series
 
 SR_SERIES_NUMBER = 902
 #: The same device UID every run, so archives see one lesionview observer.
@@ -68,10 +68,17 @@ def write_sr(result: StudyMeasurements, seg, source, out_path: str | os.PathLike
     -------
     Path
         ``out_path``.
+
+    Raises
+    ------
+    InputError
+        The source is NIfTI or lacks a type 1 UID (missing type 2 attributes are filled in on a
+        copy: :func:`~lesionview.report.dicom_seg.highdicom_sources`), or the SEG does not match.
     """
     import highdicom as hd  # here, not at the top: its import takes ~0.4 s and only DICOM export needs it
 
     src = source_series(source, series=series)
+    sources = highdicom_sources(src, "SR")
     seg = _read_seg(seg)
     if str(seg.StudyInstanceUID) != src.study_uid:
         raise InputError(f"the SEG belongs to study {seg.StudyInstanceUID}, the source series {src.label} "
@@ -110,7 +117,7 @@ def write_sr(result: StudyMeasurements, seg, source, out_path: str | os.PathLike
         observation_context=hd.sr.ObservationContext(observer_device_context=device),
         procedure_reported=codes.PROCEDURE, imaging_measurements=groups)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[*src.datasets, seg], content=report[0], series_instance_uid=hd.UID(),
+        evidence=[*sources, seg], content=report[0], series_instance_uid=hd.UID(),
         series_number=series_number, sop_instance_uid=hd.UID(), instance_number=1,
         manufacturer="lesionview", is_complete=True, is_final=False, is_verified=False,
         series_description=series_description)

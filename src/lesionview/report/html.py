@@ -15,6 +15,7 @@ from ..io.atomic import atomic_path
 from ..measure.models import Edema, Lesion, StudyMeasurements
 from ..series import SeriesInfo
 from .images import EDEMA_COLOR, LESION_COLOR, KeyImage
+from .tabular import printable
 
 #: Default of every report writer: no patient name, ID or birth date (research export).
 DEIDENTIFIED_BY_DEFAULT = True
@@ -299,6 +300,7 @@ def render_html(result: StudyMeasurements, *, images: list[KeyImage] = (), diagr
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     template = env.from_string(_TEMPLATE)
+    result = printable(result)  # a file name that is not UTF-8 would stop the UTF-8 page
     p = result.parameters
     parameters = (f"{p.connectivity}-connectivity, mask {p.mask_kind}, adjacent-pair gap ≤ {p.twin_gap_mm:g} mm, "
                   f"axis: {p.axis}, levels: {p.level_source or 'none'}")

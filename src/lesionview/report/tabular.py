@@ -1,4 +1,8 @@
-"""JSON (the full typed result) and CSV (one row per lesion, one per edema region), written atomically."""
+"""JSON (the full typed result) and CSV (one row per lesion, one per edema region), written atomically.
+
+Both are UTF-8. Paths in a result can hold bytes that are not UTF-8 (POSIX file names are
+bytes), which no UTF-8 writer accepts: :func:`printable` shows them as U+FFFD first.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import csv
 import os
 from pathlib import Path
 
+from ..errors import shown_path
 from ..io.atomic import atomic_path
 from ..measure.models import StudyMeasurements
 
@@ -18,6 +23,20 @@ CSV_COLUMNS = [
     "craniocaudal_mm", "craniocaudal_along_cord_mm", "cord_occupancy", "enhancement_ratio", "measurable",
     "edema_id", "longitudinally_extensive", "lesion_ids", "length_ratio",
 ]
+
+
+def printable(result: StudyMeasurements) -> StudyMeasurements:
+    """``result`` with its input paths, level source and warnings as text any UTF-8 file can hold.
+
+    A file name that is not UTF-8 reaches Python as lone surrogates
+    (:func:`lesionview.errors.shown_path`); they become U+FFFD. Everything else is unchanged.
+    """
+    inputs = [i.model_copy(update={"path": shown_path(i.path)}) if i.path else i for i in result.inputs]
+    params = result.parameters
+    if params.level_source:
+        params = params.model_copy(update={"level_source": shown_path(params.level_source)})
+    return result.model_copy(update={"inputs": inputs, "parameters": params,
+                                     "warnings": [shown_path(w) for w in result.warnings]})
 
 
 def csv_rows(result: StudyMeasurements) -> list[dict]:
@@ -49,7 +68,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
 
 def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(csv_rows(result))
@@ -59,5 +78,5 @@ def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:
 def write_json(result: StudyMeasurements, path: str | os.PathLike) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(result.model_dump_json(indent=2) + "\n")
+        tmp.write_text(printable(result).model_dump_json(indent=2) + "\n", encoding="utf-8")
     return path

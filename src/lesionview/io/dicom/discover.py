@@ -5,37 +5,158 @@ values (the pixel data) on disk, and remembers where they start, so loading can 
 pixels straight into the output array. Each file that is not used is recorded with the reason
 (not DICOM, no pixel data, truncated ...) so a user can see why a folder gave fewer series than
 expected; nothing here raises for one bad file among many.
+
+What a file's content can cost is bounded before pydicom sees it: only regular files are opened
+(a FIFO blocks ``open`` forever, a device never ends), a file must start like DICOM (its first
+bytes are checked, so a 20 MB file of zeros is refused without being parsed), and the header
+pass may only make :data:`MAX_HEADER_READS` reads (a damaged length can send pydicom into a run
+of zeros, where every 8 bytes is one more empty element).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
+import struct
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from .. import path_problem
 from .zipsafe import is_zip, member_names, read_members
 
 #: Values above this size stay on disk during the header pass (the pixel data, big private blobs).
 DEFER_BYTES = 4096
+#: Largest file, or zip member, that is read. The largest image lesionview has to read is an
+#: enhanced multi-frame MR or CT volume: 1024 x 1024 pixels x 1000 frames x 16 bits is 2 GiB.
+#: Anything bigger is something else (whole-slide pathology, raw data, a disk image), and a zip
+#: member has to be held in memory whole to be parsed.
+MAX_FILE_BYTES = 2 * 2**30
+#: Reads pydicom may make while parsing one header (its functional groups included). A classic
+#: image header takes about 300 (one per element, value and item); the Philips enhanced file 770,
+#: about 80 per frame, so this leaves room for enhanced files of about 25,000 frames. A damaged
+#: length can send the parser into pixel data, where runs of small values parse as millions of
+#: tiny elements (60 MB of zeros took 20 s): this bounds that to a few seconds (and zeros, the
+#: usual case, are stopped at once: see _ZERO_RUN).
+MAX_HEADER_READS = 2_000_000
+#: Files up to this size are parsed without counting reads (:class:`Guarded` costs a Python call
+#: per element): the worst a damaged one can cost is bounded by its size, 1 MiB of zeros being
+#: 131,072 empty elements, a fraction of a second. Their functional groups are always counted.
+GUARD_ABOVE_BYTES = 2**20
+#: Consecutive all-zero 8-byte reads (element or item headers of tag (0000,0000), length 0) after
+#: which parsing stops: no valid dataset holds even two in a row.
+_ZERO_RUN = 16
+_ZERO8 = bytes(8)
+#: Bytes read to recognise a file: the 128-byte preamble, "DICM" and the first element.
+_HEAD_BYTES = 144
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # PixelData, FloatPixelData, DoubleFloatPixelData
 _UNDEFINED = 0xFFFFFFFF
+_VRS = frozenset(b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM "
+                 b"UC UI UL UN UR US UT UV".split())
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT SV UV".split())  # 2 reserved bytes, 4-byte length
+#: Prefix of a reason given when lesionview itself failed on a file; the fuzz tests look for it.
+UNEXPECTED = "unexpected error"
 
 
 @dataclass(frozen=True)
 class Ignored:
-    """A file that was looked at and not used, and why."""
+    """A file that was looked at and not used, and why.
+
+    ``kind`` is "not-dicom", "no-pixels", "corrupt" (truncated, unreadable), "invalid" (header
+    values in a form the standard does not allow), "unsupported" (colour, 1-bit, too large...)
+    or "duplicate" (then ``duplicate_of`` names the file it repeats).
+    """
 
     path: str
     reason: str
-    kind: str = "other"  # "not-dicom", "no-pixels", "corrupt", "unsupported"
+    kind: str = "other"
+    duplicate_of: str = ""
+
+
+class Unusable(ValueError):
+    """A file that cannot be used: ``kind`` as in :class:`Ignored`, the message is the reason."""
+
+    kind = "unsupported"
+
+    def __init__(self, reason: str, kind: str | None = None):
+        super().__init__(reason)
+        if kind is not None:
+            self.kind = kind
+
+
+class _HeaderTooLong(Exception):
+    """Raised inside pydicom by :class:`Budget` (never escapes :func:`read_header`)."""
+
+
+@dataclass
+class Budget:
+    """The work one header may still cost (see :data:`MAX_HEADER_READS`)."""
+
+    reads: int = MAX_HEADER_READS
+    zeros: int = 0
+    exceeded: str = ""
+
+    def spend(self, data: bytes, size: int) -> None:
+        """Charge one read of ``size`` bytes that returned ``data``; raise when the budget is spent."""
+        self.reads -= 1
+        if size == 8 and data == _ZERO8:
+            self.zeros += 1
+        else:
+            self.zeros = 0
+        if self.reads < 0 or self.zeros > _ZERO_RUN:
+            self.exceeded = self.exceeded or (
+                "the header runs into a block of zeros where elements should be (damaged lengths)"
+                if self.zeros > _ZERO_RUN else
+                f"the header does not end after {MAX_HEADER_READS:,} reads (a damaged length sends the "
+                "parser through the pixel data)")
+            raise _HeaderTooLong(self.exceeded)
+
+
+class Guarded:
+    """A binary file as pydicom reads it, with every ``read`` charged to a :class:`Budget`.
+
+    pydicom needs only ``read``, ``seek`` and ``tell``; ``name`` is what pydicom takes for the
+    file's path (None: it reads values left on disk from this object).
+    """
+
+    def __init__(self, fh, name: str | None, budget: Budget):
+        self._read = fh.read
+        self.seek = fh.seek
+        self.tell = fh.tell
+        if name is not None:  # (absent, not None: pydicom puts getattr(fp, "name", "...") in messages)
+            self.name = name
+        self.budget = budget
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._read(size)
+        # Budget.spend, inlined: this runs for every element of every header.
+        budget = self.budget
+        budget.reads -= 1
+        if size == 8 and data == _ZERO8:
+            budget.zeros += 1
+        elif budget.zeros:
+            budget.zeros = 0
+        if budget.reads < 0 or budget.zeros > _ZERO_RUN:
+            budget.reads += 1
+            budget.spend(data, size)  # says why, and raises
+        return data
+
+
+class _Named:
+    """A file object as pydicom reads it, without counting reads (see :data:`GUARD_ABOVE_BYTES`)."""
+
+    def __init__(self, fh, name: str | None):
+        self.read, self.seek, self.tell = fh.read, fh.seek, fh.tell
+        if name is not None:  # (see Guarded)
+            self.name = name
+        self.closed = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +168,7 @@ class Header:
     pixel_offset: int   # byte offset of the pixel data value in the file
     pixel_length: int   # its length in bytes (0xFFFFFFFF when encapsulated/compressed)
     file_size: int
+    budget: Budget = field(default_factory=Budget, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -56,31 +178,37 @@ class Source:
     root: Path
     kind: str  # "folder", "zip" or "file"
 
-    def names(self) -> list[str]:
+    def names(self, on_error: Callable[[OSError], None] | None = None) -> list[str]:
         if self.kind == "file":
             return [str(self.root)]
         if self.kind == "zip":
             return member_names(self.root)
         found = []
-        for folder, dirs, files in os.walk(self.root):
+        # Symbolic links to folders are not followed (os.walk's default): a link back up the
+        # tree would loop, and a link elsewhere is outside what was given.
+        for folder, dirs, files in os.walk(self.root, onerror=on_error):
             dirs.sort()
             found.extend(os.path.join(folder, f) for f in sorted(files))
         return found
 
-    def open_each(self, names: list[str]) -> Iterator[tuple[str, io.BufferedIOBase, int]]:
-        """Yield ``(name, binary file object, size)`` for each name, in order."""
+    def open_each(self, names: list[str]) -> Iterator[tuple[str, io.IOBase | None, int, tuple[str, str] | None]]:
+        """Yield ``(name, binary file object, size, None)`` for each name, in order, or
+        ``(name, None, -1, (kind, reason))`` when it cannot be opened or is not a regular file."""
         if self.kind == "zip":
-            for name, data in read_members(self.root, names):
-                yield name, io.BytesIO(data), len(data)
+            for name, data, problem in read_members(self.root, names, wanted=lambda head: sniff(head) is None,
+                                                    max_bytes=MAX_FILE_BYTES, size=_size):
+                if problem is not None:
+                    yield name, None, -1, problem
+                else:
+                    yield name, io.BytesIO(data), len(data), None
             return
         for name in names:
-            try:
-                fh = open(name, "rb")  # noqa: SIM115 (closed right after the caller is done)
-            except OSError:
-                yield name, None, -1
+            fh, problem = open_regular(name)
+            if fh is None:
+                yield name, None, -1, problem
                 continue
             with fh:
-                yield name, fh, os.fstat(fh.fileno()).st_size
+                yield name, fh, os.fstat(fh.fileno()).st_size, None
 
     def display(self, name: str) -> str:
         """How to name a file in a message: relative to the folder, or ``zip!member``."""
@@ -89,6 +217,10 @@ class Source:
         if self.kind == "folder":
             return os.path.relpath(name, self.root)
         return name
+
+    def full_name(self, name: str) -> str:
+        """A file's full path, or ``archive.zip!member``, for messages that stand alone."""
+        return f"{self.root}!{name}" if self.kind == "zip" else name
 
 
 def source_of(path: Path) -> Source:
@@ -99,81 +231,238 @@ def source_of(path: Path) -> Source:
     return Source(path, "file")
 
 
-def read_headers(source: Source, progress: Callable[[int, int], None] | None = None
-                 ) -> tuple[list[Header], list[Ignored], int]:
-    """Headers of every DICOM image under ``source``, what was ignored, and how many files there were."""
-    names = source.names()
-    headers: list[Header] = []
+def not_a_regular_file(path: str | os.PathLike) -> tuple[str, str] | None:
+    """``(kind, reason)`` when ``path`` must not be opened as a file (FIFO, device, socket,
+    symbolic link loop or broken link), else None. Follows links, never opens anything."""
+    problem = path_problem(path)
+    if problem is None:
+        return None
+    what, description = problem
+    if what == "special":
+        return "not-dicom", f"{description}: skipped"
+    return "corrupt", "vanished since the folder was listed" if what == "missing" else description
+
+
+def open_regular(name: str) -> tuple[io.BufferedReader | None, tuple[str, str] | None]:
+    """Open ``name`` for reading if it is a regular file: ``(file, None)`` or ``(None, (kind, reason))``."""
+    problem = not_a_regular_file(name)
+    if problem is not None:
+        return None, problem
+    try:
+        # O_NONBLOCK: should the file have been replaced by a FIFO since the check, opening it
+        # still returns at once (and fstat below refuses it). It changes nothing for regular files.
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        return None, ("corrupt", f"cannot be opened ({exc.strerror or exc}; permissions?)")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None, ("not-dicom", "not a regular file: skipped")
+    return open(fd, "rb"), None  # the caller closes it
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """None when ``head`` (the first bytes of a file) starts like DICOM, else ``(kind, reason)``.
+
+    Hand-written because pydicom has no cheap test: without ``force`` it refuses files without
+    the 128-byte preamble, and with ``force`` it parses whatever it is given, to the end of the
+    file. Accepted: "DICM" at byte 128 followed by a group 0002 (file meta) or 0008 element, or a
+    file starting directly with such an element (old exports without preamble), in explicit or
+    implicit VR little endian with a sane length.
+
+    Examples
+    --------
+    >>> sniff(bytes(128) + b"DICM" + b"\\x02\\x00\\x00\\x00UL\\x04\\x00\\xc4\\x00\\x00\\x00") is None
+    True
+    >>> sniff(b"\\x08\\x00\\x05\\x00CS\\x0a\\x00ISO_IR 100") is None
+    True
+    >>> sniff(bytes(20_000))
+    ('not-dicom', "not a DICOM file (no 'DICM' marker at byte 128, and it does not start with a DICOM element)")
+    """
+    if not head:
+        return "not-dicom", "an empty file"
+    if head[128:132] == b"DICM":
+        if _first_element_ok(head[132:]):
+            return None
+        if len(head) < 140:
+            return "corrupt", "truncated: the file ends right after its 'DICM' marker"
+        return "corrupt", "a DICOM preamble ('DICM') followed by no valid DICOM element: the file is damaged"
+    if _first_element_ok(head):
+        return None
+    return "not-dicom", ("not a DICOM file (no 'DICM' marker at byte 128, and it does not start with a "
+                         "DICOM element)")
+
+
+def _first_element_ok(data: bytes) -> bool:
+    if len(data) < 8:
+        return False
+    group, _ = struct.unpack_from("<HH", data)
+    if group not in (0x0002, 0x0008):
+        return False
+    vr = data[4:6]
+    if vr in _VRS:
+        if vr in _LONG_VRS:
+            return len(data) >= 12 and data[6:8] == b"\0\0"
+        return True  # a 2-byte length: any value is possible
+    (length,) = struct.unpack_from("<I", data, 4)  # implicit VR: a 4-byte length
+    return length <= 1024  # the first elements of these groups are lengths, UIDs or short codes
+
+
+def read_headers(source: Source, progress: Callable[[int, int], None] | None = None,
+                 use: Callable[[Header], list] = lambda h: [h]) -> tuple[list, list[Ignored], int]:
+    """What ``use(header)`` makes of every DICOM image under ``source`` (called while the file is
+    still open), what was ignored, and how many files there were.
+
+    ``use`` raises :class:`Unusable` for a file it cannot use; the file is then listed as ignored.
+    """
     ignored: list[Ignored] = []
+
+    def unlisted(exc: OSError) -> None:
+        where = os.path.relpath(exc.filename, source.root) if exc.filename else str(source.root)
+        ignored.append(Ignored(where, f"folder cannot be listed ({exc.strerror or exc})", "corrupt"))
+
+    names = source.names(unlisted)
+    found: list = []
     total = len(names)
-    for done, (name, fh, size) in enumerate(source.open_each(names), start=1):
+    for done, (name, fh, size, problem) in enumerate(source.open_each(names), start=1):
         shown = source.display(name)
-        if fh is None:
-            ignored.append(Ignored(shown, "cannot be opened (permissions?)", "corrupt"))
+        if problem is not None:
+            ignored.append(Ignored(shown, problem[1], problem[0]))
         else:
-            result = read_header(fh, name, size)
-            if isinstance(result, Header):
-                headers.append(result)
+            result = read_header(fh, name, size, on_disk=source.kind != "zip", use=use)
+            if isinstance(result, list):
+                found.extend(result)
             else:
                 ignored.append(Ignored(shown, result[1], result[0]))
         if progress is not None:
             progress(done, total)
-    return headers, ignored, total
+    return found, ignored, total
 
 
-def read_header(fh, name: str, size: int) -> Header | tuple[str, str]:
-    """A :class:`Header`, or ``(kind, reason)`` saying why the file cannot be used."""
+def read_header(fh, name: str, size: int, *, on_disk: bool = True,
+                use: Callable[[Header], list] = lambda h: [h]) -> list | tuple[str, str]:
+    """``use(header)`` for the file open as ``fh``, or ``(kind, reason)`` saying why it cannot be used."""
+    if size > MAX_FILE_BYTES:
+        return "unsupported", f"{_size(size)}, more than the {_size(MAX_FILE_BYTES)} a DICOM image file is read up to"
+    head = fh.read(_HEAD_BYTES)
+    problem = sniff(head)
+    if problem is not None:
+        return problem
+    fh.seek(0)
+    budget = Budget()
+    # No name while parsing: pydicom would stat the path twice per file (for a timestamp nothing
+    # here uses); values left on disk are read from the open file meanwhile, by path after.
+    guarded = Guarded(fh, None, budget)
+    source = guarded if size > GUARD_ABOVE_BYTES else _Named(fh, None)
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")  # pydicom warns on harmless vendor quirks: kept quiet here
+            # Without a preamble, the first bytes were checked (see sniff), so parsing it as a
+            # bare dataset (force) is safe.
+            ds = dcmread(source, defer_size=DEFER_BYTES, force=head[128:132] != b"DICM")
+    except _HeaderTooLong:
+        return "corrupt", budget.exceeded
+    except Exception as exc:  # noqa: BLE001 (pydicom raises many types on corrupt input)
+        reraise_interrupt(exc)
+        if budget.exceeded:  # pydicom turns some exceptions into others
+            return "corrupt", budget.exceeded
+        return "corrupt", f"unreadable DICOM header, the file looks truncated or corrupt ({short(exc)})"
+    if budget.exceeded:  # ... or into a quiet stop
+        return "corrupt", budget.exceeded
+    stage = "reading the header"
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warns on harmless vendor quirks
-            ds = _dcmread(fh)
-    except InvalidDicomError:
-        return "not-dicom", "not a DICOM file"
-    except Exception as exc:  # noqa: BLE001 (pydicom raises many types on corrupt input)
-        return "corrupt", f"unreadable DICOM header, the file looks truncated or corrupt ({exc})"
-    if ds is None:
-        return "not-dicom", "not a DICOM file"
+            warnings.simplefilter("ignore")
+            # pydicom stops quietly (with a warning) where a cut file ends inside a sequence.
+            cut = any("End of file" in str(w.message) for w in warned)
+            header = _checked(ds, guarded, name, size, cut)
+            if not isinstance(header, Header):
+                return header
+            stage = "checking the header"
+            return use(header)
+    except Unusable as exc:
+        reraise_interrupt(exc)
+        return exc.kind, str(exc)
+    except Exception as exc:  # noqa: BLE001 (pydicom converts values lazily, and raises many types)
+        reraise_interrupt(exc)
+        if budget.exceeded:
+            return "corrupt", budget.exceeded
+        if stage == "reading the header":
+            return "corrupt", f"unreadable DICOM header, the file looks truncated or corrupt ({short(exc)})"
+        # use() reads values through checks that turn pydicom's errors into Unusable: anything
+        # else is a defect of lesionview, said so (the fuzz tests look for it); the other files still load.
+        return "corrupt", f"{UNEXPECTED} in lesionview while {stage} ({type(exc).__name__}: {short(exc)})"
+    finally:
+        # From here on, values left on disk are read again from the path (never from a zip
+        # member: its bytes are gone), and the file object is not kept alive by the header.
+        ds.buffer = None
+        ds.filename = name if on_disk else None
+        ds.fileobj_type = open if on_disk else None
+
+
+def _checked(ds: Dataset, guarded: Guarded, name: str, size: int, cut: bool) -> Header | tuple[str, str]:
+    if _lacks_image(ds):
+        return "not-dicom", "not a DICOM file (no preamble, and no SOP class or image size)"
     meta = getattr(ds, "file_meta", None)
     if meta is not None and meta.get("MediaStorageSOPClassUID") == "1.2.840.10008.1.3.10":
         return "no-pixels", "DICOMDIR index (the images are read from their own files)"
     pixel = next((ds.get_item(t, keep_deferred=True) for t in _PIXEL_TAGS if t in ds), None)
-    sop = _sop_name(ds)
     # Offsets in a deflated file refer to the inflated stream: no size check is possible there.
     deflated = meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
     end = None if deflated else _last_element_end(ds)
     if end is not None and end > size:
         return "corrupt", (f"truncated: the file ends at byte {size} inside an element that needs "
-                           f"{end} bytes ({sop})")
+                           f"{end} bytes ({_sop_name(ds)})")
     if pixel is None:
+        if cut:
+            return "corrupt", (f"truncated: the file ends at byte {size} inside a sequence or its compressed "
+                               f"pixel data ({_sop_name(ds)})")
+        if "SOPClassUID" not in ds:
+            syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+            return "corrupt", ("no SOP class and no pixel data found: the header is damaged, or not written in the "
+                               f"transfer syntax it names ({getattr(syntax, 'name', syntax) or 'none'})")
+        sop = _sop_name(ds)
+        if sop.endswith("Image Storage"):
+            return "no-pixels", (f"{sop} object without pixel data (the image was removed, or the header is "
+                                 f"damaged: reading stopped after element {_last_tag(ds)})")
         return "no-pixels", f"DICOM object without pixel data ({sop})"
     offset, length = pixel.value_tell, pixel.length
     if not deflated and length != _UNDEFINED and offset + length > size:
         return "corrupt", (f"truncated: pixel data needs {length} bytes from offset {offset} "
                            f"but the file ends at {size}")
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-        return "unsupported", (f"colour image ({ds.get('PhotometricInterpretation', '?')}); "
-                               "lesionview measures greyscale MR/CT")
-    if "MOSAIC" in [str(v).upper() for v in (ds.get("ImageType") or [])] and (0x0029, 0x1010) in ds:
-        ds[0x0029, 0x1010].value  # noqa: B018 (read the Siemens CSA header now, while the file is open)
-    if getattr(ds, "buffer", None) is not None:
-        ds.buffer = None  # a zip member read in memory: do not keep its bytes alive with the header
-    return Header(name, ds, offset, length, size)
+    return Header(name, ds, offset, length, size, guarded.budget)
 
 
-def _dcmread(fh) -> Dataset | None:
-    try:
-        return dcmread(fh, defer_size=DEFER_BYTES)
-    except InvalidDicomError:
-        # Some old exports have no 128-byte preamble/'DICM'; accept them only if what forced
-        # parsing finds looks like a real image header, so text files are not mistaken for DICOM.
-        fh.seek(0)
-        try:
-            ds = dcmread(fh, defer_size=DEFER_BYTES, force=True)
-        except Exception:  # noqa: BLE001
-            return None
-        if "SOPClassUID" in ds and "Rows" in ds:
-            return ds
-        return None
+def _lacks_image(ds: Dataset) -> bool:
+    """A dataset read without preamble is taken for DICOM only if it looks like an image header."""
+    return getattr(ds, "preamble", None) is None and ("SOPClassUID" not in ds or "Rows" not in ds)
+
+
+def reraise_interrupt(exc: BaseException) -> None:
+    """Raise the Ctrl-C (or exit) hidden behind ``exc``, if any.
+
+    pydicom turns *any* exception raised while it reads a sequence item into an OSError
+    (``read_sequence_item``), a KeyboardInterrupt included: a file must not swallow Ctrl-C.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def short(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, cut to ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _size(n: int) -> str:
+    """Bytes for a person: ``_size(3 * 2**30)`` is '3 GiB'."""
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("kiB", 2**10)):
+        if n >= factor:
+            return f"{n / factor:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def _last_element_end(ds: Dataset) -> int | None:
@@ -191,9 +480,17 @@ def _last_element_end(ds: Dataset) -> int | None:
     return tell + length
 
 
+def _last_tag(ds: Dataset) -> str:
+    tag = max(ds.keys(), default=None)
+    return "none" if tag is None else f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
 def _sop_name(ds: Dataset) -> str:
-    uid = ds.get("SOPClassUID")
-    if uid is None:
+    try:
+        uid = ds.get("SOPClassUID")
+        if uid is None:
+            return "unknown SOP class"
+        name = getattr(uid, "name", str(uid))
+        return name if name != str(uid) else f"SOP class {uid}"
+    except Exception:  # noqa: BLE001 (only a label for a message)
         return "unknown SOP class"
-    name = getattr(uid, "name", str(uid))
-    return name if name != str(uid) else f"SOP class {uid}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,11 +14,12 @@ from ...errors import InputError
 from ...geometry import Geometry
 from ...series import SeriesInfo
 from ...volume import Volume
-from .discover import Ignored, Source, read_headers, source_of
+from .. import input_path
+from .discover import UNEXPECTED, Ignored, Source, read_headers, short, source_of
 from .metadata import series_info
-from .pixels import read_stack
-from .slices import NotAnImage, slices_of
-from .stack import Gap, Stack, group
+from .pixels import pixel_digests, read_stack
+from .slices import slices_of
+from .stack import Gap, Stack, find_duplicates, group
 
 _SHOWN = 5  # files listed by name in a message before "..."
 
@@ -39,7 +41,9 @@ class DicomSeries:
 
     @cached_property
     def info(self) -> SeriesInfo:
-        return series_info(self.stack.slices[0].dataset, source=str(self.source.root))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns on values in the wrong form; they become empty
+            return series_info(self.stack.slices[0].dataset, source=str(self.source.root))
 
     @property
     def files(self) -> list[str]:
@@ -71,18 +75,24 @@ class DicomSeries:
         return list(self.stack.problems)
 
     def load(self) -> Volume:
-        """Read the pixels: ``array[slice, row, col]``, rescaled, with the series problems attached."""
+        """Read the pixels: ``array[slice, row, col]``, rescaled, with the series problems attached.
+
+        Raises :class:`~lesionview.errors.InputError` naming the file whose pixels cannot be read.
+        """
         try:
             array = read_stack(self.source, self.stack.slices, self.stack.slots)
-        except Exception as exc:
-            raise InputError(f"pixel data of series {self.info.label} cannot be decoded ({exc}).",
-                             path=self.source.root,
-                             hint="The file may be truncated or use an unsupported compression; "
-                                  "re-export the series uncompressed.") from exc
+        except InputError:
+            raise
+        except Exception as exc:  # read_stack names the file for each failure it expects
+            raise InputError(f"pixel data of series {self.info.label} cannot be read ({UNEXPECTED}: "
+                             f"{type(exc).__name__}: {short(exc)}).", path=self.source.root,
+                             hint="Re-export the series uncompressed; please report this file.") from exc
         return Volume(array, self.geometry, info=self.info, slice_axis=0, problems=tuple(self.problems))
 
     def __repr__(self) -> str:
-        return f"DicomSeries({self.info.label!r}, {self.n_slices} slices, {self.plane}, {self.geometry.describe()})"
+        split = f" [{self.uid}]" if "#" in self.uid else ""
+        return (f"DicomSeries({self.info.label!r}{split}, {self.n_slices} slices, {self.plane}, "
+                f"{self.geometry.describe()})")
 
 
 @dataclass
@@ -126,31 +136,41 @@ def scan(path: str | os.PathLike, *, progress: Callable[[int, int], None] | None
     """Find the DICOM image series in a folder (recursively), a ``.zip`` of one, or a single file.
 
     Only headers are read (pixels are read by :meth:`DicomSeries.load`). ``progress(done, total)``
-    is called after each file of the header pass.
+    is called after each file of the header pass. In a folder or zip, a file that cannot be used
+    (not DICOM, truncated, header values in the wrong form, an exact duplicate...) is listed in
+    ``ignored`` with its reason, and the other files still make their series.
 
     Raises
     ------
     InputError
-        ``path`` does not exist, is an unsafe or unreadable zip, or is a single file that is not a
-        usable DICOM image (not DICOM, truncated, without pixel data).
+        ``path`` does not exist, is not a file or folder (FIFO, device, link loop), is an unsafe
+        or unreadable zip, or is a single file that is not a usable DICOM image (not DICOM,
+        truncated, without pixel data, a header the standard does not allow).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("does not exist.", path=path, hint="Check the path.")
+    path = input_path(path)
     source = source_of(path)
-    headers, ignored, n_files = read_headers(source, progress)
-    slices, problems = [], []
-    for h in headers:
-        try:
-            slices.extend(slices_of(h))
-        except NotAnImage as exc:
-            ignored.append(Ignored(source.display(h.name), str(exc), "unsupported"))
+    slices, ignored, n_files = read_headers(source, progress, slices_of)
     if source.kind == "file" and not slices:
         (why,) = ignored
         hint = {"not-dicom": "Give a DICOM or NIfTI file, or the folder of the series.",
                 "no-pixels": "Give an image file of the series, not a report or presentation state.",
-                "corrupt": "Copy or export the file again; the copy is incomplete."}.get(why.kind)
+                "corrupt": "Copy or export the file again; the copy is incomplete or damaged.",
+                "invalid": "Its header breaks the DICOM standard; export it again from the scanner or PACS."
+                }.get(why.kind)
         raise InputError(f"cannot be used: {why.reason}.", path=path, hint=hint)
-    problems.extend(f"ignored {i.path}: {i.reason}" for i in ignored if i.kind in ("corrupt", "unsupported"))
-    stacks = group(slices, source.display)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns on values in the wrong form (SeriesNumber "abc")
+        slices, duplicates = find_duplicates(slices, lambda headers: pixel_digests(source, headers))
+    ignored.extend(Ignored(source.display(copy), f"exact duplicate of {source.display(original)} (same position "
+                           "and identical pixel data): not loaded twice", "duplicate", source.display(original))
+                   for copy, original in duplicates)
+    problems = [f"ignored {i.path}: {i.reason}" for i in ignored
+                if i.kind in ("corrupt", "invalid", "unsupported", "duplicate")]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stacks = group(slices, source.display)
+    except Exception as exc:  # slices are checked before: a failure here is a defect, said so
+        raise InputError(f"its slices cannot be put in order ({UNEXPECTED}: {type(exc).__name__}: {short(exc)}).",
+                         path=path, hint="Please report this folder; load the series' own folder meanwhile.") from exc
     return DicomScan(path, [DicomSeries(st, source) for st in stacks], ignored, problems, n_files)

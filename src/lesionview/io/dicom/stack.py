@@ -2,9 +2,13 @@
 
 Rules (each one a mistake seen in real exports):
 
+* A file that repeats another exactly (same series, position, orientation, size and the tags
+  that tell images apart, byte-identical pixel data: a file copied twice into an export) is set
+  aside as a duplicate, naming the file it repeats (:func:`find_duplicates`).
 * Slices are grouped by SeriesInstanceUID, then split when they differ in orientation or
   matrix size (a localiser saved in the same series), or when two slices sit at the same
-  position (echoes, repeats, re-exports sharing a UID). A split is always reported.
+  position with different pixels (echoes, repeats, re-exports sharing a UID). A split is
+  always reported, and each part's ``uid`` gets ``#k`` so it can be chosen.
 * Order comes from ImagePositionPatient projected on the slice normal (row x column cosines),
   never from InstanceNumber, which scanners number in acquisition order.
 * The slice step comes from those positions, never from SliceThickness (which is the excited
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...geometry import Geometry
-from .slices import Slice
+from .discover import Header
+from .slices import Slice, integer_or_none, text
 
 #: Two IOPs whose cosines differ by less than this are the same orientation.
 ORIENTATION_TOL = 1e-3
@@ -66,11 +72,60 @@ class Stack:
     slots: tuple[int, ...] = ()
 
 
+def find_duplicates(slices: list[Slice], digests: Callable[[list[Header]], dict[str, str]]
+                    ) -> tuple[list[Slice], list[tuple[str, str]]]:
+    """The slices without those of duplicate files, and ``(duplicate, original)`` file names.
+
+    A file duplicates an earlier one in the same folder when its series UID, the tags that tell
+    images apart (SeriesNumber, EchoNumbers...), and every slice's position, orientation and
+    size are the same, and its pixel data bytes are identical. A copy in another folder is kept,
+    as a stack of its own (split by folder in :func:`group`): a subset exported beside the
+    series is a deliberate copy, and either can be chosen by its ``uid``. ``digests(headers)``
+    gives each file's pixel data digest; it is only asked for files whose header already
+    matches another's.
+    """
+    by_file: dict[str, list[Slice]] = defaultdict(list)
+    for s in slices:
+        by_file[s.name].append(s)
+    # Where each file's slices are: only files that share it are compared further.
+    places: dict[tuple, list[str]] = defaultdict(list)
+    for name, own in by_file.items():
+        places[(os.path.dirname(name), tuple(sorted((tuple(round(float(v), 2) for v in s.position),
+                                                     tuple(round(v, 4) for v in s.orientation),
+                                                     s.rows, s.cols, s.frame) for s in own)))].append(name)
+    signatures: dict[tuple, list[str]] = defaultdict(list)
+    for place, names in places.items():
+        for name in names if len(names) > 1 else ():
+            ds = by_file[name][0].dataset
+            signatures[(place, series_uid(ds), tuple(text(ds, t) for t in _DISAMBIGUATORS))].append(name)
+    suspects = [names for names in signatures.values() if len(names) > 1]
+    if not suspects:
+        return slices, []
+    digest = digests([by_file[n][0].header for names in suspects for n in names])
+    duplicates = []
+    for names in suspects:
+        first_with: dict[str, str] = {}
+        for name in names:
+            d = digest.get(name)
+            if d is None:
+                continue
+            if d in first_with:
+                duplicates.append((name, first_with[d]))
+            else:
+                first_with[d] = name
+    dropped = {d for d, _ in duplicates}
+    return [s for s in slices if s.name not in dropped], duplicates
+
+
+def series_uid(ds) -> str:
+    return text(ds, "SeriesInstanceUID") or "no-series-uid"
+
+
 def group(slices: list[Slice], display) -> list[Stack]:
     """Stacks from every slice found; ``display(name)`` names a file in messages."""
     by_uid: dict[str, list[Slice]] = defaultdict(list)
     for s in slices:
-        by_uid[str(s.dataset.get("SeriesInstanceUID", "no-series-uid"))].append(s)
+        by_uid[series_uid(s.dataset)].append(s)
     stacks = []
     for uid, members in by_uid.items():
         parts, problems = _split(members, display)
@@ -82,11 +137,8 @@ def group(slices: list[Slice], display) -> list[Stack]:
 
 
 def _series_number(stack: Stack) -> int:
-    value = stack.slices[0].dataset.get("SeriesNumber")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 1 << 30
+    number = integer_or_none(stack.slices[0].dataset, "SeriesNumber")
+    return 1 << 31 if number is None else number
 
 
 def _split(members: list[Slice], display) -> tuple[list[tuple[list[Slice], str]], list[str]]:
@@ -122,8 +174,8 @@ def _split_duplicates(part: list[Slice], pos: np.ndarray) -> list[tuple[list[Sli
     keys = np.round(pos, 2)
     # Copies of one series in several folders (re-exports, other compressions) are the usual cause.
     candidates = [("folder", [os.path.dirname(s.name) for s in part]),
-                  ("transfer syntax", [str(s.dataset.file_meta.get("TransferSyntaxUID", "")) for s in part])]
-    candidates += [(tag, [str(s.dataset.get(tag, "")) for s in part]) for tag in _DISAMBIGUATORS]
+                  ("transfer syntax", [s.pixels.transfer_syntax for s in part])]
+    candidates += [(tag, [text(s.dataset, tag) for s in part]) for tag in _DISAMBIGUATORS]
     for tag, values in candidates:
         if len(set(values)) < 2:
             continue
@@ -131,8 +183,8 @@ def _split_duplicates(part: list[Slice], pos: np.ndarray) -> list[tuple[list[Sli
         for i, v in enumerate(values):
             groups[v].append(i)
         if all(len(set(keys[idx])) == len(idx) for idx in groups.values()):
-            return [([part[i] for i in idx], (f"several images per position in this series UID; "
-                     f"this stack holds those with {tag} = {v}")) for v, idx in groups.items()]
+            return [([part[i] for i in idx], (f"several images per position in this series UID, with "
+                     f"different pixel data; this stack holds those with {tag} = {v}")) for v, idx in groups.items()]
     # Nothing tells them apart: the k-th image at each position (in instance order) goes to stack k.
     order = sorted(range(len(part)), key=lambda i: (part[i].instance or 0, i))
     seen: dict[float, int] = defaultdict(int)
@@ -140,8 +192,8 @@ def _split_duplicates(part: list[Slice], pos: np.ndarray) -> list[tuple[list[Sli
     for i in order:
         buckets[seen[keys[i]]].append(part[i])
         seen[keys[i]] += 1
-    return [(b, (f"several images at the same position with no tag telling them apart; this stack "
-                f"holds occurrence {k + 1} of each position")) for k, b in sorted(buckets.items())]
+    return [(b, (f"several images at the same position, with different pixel data and no tag telling "
+                f"them apart; this stack holds occurrence {k + 1} of each position")) for k, b in sorted(buckets.items())]
 
 
 def _fmt_iop(iop) -> str:
@@ -186,12 +238,19 @@ def build(uid: str, part: list[Slice], problems: list[str]) -> Stack:
             problems.append(f"slice positions drift {drift:.2f} mm within the slice plane (gantry tilt "
                             "or sheared stack); the grid assumes a straight stack")
     slots = tuple(range(len(slices)))
-    if gaps and all(g.missing > 0 for g in gaps):
+    missing = sum(g.missing for g in gaps)
+    if gaps and all(g.missing > 0 for g in gaps) and missing > len(slices):
+        # More empty slots than images: one slice far away (a misplaced or misread position),
+        # not a few missing ones; a grid that size would be mostly empty.
+        problems.append(f"{missing} slices would be missing, more than the {len(slices)} present: no empty "
+                        f"slices are inserted, so positions beyond the first gap are off by up to "
+                        f"{max(abs(g.step_mm - step) for g in gaps):.2f} mm")
+    elif gaps and all(g.missing > 0 for g in gaps):
         # Whole slices are missing: leave empty slots for them so every slice keeps its true
         # position (a stitched stack would shift all later slices by the gap).
         slots = tuple(int(k) for k in np.rint((pos - pos[0]) / step))
         where = ", ".join(f"{g.before_mm + step * (j + 1):.2f}" for g in gaps for j in range(g.missing))
-        problems.append(f"{sum(g.missing for g in gaps)} empty slice(s) inserted at {where} mm along "
+        problems.append(f"{missing} empty slice(s) inserted at {where} mm along "
                         "the normal so every slice keeps its position; they hold no image data (0)")
     elif gaps:
         problems.append(f"uneven slice spacing: the grid uses a {step:.3g} mm step, so positions "

@@ -9,6 +9,8 @@ was crafted or broken, and the user should know which member it is.
 from __future__ import annotations
 
 import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ...errors import InputError
@@ -39,7 +41,8 @@ def member_names(zip_path: Path) -> list[str]:
     try:
         with zipfile.ZipFile(zip_path) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, OverflowError) as exc:
+        # (zipfile reports a damaged central directory with any of these)
         raise InputError(f"is not a readable zip archive ({exc}).", path=zip_path,
                          hint="Re-create the zip, or give the folder instead.") from exc
     for info in infos:
@@ -56,31 +59,51 @@ def member_names(zip_path: Path) -> list[str]:
 #: compresses a few times, never hundreds.
 MAX_RATIO = 100
 _BOMB_MIN_BYTES = 64 * 2**20
+#: Bytes read from a member to tell whether it is worth reading whole (see ``wanted``).
+HEAD_BYTES = 144
 
 
-def looks_like_dicom(head: bytes) -> bool:
-    """A Part 10 preamble ("DICM" at byte 128) or a bare dataset starting with group 0002/0008."""
-    return head[128:132] == b"DICM" or head[:2] in (b"\x02\x00", b"\x08\x00")
+def read_members(zip_path: Path, names, *, wanted: Callable[[bytes], bool], max_bytes: int,
+                 size: Callable[[int], str] = lambda n: f"{n} bytes",
+                 ) -> Iterator[tuple[str, bytes | None, tuple[str, str] | None]]:
+    """Yield ``(name, bytes, None)`` for each member in ``names``, read into memory (never
+    extracted), or ``(name, None, (kind, reason))`` when the member cannot be read.
 
-
-def read_members(zip_path: Path, names):
-    """Yield ``(name, bytes)`` for each member in ``names``, read into memory (never extracted).
-
-    A member that does not start like DICOM yields only its first bytes (enough to say what it
-    is not), so a large video or archive inside the zip costs nothing; a member that would
-    inflate more than :data:`MAX_RATIO` times is refused as a zip bomb.
+    A member whose first bytes are not ``wanted`` yields only those bytes (enough to say what it
+    is not), so a large video or archive inside the zip costs nothing. A member larger than
+    ``max_bytes`` is not read. A member whose data fails its CRC-32 check, or does not inflate,
+    is reported as corrupt and the others are still read: one damaged member must not cost the
+    whole zip. A member that claims to be DICOM ("DICM" at byte 128) and would inflate more
+    than :data:`MAX_RATIO` times refuses the zip: that is a crafted archive.
     """
     with zipfile.ZipFile(zip_path) as zf:
         for name in names:
             info = zf.getinfo(name)
-            with zf.open(info) as fh:
-                head = fh.read(132)
-                if not looks_like_dicom(head):
-                    yield name, head
-                    continue
-                if info.file_size > _BOMB_MIN_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                    raise InputError(
-                        f"zip member {name!r} would inflate from {info.compress_size} to {info.file_size} "
-                        "bytes, which no DICOM file does; the zip was refused.", path=zip_path,
-                        hint="Re-create the zip from the DICOM folder itself.")
-                yield name, head + fh.read()
+            if info.file_size > max_bytes:
+                why = f"{size(info.file_size)} uncompressed, more than the {size(max_bytes)} a DICOM file is read up to"
+                yield name, None, ("unsupported", why)
+                continue
+            try:
+                with zf.open(info) as fh:
+                    head = fh.read(HEAD_BYTES)
+                    claims_dicom = wanted(head) or head[128:132] == b"DICM"
+                    if claims_dicom and info.file_size > _BOMB_MIN_BYTES and \
+                            info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                        raise InputError(
+                            f"zip member {name!r} would inflate from {info.compress_size} to {info.file_size} "
+                            "bytes, which no DICOM file does; the zip was refused.", path=zip_path,
+                            hint="Re-create the zip from the DICOM folder itself.")
+                    if not wanted(head):
+                        yield name, head, None
+                        continue
+                    data = head + fh.read()  # reading to the end checks the CRC-32
+            except InputError:
+                raise
+            except RuntimeError as exc:  # encrypted member
+                yield name, None, ("unsupported", f"cannot be read from the zip ({exc})")
+            except NotImplementedError as exc:  # compression method zipfile does not know
+                yield name, None, ("unsupported", f"cannot be read from the zip ({exc})")
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+                yield name, None, ("corrupt", f"damaged inside the zip: {' '.join(str(exc).split())} (not used)")
+            else:
+                yield name, data, None
