@@ -57,7 +57,7 @@ test: setup sample
 
 # make test fuzzes a few hundred mutants of real files; this checks thousands, with other seeds.
 fuzz: setup
-	LESIONVIEW_FUZZ_CASES=2100 LESIONVIEW_FUZZ_SEEDS=1,2 $(PY) -m pytest -q tests/test_fuzz.py
+	LESIONVIEW_FUZZ_CASES=3500 LESIONVIEW_FUZZ_SEEDS=1,2,3 $(PY) -m pytest -q tests/test_fuzz.py
 
 bench: setup
 	$(PY) -m benchmarks

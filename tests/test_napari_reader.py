@@ -188,6 +188,18 @@ def test_reader_declines_what_it_cannot_read(tmp_path):
     assert get_reader([str(tmp_path / "notes.txt"), str(tmp_path / "docs.zip")]) is None
 
 
+def test_reader_never_opens_a_fifo_or_device_while_sniffing(tmp_path):
+    """A folder holding a named pipe (or a link to a device) must not block napari's reader choice."""
+    import os
+
+    from fuzzing import time_limit
+
+    os.mkfifo(tmp_path / "IM0001")           # a DICOM-like name: it would be sniffed
+    os.symlink("/dev/zero", tmp_path / "IM0002")
+    with time_limit(20):
+        assert get_reader(str(tmp_path)) is None
+
+
 def _corrupt_nifti(tmp_path) -> Path:
     path = tmp_path / "broken_scan.nii.gz"
     path.write_bytes(gzip.compress(b"this is not a NIfTI header" * 20)[:-9])

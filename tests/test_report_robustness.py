@@ -261,7 +261,7 @@ def test_overwrite_replaces_the_complete_set(study, old_set):
 def test_disk_full_while_writing_keeps_the_old_set(study, old_set, monkeypatch, module, writer):
     out, old = old_set
     monkeypatch.setattr(f"{module}.{writer}", _boom(OSError(errno.ENOSPC, "No space left on device")))
-    with pytest.raises(OutputError, match="no space is left") as err:
+    with pytest.raises(OutputError, match="the disk is full") as err:
         _report(study, out, overwrite=True)
     assert "the folder is as it was" in err.value.message
     assert _hashes(out) == old

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lesionview.io import load
 from lesionview.io.nifti import is_nifti
+from lesionview.io.paths import open_regular
 
 from ._layers import volumes_to_layer_data
 
@@ -87,12 +88,15 @@ def _is_dicom_folder(folder: Path) -> bool:
                 return True
             if sniffed < _MAX_SNIFFED and _maybe_dicom_name(lower):
                 sniffed += 1
-                try:
-                    with open(os.path.join(root, name), "rb") as fh:
-                        if _has_dicom_magic(fh.read(132)):
-                            return True
+                try:  # never open a FIFO or a device found in the folder: that would block
+                    fh = open_regular(os.path.join(root, name))
                 except OSError:
                     continue
+                if fh is None:
+                    continue
+                with fh:
+                    if _has_dicom_magic(fh.read(132)):
+                        return True
     return False
 
 

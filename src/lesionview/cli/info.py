@@ -31,9 +31,10 @@ def info(
     for col in ("#", "series", "description", "role", "plane", "size", "spacing (mm)", "problems"):
         table.add_column(col, overflow="fold")
     for k, r in enumerate(rows, 1):
+        split = r["uid"].rpartition("#")[2] if "#" in r["uid"] else ""  # one UID split in stacks
         table.add_row(
             str(k), "" if r["series_number"] is None else str(r["series_number"]),
-            escape(r["description"] or ""),
+            escape(r["description"] or "") + (f" (stack {split})" if split else ""),
             r["role"], r["plane"], "x".join(map(str, r["shape"])),
             " x ".join(f"{s:.3g}" for s in r["spacing_mm"]),
             escape("\n".join(r["problems"])) or "[green]none[/]",
@@ -49,10 +50,15 @@ def info(
             console.print(f"[dim]  ... and {len(ignored) - 20} more (see --json)[/]")
 
 
-def _row(info, geometry, slice_axis, problems) -> dict:
-    """One series as JSON-safe values: every text printable (see :func:`shown_path`)."""
+def _row(info, geometry, slice_axis, problems, uid: str | None = None) -> dict:
+    """One series as JSON-safe values: every text printable (see :func:`shown_path`).
+
+    ``uid`` names the stack (the SeriesInstanceUID, with ``#k`` when one UID was split): what
+    ``load_volume(path, series=...)`` takes to choose it.
+    """
     description = info.series_description or info.protocol_name
     return {
+        "uid": _text(uid or info.series_uid),
         "series_number": info.series_number,
         "description": _text(description),
         "role": info.role.value,
@@ -85,6 +91,6 @@ def _describe(path: Path, *, quiet: bool) -> tuple[list[dict], list[dict], list[
         task = bar.add_task("scan", total=None)
         result = scan(path, progress=lambda done, total: bar.update(task, completed=done, total=total))
     series = result.require_series()
-    rows = [_row(s.info, s.geometry, 0, s.problems) for s in series]
+    rows = [_row(s.info, s.geometry, 0, s.problems, uid=s.uid) for s in series]
     ignored = [{"path": shown_path(i.path), "reason": shown_path(i.reason)} for i in result.ignored]
     return rows, ignored, [shown_path(p) for p in result.problems]

@@ -23,6 +23,7 @@ _CAUSES = {
     errno.EACCES: ("permission denied", "Write to a folder you own, or change its permissions."),
     errno.EPERM: ("permission denied", "Write to a folder you own, or change its permissions."),
     errno.ENAMETOOLONG: ("the name is too long", "Write to a folder with a shorter path."),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "Choose a folder (it is created if missing)."),
 }
 
 
@@ -40,8 +41,13 @@ def output_error(path: str | os.PathLike, exc: OSError) -> OutputError:
         if blocker is not None:
             return OutputError(f"is a file, so {path} cannot be written under it.", path=blocker,
                                hint="Choose another output folder, or move that file away.")
-    cause, hint = _CAUSES.get(exc.errno, (exc.strerror or str(exc), "Check the output folder."))
+    cause, hint = cause_of(exc)
     return OutputError(f"cannot be written: {cause}.", path=path, hint=hint)
+
+
+def cause_of(exc: OSError) -> tuple[str, str]:
+    """``(why a write failed, what to do)`` in words, for an OSError met while writing."""
+    return _CAUSES.get(exc.errno, (exc.strerror or str(exc) or type(exc).__name__, "Check the output folder."))
 
 
 def check_writable_folder(folder: str | os.PathLike) -> None:

@@ -115,6 +115,12 @@ def is_dicom_image(image: Volume | None) -> bool:
     return not is_nifti(Path(image.info.source))
 
 
+def _is_nifti_source(image: Volume) -> bool:
+    from ..io.nifti import is_nifti
+
+    return not image.info.source or is_nifti(Path(image.info.source))
+
+
 def available_formats(image: Volume | None) -> tuple[str, ...]:
     """The formats these inputs allow: all of them for a DICOM image, no SEG/SR otherwise."""
     return FORMATS if is_dicom_image(image) else tuple(f for f in FORMATS if f not in DICOM_FORMATS)
@@ -247,9 +253,11 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
     fmts = parse_formats(formats, image)
     bad = [f for f in fmts if f in DICOM_FORMATS]
     if bad and not is_dicom_image(image):
+        why = ("not given" if image is None else
+               "not DICOM (NIfTI has no study/series UIDs to reference)" if _is_nifti_source(image) else
+               "DICOM without a SeriesInstanceUID to reference")
         raise ReportError(
-            f"{' and '.join(b.upper() for b in bad)} need the source DICOM images, but the image is "
-            + ("not given" if image is None else "not DICOM (NIfTI has no study/series UIDs to reference)") + ".",
+            f"{' and '.join(b.upper() for b in bad)} need the source DICOM images, but the image is {why}.",
             hint="Pass the DICOM series as the image, or leave seg/sr out of the formats.")
     if bad and lesions is None:
         raise ReportError("a DICOM SEG needs the lesion mask.", hint="Pass lesions=... (CLI: the LESIONS argument).")

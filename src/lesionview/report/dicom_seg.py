@@ -118,18 +118,9 @@ def _nifti_error(path) -> InputError:
 
 
 def _pick(found: list, key, root) -> SourceSeries:
-    if key is None:
-        if len(found) > 1:
-            names = "; ".join(s.info.label for s in found)
-            raise InputError(f"holds {len(found)} series ({names}).", path=root,
-                             hint="Say which one the masks belong to with series= (UID, number or description).")
-        return _from_dicom_series(found[0])
-    key = str(key)
-    for s in found:
-        if key in (s.uid, s.info.series_uid, str(s.info.series_number), s.info.series_description):
-            return _from_dicom_series(s)
-    names = "; ".join(s.info.label for s in found)
-    raise InputError(f"has no series matching {key!r} (found: {names}).", path=root)
+    from ..io.dicom import pick_series
+
+    return _from_dicom_series(pick_series(found, key, root))
 
 
 def _from_dicom_series(s) -> SourceSeries:

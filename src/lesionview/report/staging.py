@@ -26,22 +26,13 @@ from pathlib import Path
 from typing import Self
 
 from ..errors import OutputError
+from ..io.atomic import cause_of
 
 #: Prefix of the hidden staging folders (``.lesionview-report-k3j2x9``).
 STAGING_PREFIX = ".lesionview-report-"
 #: Causes that mean the folder cannot take the set at all, whichever format met them first.
 FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
-_CAUSES = {
-    errno.ENOSPC: ("no space is left on the device", "Free some space, or choose a folder on another disk."),
-    errno.EDQUOT: ("the disk quota is exceeded", "Free some space, or choose a folder on another disk."),
-    errno.EFBIG: ("a file is larger than this file system allows", "Choose a folder on another disk."),
-    errno.EROFS: ("it is on a read-only file system", "Choose a folder you can write to."),
-    errno.EACCES: ("permission denied", "Choose a folder you can write to, or change its permissions."),
-    errno.EPERM: ("permission denied", "Choose a folder you can write to, or change its permissions."),
-    errno.ENOTDIR: ("a part of the path is a file, not a folder", "Choose a folder (it is created if missing)."),
-    errno.EEXIST: ("a part of the path is a file, not a folder", "Choose a folder (it is created if missing)."),
-}
 
 
 def output_error(folder: str | os.PathLike, exc: OSError, *, doing: str = "write the report",
@@ -53,10 +44,9 @@ def output_error(folder: str | os.PathLike, exc: OSError, *, doing: str = "write
     Examples
     --------
     >>> output_error("/mnt/out", OSError(errno.ENOSPC, "No space left on device")).message
-    '/mnt/out: cannot write the report: no space is left on the device; the folder is as it was. Free some space, or choose a folder on another disk.'
+    '/mnt/out: cannot write the report: the disk is full; the folder is as it was. Free some space, or write to another disk.'
     """
-    cause, hint = _CAUSES.get(exc.errno, (exc.strerror or str(exc) or type(exc).__name__,
-                                          "Check the folder, or choose another one."))
+    cause, hint = cause_of(exc)
     as_it_was = "; the folder is as it was" if kept else ""
     return OutputError(f"cannot {doing}: {cause}{as_it_was}.", path=folder, hint=hint)
 

@@ -26,7 +26,7 @@ and rescaling), ``metadata`` (SeriesInfo), ``scan`` (the public objects).
 """
 
 from .discover import Ignored
-from .scan import DicomScan, DicomSeries, scan
+from .scan import DicomScan, DicomSeries, pick_series, scan
 from .stack import Gap
 
-__all__ = ["DicomScan", "DicomSeries", "Gap", "Ignored", "scan"]
+__all__ = ["DicomScan", "DicomSeries", "Gap", "Ignored", "pick_series", "scan"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import struct
 import warnings
 from collections.abc import Callable, Iterator
@@ -28,7 +27,8 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from .. import path_problem
+from ..paths import open_regular as _open_nonblocking
+from ..paths import path_problem
 from .zipsafe import is_zip, member_names, read_members
 
 #: Values above this size stay on disk during the header pass (the pixel data, big private blobs).
@@ -249,15 +249,12 @@ def open_regular(name: str) -> tuple[io.BufferedReader | None, tuple[str, str] |
     if problem is not None:
         return None, problem
     try:
-        # O_NONBLOCK: should the file have been replaced by a FIFO since the check, opening it
-        # still returns at once (and fstat below refuses it). It changes nothing for regular files.
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+        fh = _open_nonblocking(name)
     except OSError as exc:
         return None, ("corrupt", f"cannot be opened ({exc.strerror or exc}; permissions?)")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
+    if fh is None:
         return None, ("not-dicom", "not a regular file: skipped")
-    return open(fd, "rb"), None  # the caller closes it
+    return fh, None  # the caller closes it
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:

@@ -174,3 +174,38 @@ def scan(path: str | os.PathLike, *, progress: Callable[[int, int], None] | None
         raise InputError(f"its slices cannot be put in order ({UNEXPECTED}: {type(exc).__name__}: {short(exc)}).",
                          path=path, hint="Please report this folder; load the series' own folder meanwhile.") from exc
     return DicomScan(path, [DicomSeries(st, source) for st in stacks], ignored, problems, n_files)
+
+
+def pick_series(found: list[DicomSeries], key: str | int | None, root) -> DicomSeries:
+    """The one series of ``found`` that ``key`` names (its uid, SeriesInstanceUID, number or
+    description), or the only one when ``key`` is None.
+
+    A stack's own uid (with its ``#k`` when one SeriesInstanceUID was split) names exactly one.
+
+    Raises
+    ------
+    InputError
+        Several series and no key, a key that matches several, or one that matches none.
+    """
+    if key is None:
+        if len(found) > 1:
+            raise InputError(f"holds {len(found)} series ({series_names(found)}).", path=root,
+                             hint="Give the folder of the one series you mean, or series= (UID, number "
+                                  "or description) from Python.")
+        return found[0]
+    key = str(key)
+    matches = [s for s in found if key == s.uid] or [
+        s for s in found if key in (s.info.series_uid, str(s.info.series_number), s.info.series_description)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InputError(f"has {len(matches)} stacks matching {key!r} ({series_names(matches)}).", path=root,
+                         hint=f"Choose one by its uid, e.g. series={matches[0].uid!r}.")
+    raise InputError(f"has no series matching {key!r} (found: {series_names(found)}).", path=root)
+
+
+def series_names(found: list[DicomSeries]) -> str:
+    """The series' labels, with the uid of each whose label another one shares."""
+    labels = [s.info.label for s in found]
+    return "; ".join(label if labels.count(label) == 1 else f"{label} [uid {s.uid}]"
+                     for label, s in zip(labels, found))

@@ -183,8 +183,10 @@ def _split_duplicates(part: list[Slice], pos: np.ndarray) -> list[tuple[list[Sli
         for i, v in enumerate(values):
             groups[v].append(i)
         if all(len(set(keys[idx])) == len(idx) for idx in groups.values()):
-            return [([part[i] for i in idx], (f"several images per position in this series UID, with "
-                     f"different pixel data; this stack holds those with {tag} = {v}")) for v, idx in groups.items()]
+            # (Byte-identical copies in one folder were dropped as duplicates before; copies in
+            # other folders or compressions are kept apart, each its own stack.)
+            return [([part[i] for i in idx], (f"several images per position in this series UID; this "
+                     f"stack holds those with {tag} = {v}")) for v, idx in groups.items()]
     # Nothing tells them apart: the k-th image at each position (in instance order) goes to stack k.
     order = sorted(range(len(part)), key=lambda i: (part[i].instance or 0, i))
     seen: dict[float, int] = defaultdict(int)
