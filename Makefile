@@ -55,9 +55,11 @@ test: setup sample
 	$(VENV)/bin/ruff check src plugins tests benchmarks scripts
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest
 
-# make test fuzzes a few hundred mutants of real files; this checks thousands, with other seeds.
+# make test fuzzes a few hundred mutants of real files and sends Ctrl-C at 8 moments per command;
+# this checks thousands of mutants with other seeds, and Ctrl-C at 30 moments.
 fuzz: setup
-	LESIONVIEW_FUZZ_CASES=3500 LESIONVIEW_FUZZ_SEEDS=1,2,3 $(PY) -m pytest -q tests/test_fuzz.py
+	LESIONVIEW_FUZZ_CASES=3500 LESIONVIEW_FUZZ_SEEDS=1,2,3 LESIONVIEW_CTRL_C_MOMENTS=30 \
+	  $(PY) -m pytest -q tests/test_fuzz.py tests/test_cli_robustness.py -k "fuzz or ctrl_c"
 
 bench: setup
 	$(PY) -m benchmarks

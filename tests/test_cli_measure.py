@@ -4,6 +4,7 @@ input refused with exit 2 and a message naming the file (never a traceback)."""
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+import typer
 
 from lesionview.geometry import Geometry
 from lesionview.io import write_nifti
@@ -237,6 +239,87 @@ def test_output_folder_that_is_a_file_is_refused(study, tmp_path):
     res = run_cli(study["lesions"], "--out", out)
     assert_refused(res, names=[out])
     assert out.read_text() == "not a folder"
+
+
+# ------------------------------------------------------------------------------ --out: a report set
+def _entries(folder: Path) -> dict[str, bytes | None]:
+    """Every entry of ``folder``, hidden ones too: its bytes, or None for a folder."""
+    return {p.name: None if p.is_dir() else p.read_bytes() for p in folder.iterdir()}
+
+
+def _measure_here(study, out, **options) -> None:
+    """``lesionview measure LESIONS --image IMAGE --out OUT`` in this process."""
+    from lesionview.cli.measure import measure_command
+
+    measure_command(study["lesions"], image=study["image"], out=out, **options)
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left on device")],
+                         ids=["ctrl-c", "disk-full"])
+@pytest.mark.parametrize("old", [True, False], ids=["old-pair", "new-folder"])
+def test_a_failure_between_the_json_and_the_csv_leaves_the_old_pair(study, full_run, tmp_path, monkeypatch,
+                                                                     exc, old):
+    """The JSON is written, then the CSV fails: the old pair stays as it was (never the new JSON
+    beside the old CSV), and a new folder stays empty."""
+    from lesionview.report import tabular
+
+    out = tmp_path / "out"
+    if old:
+        shutil.copytree(full_run[1], out)
+    before = _entries(out) if old else {}
+    json_written = []
+    real_json = tabular.write_json
+    monkeypatch.setattr(tabular, "write_json", lambda *a, **k: json_written.append(real_json(*a, **k))
+                        or json_written[-1])
+
+    def csv_fails(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(tabular, "write_csv", csv_fails)
+    if isinstance(exc, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            _measure_here(study, out, overwrite=old)
+    else:
+        with pytest.raises(typer.Exit) as stop:            # OutputError: one line, exit 2
+            _measure_here(study, out, overwrite=old)
+        assert stop.value.exit_code == EXIT_BAD_INPUT
+    assert json_written, "the JSON was written before the CSV failed"
+    assert _entries(out) == before
+
+
+def test_json_keeps_the_full_input_paths(study, tmp_path):
+    out = tmp_path / "out"
+    _measure_here(study, out)
+    data = json.loads((out / "measurements.json").read_text())
+    paths = {r["role"]: r["path"] for r in data["inputs"]}
+    assert paths == {"lesions": str(study["lesions"]), "image": str(study["image"])}
+    assert sorted(_entries(out)) == ["measurements.csv", "measurements.json"]
+
+
+def test_out_holding_a_report_is_refused_or_replaced_whole(study, tmp_path):
+    """A report.html of an earlier run would stand beside other numbers: refused, and replaced
+    (removed, with a note) under --overwrite; other files stay."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("an earlier report")
+    (out / "notes.txt").write_text("mine")
+    res = run_cli(study["lesions"], "--out", out)
+    assert_refused(res, names=[out], words=["already holds report.html", "--overwrite"])
+    assert sorted(_entries(out)) == ["notes.txt", "report.html"]
+
+    res = run_cli(study["lesions"], "--out", out, "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert "note: removed the old report.html" in " ".join(res.stderr.split())
+    assert sorted(_entries(out)) == ["measurements.csv", "measurements.json", "notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_named_like_an_output_file_is_refused(study, tmp_path):
+    out = tmp_path / "out"
+    (out / "measurements.csv").mkdir(parents=True)
+    res = run_cli(study["lesions"], "--out", out, "--overwrite")
+    assert_refused(res, names=[out], words=["holds a folder named measurements.csv"])
+    assert sorted(_entries(out)) == ["measurements.csv"] and not any((out / "measurements.csv").iterdir())
 
 
 def test_empty_mask_is_a_valid_no_lesion_result(study, tmp_path):

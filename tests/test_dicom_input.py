@@ -164,7 +164,7 @@ def test_slices_with_another_orientation_are_split_off_and_named(shared_data, tm
     assert all(s.info.series_uid == main.info.series_uid for s in found.series)
 
 
-def test_zip_bomb_member_is_refused_without_inflating_it(tmp_path):
+def test_zip_bomb_member_is_ignored_without_inflating_it(tmp_path, monkeypatch):
     import zipfile
 
     from lesionview.io.dicom import scan
@@ -177,5 +177,11 @@ def test_zip_bomb_member_is_refused_without_inflating_it(tmp_path):
         for _ in range(80):                         # ... then 80 MB of zeros (~80 kB zipped)
             fh.write(chunk)
     assert bomb.stat().st_size < 2**20
-    with pytest.raises(InputError, match="would inflate .* which no DICOM file does"):
-        scan(bomb)
+    read, inflate = [], zipfile.ZipExtFile.read
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: read.append(n) or inflate(self, n))
+    found = scan(bomb)
+    assert read == [144]  # the first bytes only, never the 80 MB
+    (entry,) = found.ignored
+    assert entry.kind == "unsupported" and "would inflate" in entry.reason and "not inflated" in entry.reason
+    with pytest.raises(InputError, match=r"no usable DICOM image series: bomb.zip!series/IM1.dcm: would inflate"):
+        found.require_series()

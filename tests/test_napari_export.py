@@ -4,6 +4,7 @@ without asking. Real GUI: run under ``xvfb-run -a -s "-screen 0 1280x1024x24"``.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from test_napari_measurements import TIMEOUT_MS, VOLATILE, measure_layers, open_twin
@@ -86,6 +87,26 @@ def test_never_overwrites_without_asking(study, qtbot, tmp_path):
     StudyMeasurements.model_validate_json((out / "measurements.json").read_text())
     assert (out / "measurements.csv").is_file()
     assert not [p for p in out.iterdir() if ".part" in p.name]  # atomic: no temporary left behind
+
+
+def test_an_old_report_is_part_of_the_set_it_asks_about(study, qtbot, tmp_path):
+    """JSON + CSV into a folder holding an earlier report.html: asked about it, and on yes it is
+    removed (and said), so no old report stands beside the new numbers."""
+    viewer, _ = study
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("an earlier report")
+    (out / "notes.txt").write_text("mine")
+    no = Asked(False)
+    widget = ExportWidget(viewer, ask_overwrite=no)
+    widget.folder.setText(str(out))
+    _export(qtbot, widget)
+    assert no.asked == [["report.html"]] and sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.html"]
+
+    widget._ask_overwrite = Asked(True)
+    _export(qtbot, widget)
+    assert sorted(p.name for p in out.iterdir()) == ["measurements.csv", "measurements.json", "notes.txt"]
+    assert "removed the old report.html" in widget.status.text()
 
 
 def test_measures_itself_without_the_live_table(viewer, qtbot, tmp_path):
@@ -190,3 +211,63 @@ def test_a_failing_format_is_shown_and_the_others_are_written(study, qtbot, tmp_
     (shown,) = seen["error"]
     assert shown.startswith("Export incomplete (3 of 5 formats written)") and "AccessionNumber" in shown
     assert "needs the SEG" in shown and not seen["info"]
+
+
+def test_every_format_from_a_series_lacking_type_2_attributes(study, qtbot, tmp_path, monkeypatch):
+    """No patch this time: the T1+C series really lacks AccessionNumber, StudyID, PatientSex...
+    (as highdicom once choked on), opened like any series, and Export writes all six formats;
+    the source files are not changed."""
+    import hashlib
+    import shutil
+
+    import highdicom as hd
+    import pydicom
+    from gui_helpers import capture_notifications
+    from npe2 import PluginManifest
+    from qtpy.QtCore import Qt
+
+    from lesionview.phantom import sample_path
+    from napari_lesionview._study import find_layer, set_role
+
+    viewer, live = study
+    seen = capture_notifications(monkeypatch, ex)
+    source = tmp_path / "t1c"
+    shutil.copytree(sample_path("twin") / "dicom" / "05_SAG_T1_TSE_C", source)
+    dropped = ("AccessionNumber", "StudyID", "PatientSex", "ReferringPhysicianName", "StudyTime",
+               "PatientBirthDate", "Manufacturer")
+    for f in sorted(source.iterdir()):
+        ds = pydicom.dcmread(f)
+        for keyword in dropped:
+            if keyword in ds:
+                delattr(ds, keyword)
+        ds.save_as(f)
+
+    def digests():
+        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in source.iterdir()}
+
+    before = digests()
+    old = find_layer(viewer, "t1c")
+    plugin = PluginManifest.from_file(Path(ex.__file__).parents[1] / "napari.yaml").name
+    (layer,) = viewer.open(source, plugin=plugin)
+    set_role(viewer, layer, "t1c")
+    viewer.layers.remove(old)
+    qtbot.waitUntil(lambda: live.is_current, timeout=TIMEOUT_MS)
+
+    out = tmp_path / "out"
+    widget = ExportWidget(viewer, ask_overwrite=Asked(False))
+    viewer.window.add_dock_widget(widget, name="Export")
+    for box in widget.checks.values():
+        box.setChecked(True)
+    widget.folder.setText(str(out))
+    qtbot.mouseClick(widget.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget._worker is None and widget.button.isEnabled(), timeout=4 * TIMEOUT_MS)
+
+    assert not seen["error"], seen["error"]
+    names = sorted(report.FILENAMES.values())
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert sorted(p.name for p in widget.last_paths) == names and widget.status.text().startswith("Wrote")
+    # Filled in empty from the copy (the sample series has StudyID "1" and PatientSex "F").
+    for ds in (hd.seg.segread(out / "segmentation.dcm"), hd.sr.srread(out / "measurements-sr.dcm")):
+        for keyword in ("AccessionNumber", "StudyID", "PatientSex"):
+            assert keyword in ds and ds.get(keyword) in ("", None), keyword
+    assert digests() == before

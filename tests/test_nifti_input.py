@@ -15,7 +15,7 @@ import pytest
 
 from lesionview.errors import InputError
 from lesionview.geometry import Geometry
-from lesionview.io import read_nifti, write_nifti
+from lesionview.io import nifti_header, read_nifti, write_nifti
 
 SHAPE = (4, 5, 6)
 SPACING = (1.0, 2.0, 3.0)
@@ -23,6 +23,9 @@ VALUES = np.arange(120, dtype=np.int16).reshape(SHAPE)
 GEOMETRY = Geometry(SHAPE, spacing=SPACING, origin=(10.0, -20.0, 30.0))
 #: Bytes in the small file: the 352-byte header block, then 120 int16 voxels.
 NBYTES = 352 + 120 * 2
+#: Its smallest slice (4 x 5 voxels, across the last axis) in bytes: a damaged dim changes the size
+#: by at least this.
+SLICE = 4 * 5 * 2
 
 
 def _nifti(tmp_path, name="edited.nii", *, extra=b"", cut=None, **fields):
@@ -187,10 +190,53 @@ def test_vox_offset_beyond_the_end_is_refused(tmp_path):
     _refused(_nifti(tmp_path, vox_offset=1e6), r"voxels start at byte 1000000, beyond the end")
 
 
+@pytest.mark.parametrize("name, whose", [("padded.nii", "the file"), ("padded.nii.gz", "its gzip stream")])
+def test_a_few_bytes_after_the_voxels_load_with_a_problem(tmp_path, name, whose):
+    # Fewer than a slice of voxels cannot come from damaged dims or datatype; nibabel, FSL and ITK
+    # read such files.
+    for extra in (b"\xff" * 4, bytes(SLICE - 1)):
+        path = _nifti(tmp_path, name, extra=extra)
+        vol = read_nifti(path)
+        np.testing.assert_array_equal(vol.array, VALUES)
+        np.testing.assert_array_equal(vol.array, np.asanyarray(nib.load(path).dataobj))
+        assert vol.geometry.same_space(GEOMETRY)
+        assert vol.problems == (f"{whose} holds {len(extra)} bytes after its voxels; they were ignored",)
+
+
 def test_more_data_than_the_header_describes_is_refused(tmp_path):
-    _refused(_nifti(tmp_path, extra=bytes(40)), r"it holds 632 bytes, 40 bytes more than its header")
+    _refused(_nifti(tmp_path, extra=bytes(SLICE)), r"it holds 632 bytes, 40 bytes more than its header")
+    _refused(_nifti(tmp_path, "slice.nii.gz", extra=bytes(SLICE)),
+             r"its gzip stream holds more than the 592 bytes its header describes")
+    _refused(_nifti(tmp_path, "large.nii", extra=bytes(5 * 6 * 2)),  # a slice across the first axis
+             r"it holds 652 bytes, 60 bytes more")
     _refused(_nifti(tmp_path, "small.nii.gz", dim={3: 5}),  # one slice fewer than stored
              r"its gzip stream holds more than the 552 bytes its header describes")
+    _refused(_nifti(tmp_path, "uint8.nii", datatype=2, bitpix=8),  # int16 stored, uint8 described
+             r"it holds 592 bytes, 120 bytes more than its header describes \(4 x 5 x 6 uint8")
+
+
+def test_a_lowered_vox_offset_is_not_taken_for_spare_bytes(tmp_path):
+    # A 32-byte extension, then the voxels at 384; a vox_offset of 352 would shift every voxel by
+    # 32 bytes, and leave 32 bytes (less than a slice) "after the voxels".
+    img = nib.Nifti1Image(VALUES, GEOMETRY.ras_affine)
+    img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"a comment"))
+    nib.save(img, tmp_path / "ext.nii")
+    raw = (tmp_path / "ext.nii").read_bytes()
+    hdr = nib.Nifti1Header(raw[:348], check=False)
+    assert hdr["vox_offset"] == 384
+    np.testing.assert_array_equal(read_nifti(tmp_path / "ext.nii").array, VALUES)
+    for offset, match in [
+        (352, r"holds 32 bytes after its voxels, and vox_offset says they start at byte 352, inside a head"),
+        (np.nextafter(np.float32(384), np.float32(0)),  # the lowest mantissa bit: nibabel reads 383
+         r"holds 1 byte after its voxels, and vox_offset \(where they start\) is 383.99997, not a whole"),
+    ]:
+        hdr["vox_offset"] = offset
+        (tmp_path / "lowered.nii").write_bytes(hdr.binaryblock + raw[348:])
+        _refused(tmp_path / "lowered.nii", match)
+    # Raised by a fraction, with nothing after the voxels, it reads as nibabel reads it.
+    hdr["vox_offset"] = np.nextafter(np.float32(384), np.float32(1000))
+    (tmp_path / "raised.nii").write_bytes(hdr.binaryblock + raw[348:])
+    np.testing.assert_array_equal(read_nifti(tmp_path / "raised.nii").array, VALUES)
 
 
 def test_an_intact_gzip_of_a_truncated_file_is_refused(tmp_path):
@@ -200,7 +246,50 @@ def test_an_intact_gzip_of_a_truncated_file_is_refused(tmp_path):
 
 def test_dims_beyond_memory_are_refused_before_reading(tmp_path):
     path = _nifti(tmp_path, dim={1: 32767, 2: 32767, 3: 32767}, datatype=64, bitpix=64)
-    _refused(path, r"32767 x 32767 x 32767 float64 voxels .* more than this computer's memory")
+    # The computer's memory, or a smaller limit of a container or ulimit where the test runs.
+    _refused(path, r"32767 x 32767 x 32767 float64 voxels .* more than this (computer|container|process)")
+
+
+def _no_memory_limits(monkeypatch, tmp_path):
+    """Only the computer's memory counts: no cgroup file, no address-space limit."""
+    monkeypatch.setattr(nifti_header, "CGROUP_MEMORY_FILES", (tmp_path / "v2", tmp_path / "v1"))
+    monkeypatch.setattr(nifti_header.resource, "getrlimit",
+                        lambda which: (nifti_header.resource.RLIM_INFINITY,) * 2)
+    physical, what = nifti_header.memory_limit()
+    assert what.startswith("this computer's memory") and physical > 10**8
+
+
+@pytest.mark.parametrize("v2, v1, limited", [
+    ("2000000\n", None, True),
+    ("max\n", None, False),                          # v2: no limit
+    (None, "2000000\n", True),
+    (None, "9223372036854771712\n", False),          # v1: "no limit" is a number near 2**63
+])
+def test_a_container_memory_limit_is_the_limit(monkeypatch, tmp_path, v2, v1, limited):
+    # Inside a container the host's memory is what SC_PHYS_PAGES says: the cgroup says what is allowed.
+    _no_memory_limits(monkeypatch, tmp_path)
+    for name, text in (("v2", v2), ("v1", v1)):
+        if text is not None:
+            (tmp_path / name).write_text(text)
+    path = _nifti(tmp_path, dim={1: 100, 2: 100, 3: 100}, datatype=64, bitpix=64)  # 8 MB of float64
+    if limited:
+        error = _refused(path, r"100 x 100 x 100 float64 voxels from byte 352 \(8,000,352 bytes\), more than "
+                               r"this container's memory limit \(2,000,000 bytes, .*\) can load")
+        assert "raise that limit" in error.hint
+    else:
+        _refused(path, r"is truncated")  # the memory check passed; the file holds 120 voxels
+
+
+def test_an_address_space_limit_is_the_limit(monkeypatch, tmp_path):
+    _no_memory_limits(monkeypatch, tmp_path)
+    monkeypatch.setattr(nifti_header.resource, "getrlimit", lambda which: (3_000_000, 10**10))
+    assert nifti_header.memory_limit()[0] == 3_000_000
+    (tmp_path / "v2").write_text("2000000\n")
+    assert nifti_header.memory_limit()[0] == 2_000_000  # the smallest of the three
+    (tmp_path / "v2").unlink()
+    _refused(_nifti(tmp_path, dim={1: 100, 2: 100, 3: 100}, datatype=64, bitpix=64),
+             r"more than this process's address-space limit \(3,000,000 bytes, ulimit -v\) can load")
+    np.testing.assert_array_equal(read_nifti(_nifti(tmp_path)).array, VALUES)  # a small file still loads
 
 
 def test_a_gzip_stream_far_smaller_than_its_dims_is_refused_before_inflating(tmp_path):

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -363,6 +364,94 @@ def test_a_folder_where_a_report_file_goes_is_refused(study, tmp_path):
     with pytest.raises(InputError, match="holds a folder named report.html"):
         _report(study, tmp_path / "out", formats=("json", "html"), overwrite=True)
     assert (tmp_path / "out" / "report.html").is_dir()
+
+
+# ----------------------------------------------------------------------------- a subset of the formats
+def test_a_subset_without_overwrite_is_refused_by_any_report_file(study, old_set):
+    """Every report file in the folder belongs to the old set, asked for now or not."""
+    out, old = old_set
+    for name in (n for n in old if n not in ("notes.txt", "report.html")):
+        (out / name).unlink()
+    left = _hashes(out)
+    with pytest.raises(InputError, match=r"already holds report\.html, of an earlier run") as err:
+        _report(study, out, formats=("json",))
+    assert "--overwrite" in err.value.message
+    assert _hashes(out) == left
+
+
+def test_a_subset_with_overwrite_replaces_the_whole_old_set(study, old_set):
+    """json only, over a set of five: the four old files not written again are removed (and
+    named), so the folder holds one run's files; files that are not report files stay."""
+    out, old = old_set
+    (out / FILENAMES["pdf"]).mkdir()                  # a folder, not a report file: left alone
+    done = _report(study, out, formats=("json",), overwrite=True)
+    assert done.complete and list(done) == ["json"]
+    assert set(done.removed) == {"csv", "seg", "sr", "html"}
+    assert done.removed["html"] == out.resolve() / "report.html"
+    assert [line.split(":")[0] for line in done.removals()] == [
+        f"removed the old {FILENAMES[f]}" for f in ("csv", "seg", "sr", "html")]
+    assert all("this run did not write it" in line for line in done.removals())
+    now = _hashes(out)
+    assert set(now) == {"measurements.json", "notes.txt", "report.pdf"} and now["report.pdf"] == "dir"
+    assert now["measurements.json"] != old["measurements.json"] and now["notes.txt"] == old["notes.txt"]
+    json.loads((out / "measurements.json").read_text())
+    assert _no_staging_left(out)
+
+
+def test_a_subset_that_fails_entirely_leaves_the_old_set(study, old_set, monkeypatch):
+    out, old = old_set
+    monkeypatch.setattr("lesionview.report.tabular.write_json", _boom(ValueError("no")))
+    done = _report(study, out, formats=("json",), overwrite=True)
+    assert not done.written and not done.removed and _hashes(out) == old
+
+
+def test_cli_notes_the_old_files_a_subset_removed(study, tmp_path):
+    out = tmp_path / "out"
+    assert _report(study, out, formats=("json", "csv", "html")).complete
+    run = _cli(*_cli_args(TWIN / "t1c.nii.gz", out, "--format", "json", "--overwrite"))
+    assert run.returncode == 0, run.stderr
+    err = _flat(run.stderr)
+    assert "note: removed the old measurements.csv: this run did not write it" in err
+    assert "removed the old report.html" in err and "Traceback" not in run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["measurements.json"]
+
+
+# ----------------------------------------------------------------------------- staging left by a killed run
+def _staging_folder(out: Path, name: str, *, age_s: float, files=("report.html",)) -> Path:
+    folder = out / f"{staging.STAGING_PREFIX}{name}"
+    for f in files:
+        (folder / f).parent.mkdir(parents=True, exist_ok=True)
+        (folder / f).write_text("identified report of a killed run")
+    when = time.time() - age_s
+    for path in sorted(folder.rglob("*"), reverse=True) + [folder]:   # the folders' times last
+        os.utime(path, (when, when))
+    return folder
+
+
+def test_staging_folders_of_a_killed_run_are_removed_after_an_hour(study, tmp_path):
+    out = tmp_path / "out"
+    stale = _staging_folder(out, "killed", age_s=2 * 3600)
+    fresh = _staging_folder(out, "running", age_s=60)               # another run, now
+    kept = _staging_folder(out, "swap-failed", age_s=2 * 3600,      # old files a failed swap kept
+                           files=(f"{staging.ASIDE}/report.html",))
+    not_a_folder = out / f"{staging.STAGING_PREFIX}file"
+    not_a_folder.write_text("mine")
+    os.utime(not_a_folder, (time.time() - 7200,) * 2)
+    assert _report(study, out, formats=("json",)).complete
+    assert not stale.exists()
+    assert fresh.is_dir() and kept.is_dir() and (kept / staging.ASIDE / "report.html").is_file()
+    assert not_a_folder.read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["measurements.json", fresh.name, kept.name, not_a_folder.name])
+
+
+def test_remove_stale_on_entering_staging(tmp_path):
+    out = tmp_path / "out"
+    stale = _staging_folder(out, "a", age_s=staging.STALE_AFTER_S + 60)
+    fresh = _staging_folder(out, "b", age_s=staging.STALE_AFTER_S - 60)
+    with staging.Staging(out) as stage:
+        assert not stale.exists() and fresh.is_dir() and stage.folder.is_dir()
+    assert sorted(p.name for p in out.iterdir()) == [fresh.name]
 
 
 # ----------------------------------------------------------------------------- (e) non-UTF-8 file names

@@ -2,8 +2,10 @@
 
 Every chosen format goes through one :func:`lesionview.report.write_report` call, so the files
 are swapped in as one set; a format that fails is shown with why, and the others are still
-written. Nothing existing is overwritten without asking, nothing is written inside an input
-folder, and the writing runs in a worker with napari's progress bar.
+written. The report files already in the folder are one old set, replaced whole (those not
+written again are removed, so the folder never mixes two exports), and only after asking.
+Nothing is written inside an input folder, and the writing runs in a worker with napari's
+progress bar.
 """
 
 from __future__ import annotations
@@ -68,7 +70,10 @@ def _choose_folder_dialog(parent, start: str) -> str | None:
 
 def _ask_overwrite_dialog(parent, existing: list[Path]) -> bool:
     names = "\n".join(str(p) for p in existing)
-    answer = QMessageBox.question(parent, "Overwrite files?", f"These files already exist:\n{names}\n\nOverwrite them?",
+    answer = QMessageBox.question(parent, "Overwrite files?",
+                                  f"These report files of an earlier export are in the folder:\n{names}\n\n"
+                                  "Replace them? Those not written again are removed, so that the folder "
+                                  "holds the files of this export only.",
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
@@ -84,7 +89,7 @@ def write_all(result, jobs: list[tuple[Format, Path]], inputs=None):
     volumes = {} if inputs is None else {"image": inputs.image, "lesions": inputs.lesions, "edema": inputs.edema,
                                          "cord": inputs.cord, "levels": inputs.levels}
     done = report.write_report(result, jobs[0][1].parent, formats=[fmt.key for fmt, _ in jobs],
-                               overwrite=True,  # the user has already been asked about every existing target
+                               overwrite=True,  # the user has already been asked about every report file there
                                **volumes)
     yield "reports"
     return done
@@ -157,7 +162,7 @@ class ExportWidget(QWidget):
         if problem:
             show_error(f"Export: {problem}")
             return
-        existing = [path for _, path in jobs if path.exists()]
+        existing = list(report.report_files(folder).values())  # the old set: replaced whole
         if existing and not self._ask_overwrite(existing):
             self.status.setText("Not exported: the files exist and were kept.")
             show_info(f"Export cancelled: kept the existing {', '.join(p.name for p in existing)} in {folder}.")
@@ -198,8 +203,9 @@ class ExportWidget(QWidget):
         where = "\n".join(str(p) for p in self.last_paths)
         problems = "\n".join(done.problems())
         if done.complete:
-            self.status.setText(f"Wrote:\n{where}")
-            show_info(f"Exported measurements:\n{where}")
+            notes = f"\n{problems}" if problems else ""  # old files of the set not written again
+            self.status.setText(f"Wrote:\n{where}{notes}")
+            show_info(f"Exported measurements:\n{where}{notes}")
             return
         wrote = f"Wrote:\n{where}\n" if where else "Nothing written.\n"
         self.status.setText(f"{wrote}Not written:\n{problems}")

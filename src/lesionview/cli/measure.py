@@ -1,8 +1,12 @@
-"""``lesionview measure``: lesion and edema numbers from masks, as JSON + CSV and a table."""
+"""``lesionview measure``: lesion and edema numbers from masks, as JSON + CSV and a table.
+
+``--out`` writes the JSON + CSV pair as a report set (:func:`lesionview.report.build.write_report`),
+under the rules of ``lesionview report``: the pair is swapped in whole, and any report file
+already in the folder belongs to the old set (refused, or replaced whole with ``--overwrite``).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from enum import StrEnum
@@ -15,14 +19,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..cord import centerline_from_label
-from ..errors import InputError, OutputError, shown_path
+from ..errors import InputError, shown_path
 from ..io import input_path, is_nifti, load_volume
 from ..io.atomic import check_writable_folder
 from ..measure import StudyMeasurements, measure
 from ..measure.models import InputRecord
 from ..measure.multiplicity import TWIN_GAP_MM
-from ..report.tabular import write_csv, write_json
-from ._common import console, user_errors
+from ..report.build import ReportResult, report_targets, write_report
+from ._common import EXIT_PARTIAL, console, err_console, user_errors
 
 
 class LevelsKind(StrEnum):
@@ -57,41 +61,52 @@ def measure_command(
     levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels (auto: CSV/JSON are "
                                                     "landmarks, images are SCT labelled cords).")
                            ] = LevelsKind.auto,
-    out: Annotated[Path | None, typer.Option(help="Folder for measurements.json and measurements.csv.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for measurements.json and measurements.csv (a "
+                                             "report set: see lesionview report).")] = None,
     connectivity: Annotated[int, typer.Option(help="6, 18 or 26: neighbourhood of a lesion's voxels.")] = 26,
     mask_kind: Annotated[str, typer.Option("--mask-kind", help="auto, binary or labels.")] = "auto",
     twin_gap: Annotated[float, typer.Option(help="Largest edge-to-edge gap (mm) of an adjacent pair.")
                         ] = TWIN_GAP_MM,
     resample: Annotated[bool, typer.Option(help="Resample masks on another grid instead of refusing.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace the report files in --out (all of them, so "
+                                            "none of an earlier run is left beside the new pair).")] = False,
 ) -> None:
     """Measure every lesion (volume, diameters, levels, occupancy...) and edema region of a study."""
     with user_errors():
-        targets = _targets(out, overwrite, inputs=[p for p in (lesions, image, edema, cord, centerline, levels)
-                                                   if p])
+        inputs = [p for p in (lesions, image, edema, cord, centerline, levels) if p]
+        if out is not None:  # refused now, before the slow loading
+            report_targets(out, PAIR, overwrite=overwrite, inputs=inputs)
+            check_writable_folder(out)
         result = load_and_measure(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
                                   levels=levels, levels_kind=levels_kind, connectivity=connectivity,
                                   mask_kind=mask_kind, twin_gap=twin_gap, resample=resample)["result"]
         _print(result)
-        if targets:
-            _write(result, targets, overwrite=overwrite)
-            console.print(f"wrote {shown_path(targets[0])} and {shown_path(targets[1])}", markup=False)
+        if out is None:
+            return
+        # Full input paths, as ever: the pair is the measurement record, not a report to hand on.
+        done = write_report(result, out, formats=PAIR, deidentify=False, overwrite=overwrite, inputs=inputs)
+    show_outcome(done)
 
 
-def _write(result: StudyMeasurements, targets: list[Path], *, overwrite: bool) -> None:
-    """JSON, then CSV. If the CSV fails (disk full, Ctrl-C), a JSON that was not there before is
-    removed again, so the folder is left as it was; under --overwrite the old pair is gone anyway."""
-    written = []
-    try:
-        write_json(result, targets[0])
-        written.append(targets[0])
-        write_csv(result, targets[1])
-    except BaseException:
-        if not overwrite:
-            for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink(missing_ok=True)
-        raise
+#: What ``measure --out`` writes.
+PAIR = ("json", "csv")
+
+
+def show_outcome(done: ReportResult) -> None:
+    """Print what writing a report set did: the files written, the old files removed (notes),
+    and each format that failed; a partial set exits with :data:`EXIT_PARTIAL`.
+    Shared by ``lesionview measure`` and ``lesionview report``."""
+    for fmt, path in done.items():
+        console.print(f"wrote {fmt:<4} {shown_path(path)}", markup=False, highlight=False)
+    for line in done.removals():
+        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if done.complete:
+        return
+    for line in done.failures():
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]partial report:[/] {len(done)} of {len(done) + len(done.failed)} formats "
+                      "written.", highlight=False)
+    raise typer.Exit(EXIT_PARTIAL)
 
 
 def load_and_measure(lesions: Path, *, image: Path | None = None, edema: Path | None = None,
@@ -129,46 +144,6 @@ def load_and_measure(lesions: Path, *, image: Path | None = None, edema: Path | 
                      resample=resample, inputs=records)
     volumes = {"lesions": lesion_vol, "image": image_vol, "edema": edema_vol, "cord": cord_vol}
     return {"result": result, "volumes": volumes, "levels": level_model}
-
-
-def _targets(out: Path | None, overwrite: bool, inputs: list[Path]) -> list[Path]:
-    """measurements.json and .csv in ``out``, refused now (before the slow loading) if they
-    cannot be written there: a file in the way, a read-only disk, no permission."""
-    if out is None:
-        return []
-    try:
-        out = out.resolve()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-        raise OutputError(f"cannot be resolved ({exc}).", path=out, hint="Check the --out path.") from exc
-    if out.exists() and not out.is_dir():
-        raise OutputError("is a file; --out names a folder for measurements.json and measurements.csv.",
-                          path=out, hint="Choose a folder (it is created if missing).")
-    check_writable_folder(out)
-    for p in inputs:
-        folder = _input_folder(p.resolve())
-        if folder is not None and (out == folder or folder in out.parents):
-            raise InputError(f"the output folder is inside an input folder ({folder}); inputs are never "
-                             "written to.", path=out, hint="Choose an output folder elsewhere.")
-    targets = [out / "measurements.json", out / "measurements.csv"]
-    existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise InputError(f"already holds {', '.join(t.name for t in existing)}.", path=out,
-                         hint="Pass --overwrite to replace them, or choose another --out folder.")
-    return targets
-
-
-def _input_folder(path: Path) -> Path | None:
-    """The folder an input owns: itself, or the series folder of a DICOM file given by name."""
-    if path.is_dir():
-        return path
-    if not path.is_file():  # a FIFO or device: never opened here (the loader says what it is)
-        return None
-    try:
-        with open(path, "rb") as fh:
-            is_dicom = fh.read(132)[128:] == b"DICM"
-    except OSError as exc:
-        raise _unreadable(path, exc) from exc
-    return path.parent if is_dicom else None
 
 
 def _unreadable(path: Path, exc: OSError) -> InputError:

@@ -3,7 +3,8 @@
 Takes the inputs of ``lesionview measure`` (and reads them with its helpers), then hands the
 result to :func:`lesionview.report.build.write_report`. Exit codes: 0 every format written;
 2 bad input, or an output folder that cannot take the set (nothing replaced); 3 a partial set,
-each format that failed named on stderr with why.
+each format that failed named on stderr with why. Old report files removed and not replaced
+(``--overwrite`` replaces the whole old set) are named in notes on stderr.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from ..report.build import (
     report_targets,
     write_report,
 )
-from ._common import EXIT_PARTIAL, console, err_console, user_errors
-from .measure import LevelsKind, _print, load_and_measure
+from ._common import err_console, user_errors
+from .measure import LevelsKind, _print, load_and_measure, show_outcome
 
 _EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
 
@@ -59,7 +60,8 @@ def report_command(
                         ] = TWIN_GAP_MM,
     resample: Annotated[bool, typer.Option(help="Resample masks on another grid instead of refusing "
                                            "(not for seg/sr: those need the image's grid).")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing report files.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace the report files in --out: all of them, so "
+                                            "none of an earlier run is left beside the new set.")] = False,
 ) -> None:
     """Write the report of a study: JSON, CSV, HTML and PDF (key images), DICOM SEG and SR."""
     with user_errors():
@@ -87,16 +89,7 @@ def report_command(
                             lesions=volumes["lesions"], edema=volumes["edema"], cord=volumes["cord"],
                             levels=loaded["levels"], deidentify=not identified, overwrite=overwrite,
                             inputs=inputs)
-        for fmt, path in done.items():
-            console.print(f"wrote {fmt:<4} {shown_path(path)}", markup=False, highlight=False)
-    if not done.complete:
-        for line in done.removals():
-            err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
-        for line in done.failures():
-            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
-        err_console.print(f"[yellow]partial report:[/] {len(done)} of {len(done) + len(done.failed)} formats "
-                          "written.", highlight=False)
-        raise typer.Exit(EXIT_PARTIAL)
+    show_outcome(done)
 
 
 __all__ = ["FILENAMES", "report_command"]

@@ -38,6 +38,7 @@ from .nifti_header import (
     REEXPORT,
     Layout,
     check_length,
+    check_offset,
     check_size,
     layout_of,
     size_text,
@@ -71,9 +72,12 @@ def read_nifti(path: str | os.PathLike, *, first_volume_of_4d: bool = False) -> 
     InputError
         When the file cannot be read as it is meant: not a regular file, a damaged header
         (sizes, data type, vox_offset, a non-finite or singular affine, a zero voxel size that
-        the affine needs), a truncated file, a gzip stream that fails its CRC or length check,
-        more voxels than this computer's memory holds, or a scaling that gives non-finite values.
-        Everything is checked on the header before any voxel is read.
+        the affine needs), a truncated file, a file longer than its header describes by its
+        smallest slice of voxels or more (fewer bytes after the voxels are ignored, and said in ``problems``),
+        a gzip stream that fails its CRC or length check, more voxels than the memory this
+        process may use holds (the computer's, a container's cgroup limit or ``ulimit -v``), or
+        a scaling that gives non-finite values. Everything is checked on the header before any
+        voxel is read.
 
     Examples
     --------
@@ -99,10 +103,14 @@ def read_nifti(path: str | os.PathLike, *, first_volume_of_4d: bool = False) -> 
             affine, problems = affine_of(layout.header, shape, path)
             check_scaling(layout.header, path)
             check_size(layout, os.fstat(f.fileno()).st_size, compressed, path)
-            data = _gunzip(f, layout, path) if compressed else _read_raw(f, layout, path)
+            data = _gunzip(f, layout, path) if compressed else _read_raw(f, layout)
     except OSError as exc:  # the disk or network, not the content (gzip errors are InputErrors)
         raise InputError(f"cannot be read ({exc.strerror or exc}).", path=path,
                          hint="Check the disk or network share, then try again.") from None
+    extra = check_length(layout, len(data), path, compressed=compressed)
+    if extra:
+        check_offset(layout, data, path)
+        problems.append(extra)
     array = _voxels(_image(layout, data, path), shape, path)
     del data  # the array is a copy
     if four_d:
@@ -177,31 +185,30 @@ def _head(f: BinaryIO, compressed: bool, path: Path) -> bytes:
     return head
 
 
-def _read_raw(f: BinaryIO, layout: Layout, path: Path) -> bytes:
+def _read_raw(f: BinaryIO, layout: Layout) -> bytes:
     # Read into memory rather than memory-map: a mapped file truncated later kills the process.
-    data = f.read(layout.nbytes + 1)
-    check_length(layout, len(data), "it holds", path)
-    return data
+    return f.read(layout.nbytes + layout.spare + 1)  # one byte more: too long is refused
 
 
 def _gunzip(f: BinaryIO, layout: Layout, path: Path) -> bytes:
     """Decompress the whole stream, verifying each member's CRC32 and length (ISIZE).
 
-    At most one byte more than the header describes is inflated, so a gzip bomb cannot fill
-    memory (the stored size was checked against the header's before reading it all).
+    At most one byte more than the header describes (with the few bytes a file may hold after
+    its voxels, ``Layout.spare``) is inflated, so a gzip bomb cannot fill memory (the stored size
+    was checked against the header's before reading it all).
     """
+    most = layout.nbytes + layout.spare
     try:
-        data = _inflate(f.read(), layout.nbytes + 1)
+        data = _inflate(f.read(), most + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise _gzip_error(exc, path) from None
     except MemoryError:
         raise InputError(f"does not fit in memory ({size_text(layout.nbytes)}).", path=path,
                          hint="Load it on a computer with more memory.") from None
-    if len(data) > layout.nbytes:
+    if len(data) > most:
         raise InputError(f"its gzip stream holds more than the {size_text(layout.nbytes)} its header "
                          f"describes ({layout.describe()}): the header's dims or datatype are "
                          f"probably damaged.", path=path, hint=REEXPORT)
-    check_length(layout, len(data), "its gzip stream (intact) holds", path)
     return data
 
 

@@ -44,11 +44,9 @@ def check_scaling(hdr, path: Path) -> None:
 
 # ----------------------------------------------------------------------------- the affine
 def affine_of(hdr, shape: tuple[int, int, int], path: Path) -> tuple[np.ndarray, list[str]]:
-    """The RAS affine nibabel chooses, checked, and what a user should know about it.
+    """The RAS affine nibabel chooses, checked, and the problems a user should know about it.
 
-    nibabel's choice: the sform when sform_code is set, else the qform when qform_code is set,
-    else one from pixdim alone. Where nibabel would repair the header (an unknown code set to 0,
-    a zero voxel size set to 1 mm), the geometry would be silently wrong, so it is refused here.
+    Raises InputError where nibabel would repair the header (see the module docstring).
     """
     codes = {}
     for name in ("sform_code", "qform_code"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +19,21 @@ from nibabel.spatialimages import HeaderDataError
 
 from ..errors import InputError
 
+try:
+    import resource
+except ImportError:  # not POSIX: no address-space limit to read
+    resource = None
+
 #: Header size (the first field, sizeof_hdr) -> image class; the bytes after it hold extensions.
 IMAGE_CLASSES = {348: nib.Nifti1Image, 540: nib.Nifti2Image}
 _DTYPE_KINDS = "biuf"  # bool, signed and unsigned integers, floats: scalar images
 REEXPORT = "Re-export it from the source data, or re-download it."
+#: Where a container's memory limit is (cgroup v2, then v1). SC_PHYS_PAGES gives the host's
+#: memory there, so a header describing more than the container may use would pass and the
+#: process be killed (OOM) while loading it.
+CGROUP_MEMORY_FILES = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+_CGROUP_NO_LIMIT = 2**60  # cgroup v1 writes "no limit" as a number near 2**63
+_EXTENSION_CODES = nib.nifti1.extension_codes.value_set()
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,17 @@ class Layout:
     def nbytes(self) -> int:
         """Bytes the file must hold: header, extensions, then every voxel."""
         return self.offset + math.prod(self.shape) * self.dtype.itemsize
+
+    @property
+    def spare(self) -> int:
+        """Bytes after the voxels that are ignored rather than refused: fewer than a slice of voxels.
+
+        A damaged dim changes the size by at least the product of all the other dims (a slice
+        across that axis; the smallest is the bound), a damaged datatype by a large fraction;
+        fewer extra bytes cannot come from either, and nibabel, FSL and ITK read such files.
+        """
+        slice_ = min(math.prod(self.shape[:axis] + self.shape[axis + 1:]) for axis in range(len(self.shape)))
+        return slice_ * self.dtype.itemsize - 1
 
     def describe(self) -> str:
         return f"{' x '.join(map(str, self.shape))} {self.dtype.name} voxels from byte {self.offset}"
@@ -109,19 +132,20 @@ def layout_of(head: bytes, path: Path) -> Layout:
 def check_size(layout: Layout, stored: int, compressed: bool, path: Path) -> None:
     """Refuse before reading when memory, or the file, cannot hold what the header describes."""
     need = layout.nbytes
-    memory = physical_memory()
     voxels = math.prod(layout.shape)
     slope, inter = float(layout.header["scl_slope"]), float(layout.header["scl_inter"])
     scaled = np.isfinite(slope) and slope != 0 and (slope, inter) != (1, 0)
     # The stored bytes, the voxel array read from them, and when scaled a float64 and a float32 copy.
-    peak = need + voxels * (layout.dtype.itemsize + (12 if scaled else 0))
+    peak = need + layout.spare + voxels * (layout.dtype.itemsize + (12 if scaled else 0))
+    memory, what = memory_limit() or (None, "")
     if memory and peak > memory:
-        raise InputError(f"its header describes {layout.describe()} ({size_text(need)}), more than this "
-                         f"computer's memory ({size_text(memory)}) can load.", path=path,
+        raise InputError(f"its header describes {layout.describe()} ({size_text(need)}), more than {what} "
+                         f"can load.", path=path,
                          hint="Check the dims in the header (e.g. nibabel, fslhd); if they are right, "
-                              "crop or downsample the image on a larger computer first.")
+                              "crop or downsample the image on a larger computer first"
+                              + ("." if what.startswith("this computer") else ", or raise that limit."))
     if not compressed:
-        check_length(layout, stored, "it holds", path)
+        check_length(layout, stored, path, compressed=False)
         return
     # Deflate expands at most ~1032:1, and stores incompressible data with a few bytes of framing
     # per block; outside these bounds the header's dims do not describe the stream (and a stream
@@ -130,15 +154,19 @@ def check_size(layout: Layout, stored: int, compressed: bool, path: Path) -> Non
         raise InputError(f"is too small: a gzip stream of {size_text(stored)} cannot hold the {size_text(need)} "
                          f"its header describes ({layout.describe()}). It is truncated, or the "
                          f"header's dims or datatype are damaged.", path=path, hint=REEXPORT)
-    if stored > need + need // 256 + (1 << 20):
+    most = need + layout.spare
+    if stored > most + most // 256 + (1 << 20):
         raise InputError(f"is {size_text(stored)}, more than any gzip stream of the {size_text(need)} its "
                          f"header describes ({layout.describe()}): it has data after the image, or "
                          f"the header's dims or datatype are damaged.", path=path, hint=REEXPORT)
 
 
-def check_length(layout: Layout, length: int, holds: str, path: Path) -> None:
-    """``length``: the bytes the file (or its gzip stream) really holds."""
+def check_length(layout: Layout, length: int, path: Path, *, compressed: bool) -> str | None:
+    """Refuse a file (or its decompressed gzip stream) of ``length`` bytes that the header does not
+    describe; fewer extra bytes than a slice of voxels load, and the problem to report is returned.
+    """
     need = layout.nbytes
+    holds = "its gzip stream (intact) holds" if compressed else "it holds"
     if length < need and layout.offset >= length:
         raise InputError(f"vox_offset says the voxels start at byte {layout.offset}, beyond the "
                          f"end: {holds} {size_text(length)}. It is truncated, or vox_offset is damaged.",
@@ -146,19 +174,77 @@ def check_length(layout: Layout, length: int, holds: str, path: Path) -> None:
     if length < need:
         raise InputError(f"is truncated: its header describes {layout.describe()} ({size_text(need)} in "
                          f"all), but {holds} only {size_text(length)}.", path=path, hint=REEXPORT)
-    if length > need:
+    if length > need + layout.spare:
         raise InputError(f"{holds} {size_text(length)}, {size_text(length - need)} more than its header "
                          f"describes ({layout.describe()}): the header's dims or datatype are "
                          f"probably damaged.", path=path, hint=REEXPORT)
+    if length > need:
+        whose = "its gzip stream" if compressed else "the file"
+        return f"{whose} holds {size_text(length - need)} after its voxels; they were ignored"
+    return None
 
 
+def check_offset(layout: Layout, data: bytes, path: Path) -> None:
+    """Refuse bytes after the voxels when vox_offset may have been lowered, shifting every voxel.
 
-def physical_memory() -> int | None:
+    A few bytes after the voxels are ignored (``Layout.spare``), but a vox_offset lowered by as
+    many would give the same length, so it must be beyond suspicion: a whole number (nibabel
+    rounds 383.99997 down to 383), and not inside a header extension (nibabel reads no extension
+    when vox_offset is 352, and reads voxels as more extensions when it is inside one).
+    """
+    extra = size_text(len(data) - layout.nbytes)
+    offset = float(layout.header["vox_offset"])
+    if offset != layout.offset:
+        raise InputError(f"holds {extra} after its voxels, and vox_offset (where they start) is "
+                         f"{offset:.8g}, not a whole number of bytes: vox_offset is probably damaged, "
+                         f"and the voxels would be read from the wrong place.", path=path, hint=REEXPORT)
+    end = start = layout.header.single_vox_offset  # after the header and its 4-byte extension flag
+    if data[start - 4] == 0:
+        return
+    while end < layout.offset or end == start:
+        if end + 8 > len(data):
+            return
+        esize, ecode = struct.unpack(f"{layout.header.endianness}2i", data[end:end + 8])
+        # Only a well-formed extension: a damaged one is refused or warned about by nibabel, and
+        # at byte 352 with vox_offset 352 these bytes are voxels (a flag set in error).
+        if esize < 16 or esize % 16 or ecode not in _EXTENSION_CODES:
+            return
+        end += esize
+    if end > layout.offset:
+        raise InputError(f"holds {extra} after its voxels, and vox_offset says they start at byte "
+                         f"{layout.offset}, inside a header extension (the extensions end at byte {end}): "
+                         f"vox_offset is probably damaged, and the voxels would be read from the wrong "
+                         f"place.", path=path, hint=REEXPORT)
+
+
+def memory_limit() -> tuple[int, str] | None:
+    """The most memory this process may use (bytes), and what sets it, worded for a message.
+
+    The smallest of the computer's memory, the container's cgroup limit and the address-space
+    limit (``ulimit -v``); None when none is known.
+    """
+    limits = []
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limits.append((physical, f"this computer's memory ({size_text(physical)})"))
     except (AttributeError, ValueError, OSError):  # not POSIX: MemoryError is caught instead
-        return None
+        pass
+    for cgroup in CGROUP_MEMORY_FILES:
+        try:
+            value = int(cgroup.read_text().strip())
+        except (OSError, ValueError):  # no cgroup, or v2's "max" (no limit)
+            continue
+        if 0 < value < _CGROUP_NO_LIMIT:
+            limits.append((value, f"this container's memory limit ({size_text(value)}, {cgroup})"))
+    if resource is not None:
+        try:
+            soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        except (OSError, ValueError):
+            soft = resource.RLIM_INFINITY
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limits.append((soft, f"this process's address-space limit ({size_text(soft)}, ulimit -v)"))
+    return min(limits, default=None)
 
 
 def size_text(n: int) -> str:
-    return f"{n:,} bytes" if n < 10**9 else f"{n / 1e9:,.1f} GB"
+    return f"{n:,} byte{'s' * (n != 1)}" if n < 10**9 else f"{n / 1e9:,.1f} GB"

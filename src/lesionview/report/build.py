@@ -5,14 +5,15 @@
     >>> done["html"], done.failed                                        # doctest: +SKIP
     (PosixPath('out/report.html'), {})
 
-Nothing is written unless every target is free (or ``overwrite``). The set is written into a
-hidden staging folder and swapped in whole (:mod:`lesionview.report.staging`): an interrupted
-run or a full disk leaves the old set as it was. One format failing (highdicom refusing the
-source, WeasyPrint, a picture) does not cost the others: it is named in
-:attr:`ReportResult.failed` with the reason, and an old file of that format is removed rather
-than left beside the new ones. Reports are de-identified by default: no patient name, ID or
-birth date, and input paths reduced to their file names (a folder name often is the patient's
-name).
+Every report file already in the folder (:func:`report_files`) belongs to one old set: without
+``overwrite`` any of them refuses the run; with it, the whole old set goes, whichever formats
+are asked for now, so the folder only ever holds the files of one run. The new set is written
+into a hidden staging folder and swapped in whole (:mod:`lesionview.report.staging`): an
+interrupted run or a full disk leaves the old set as it was. One format failing (highdicom
+refusing the source, WeasyPrint, a picture) does not cost the others: it is named in
+:attr:`ReportResult.failed` with the reason. Reports are de-identified by default: no patient
+name, ID or birth date, and input paths reduced to their file names (a folder name often is the
+patient's name).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError, LesionviewError, shown_path
+from ..errors import InputError, LesionviewError, OutputError, shown_path
 from ..measure.models import StudyMeasurements
 from ..volume import Volume
 from .html import DEIDENTIFIED_BY_DEFAULT
-from .staging import Staging, is_output_failure, os_cause, output_error
+from .staging import Staging, is_output_failure, os_cause, set_error
 from .tabular import printable
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,9 @@ class ReportResult(Mapping[str, Path]):
     failed : dict
         ``{format: one-line reason}`` of the formats asked for and not written.
     removed : dict
-        ``{format: Path}``: old files of failed formats, removed so that the folder never holds
-        files of two runs side by side.
+        ``{format: Path}``: old report files deleted and not replaced by a new one (formats that
+        failed, or that were not asked for this time), so that the folder never holds files of
+        two runs side by side.
 
     Examples
     --------
@@ -88,9 +90,11 @@ class ReportResult(Mapping[str, Path]):
         return [f"{fmt} ({FILENAMES[fmt]}) not written: {why}" for fmt, why in self.failed.items()]
 
     def removals(self) -> list[str]:
-        """One line per old file removed because its new version failed."""
-        return [f"removed the old {path.name}: its new version failed, and the old one would have "
-                "stood beside the files of this run" for path in self.removed.values()]
+        """One line per old file removed and not replaced, saying why."""
+        return [f"removed the old {path.name}: "
+                + ("its new version failed" if fmt in self.failed else "this run did not write it")
+                + ", and the old one would have stood beside the files of this run"
+                for fmt, path in self.removed.items()]
 
     def problems(self) -> list[str]:
         """:meth:`failures` then :meth:`removals`: what a caller shows the user."""
@@ -107,18 +111,18 @@ class ReportResult(Mapping[str, Path]):
 
 
 def is_dicom_image(image: Volume | None) -> bool:
-    """True when ``image`` was loaded from DICOM files (so a SEG and an SR can reference them)."""
-    if image is None or not image.info.series_uid or not image.info.source:
+    """True when ``image`` was loaded from DICOM files with a SeriesInstanceUID (so a SEG and an
+    SR can reference them)."""
+    return _read_from_dicom(image) and bool(image.info.series_uid)
+
+
+def _read_from_dicom(image: Volume | None) -> bool:
+    """True when ``image`` was read from DICOM files (not NIfTI, not made in memory)."""
+    if image is None or not image.info.source:
         return False
     from ..io.nifti import is_nifti
 
     return not is_nifti(Path(image.info.source))
-
-
-def _is_nifti_source(image: Volume) -> bool:
-    from ..io.nifti import is_nifti
-
-    return not image.info.source or is_nifti(Path(image.info.source))
 
 
 def available_formats(image: Volume | None) -> tuple[str, ...]:
@@ -155,36 +159,80 @@ def deidentified(result: StudyMeasurements) -> StudyMeasurements:
     return result.model_copy(update={"inputs": inputs, "parameters": params})
 
 
+def report_files(out_dir: str | os.PathLike) -> dict[str, Path]:
+    """The report files in ``out_dir`` now, ``{format: path}``: one old set, whatever wrote them.
+
+    Every file named in :data:`FILENAMES` counts (a link too); a folder of such a name does not.
+
+    Examples
+    --------
+    >>> report_files("a/folder/that/does/not/exist")
+    {}
+    """
+    out = Path(out_dir)
+    paths = {fmt: out / FILENAMES[fmt] for fmt in FORMATS}
+    return {fmt: p for fmt, p in paths.items() if os.path.lexists(p) and not p.is_dir()}
+
+
 def report_targets(out_dir: str | os.PathLike, formats: Iterable[str], *, overwrite: bool = False,
                    inputs: Iterable[str | os.PathLike] = ()) -> dict[str, Path]:
-    """Where each format goes; refuses an output folder inside an input folder, or taken files.
+    """Where each format goes; refuses an output folder inside an input folder, or an old set.
+
+    Any report file already in ``out_dir`` (:func:`report_files`), of the formats asked for or
+    not, belongs to an earlier set: it refuses the run unless ``overwrite``, and with it the
+    whole old set is replaced (:func:`write_report`).
 
     Raises
     ------
     InputError
         ``out_dir`` is a file, lies inside one of the ``inputs`` folders (inputs are never
-        written to), or already holds a target and ``overwrite`` is false.
+        written to; a DICOM file given by name protects its folder), holds a folder where a
+        report file of ``formats`` goes, or holds report files and ``overwrite`` is false.
+    OutputError
+        ``out_dir`` cannot be resolved (a symbolic-link loop).
     """
-    out = Path(out_dir).resolve()
+    try:
+        out = Path(out_dir).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise OutputError(f"cannot be resolved ({exc}).", path=out_dir, hint="Check the output path.") from exc
     if out.exists() and not out.is_dir():
         raise InputError("is a file; the report output names a folder.", path=out,
                          hint="Choose a folder (it is created if missing).")
     for p in inputs:
-        p = Path(p).resolve()
-        folder = p if p.is_dir() else None
+        folder = _input_folder(Path(p).resolve())
         if folder is not None and (out == folder or folder in out.parents):
-            raise InputError("the output folder is inside an input folder; inputs are never written to.",
-                             path=out, hint="Choose an output folder elsewhere.")
+            raise InputError(f"the output folder is inside an input folder ({folder}); inputs are never "
+                             "written to.", path=out, hint="Choose an output folder elsewhere.")
     targets = {f: out / FILENAMES[f] for f in formats}
     folders = [t.name for t in targets.values() if t.is_dir()]
     if folders:
         raise InputError(f"holds a folder named {', '.join(folders)}, where a report file goes.", path=out,
                          hint="Rename or move that folder, or choose another output folder.")
-    taken = [t.name for t in targets.values() if t.exists()]
-    if taken and not overwrite:
-        raise InputError(f"already holds {', '.join(taken)}.", path=out,
-                         hint="Pass --overwrite to replace them, or choose another output folder.")
+    old = report_files(out)
+    if old and not overwrite:
+        raise _taken(out, old)
     return targets
+
+
+def _taken(out: Path, old: Mapping[str, Path]) -> InputError:
+    return InputError(f"already holds {', '.join(p.name for p in old.values())}, of an earlier run.", path=out,
+                      hint="Pass --overwrite to replace that whole set (every report file in the folder), "
+                           "or choose another output folder.")
+
+
+def _input_folder(path: Path) -> Path | None:
+    """The folder an input owns: itself, or the series folder of a DICOM file given by name."""
+    if path.is_dir():
+        return path
+    if not path.is_file():  # a FIFO or device: never opened here (the loader says what it is)
+        return None
+    try:
+        with open(path, "rb") as fh:
+            is_dicom = fh.read(132)[128:] == b"DICM"
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc}).", path=path,
+                         hint="Check that it exists and that you may read it.") from exc
+    return path.parent if is_dicom else None
 
 
 def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
@@ -196,11 +244,12 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
                  timings: dict[str, float] | None = None) -> ReportResult:
     """Write ``result`` in the chosen formats into ``out_dir``, as one set; say what failed.
 
-    Every format is written into a staging folder inside ``out_dir``, then the new files replace
-    the old files of the formats asked for, all at once (:mod:`lesionview.report.staging`).
-    A format that fails is recorded and the others are still written; an old file of a failed
-    format is removed (:attr:`ReportResult.removed`) so the folder never mixes two runs. When
-    no format could be written, the folder is left as it was.
+    Every format is written into a staging folder inside ``out_dir``, then the new files
+    replace the old set, all at once (:mod:`lesionview.report.staging`). The old set is every
+    report file in the folder (:func:`report_files`), of the formats asked for or not: the old
+    files that no new file replaces are deleted too (:attr:`ReportResult.removed`), so the
+    folder never mixes two runs. A format that fails is recorded and the others are still
+    written. When no format could be written, the folder is left as it was.
 
     Parameters
     ----------
@@ -226,7 +275,8 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
         Default True: no patient name, ID or birth date anywhere (SEG/SR: "ANONYMOUS"), input
         paths reduced to file names. False puts the identifiers in the HTML/PDF header too.
     overwrite : bool
-        Replace existing files; otherwise any existing target refuses the whole run.
+        Replace the old set (every report file in ``out_dir``, whatever its format); otherwise
+        any report file there refuses the whole run.
     inputs : paths
         Input files/folders; the output folder may not lie inside any of them. ``image``'s own
         source folder is always protected.
@@ -238,14 +288,15 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
     -------
     ReportResult
         ``{format: Path}`` of the files written, in writing order, with ``failed`` (format:
-        reason) and ``removed``. ``complete`` is False when a format failed: an SR whose SEG
-        failed fails too ("needs the SEG").
+        reason) and ``removed`` (old files not replaced). ``complete`` is False when a format
+        failed: an SR whose SEG failed fails too ("needs the SEG").
 
     Raises
     ------
     ReportError, InputError
         Before anything is written: unknown formats, SEG/SR without a DICOM image or lesion
-        mask, targets taken without ``overwrite``, an output folder inside an input folder.
+        mask, report files in the folder without ``overwrite``, an output folder inside an
+        input folder.
     OutputError
         The folder cannot take the set (not a folder, read-only, disk full...); the old files
         are as they were.
@@ -254,8 +305,8 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
     bad = [f for f in fmts if f in DICOM_FORMATS]
     if bad and not is_dicom_image(image):
         why = ("not given" if image is None else
-               "not DICOM (NIfTI has no study/series UIDs to reference)" if _is_nifti_source(image) else
-               "DICOM without a SeriesInstanceUID to reference")
+               "DICOM without a SeriesInstanceUID to reference" if _read_from_dicom(image) else
+               "not DICOM (NIfTI has no study/series UIDs to reference)")
         raise ReportError(
             f"{' and '.join(b.upper() for b in bad)} need the source DICOM images, but the image is {why}.",
             hint="Pass the DICOM series as the image, or leave seg/sr out of the formats.")
@@ -321,8 +372,12 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
                             extra_s=0.0 if "html" in fmts else page_s)
         if not written:      # nothing new: the old set stays as it was
             return ReportResult({}, failed)
-        replaced = stage.swap_in([FILENAMES[f] for f in written], replace=[FILENAMES[f] for f in fmts])
-    removed = {f: targets[f] for f in failed if FILENAMES[f] in replaced}
+        # Listed again: the old set is what the swap finds (another run may have written meanwhile).
+        old = report_files(out)
+        if old and not overwrite:
+            raise _taken(out, old)
+        replaced = stage.swap_in([FILENAMES[f] for f in written], replace=[p.name for p in old.values()])
+    removed = {f: path for f, path in old.items() if path.name in replaced and f not in written}
     return ReportResult({f: targets[f] for f in written}, failed, removed)
 
 
@@ -332,7 +387,7 @@ def _record(failed: dict[str, str], fmt: str, exc: Exception, out: Path, *, what
         cause = os_cause(exc)
         if cause is None:
             raise exc
-        raise output_error(out, cause) from exc
+        raise set_error(out, cause, doing=f"write the report ({FILENAMES[fmt]})") from exc
     text = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"
     failed[fmt] = what + " ".join(shown_path(text).split())
     logger.debug("report format %s failed", fmt, exc_info=exc)

@@ -15,7 +15,6 @@ slice ``k`` is written as the frame that references source image ``k``.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.datadict import dictionary_VR
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.valuerep import DA, TM, DSfloat
 
 from .. import __version__
@@ -217,12 +216,7 @@ def highdicom_sources(src: SourceSeries, what: str = "SEG") -> tuple[Dataset, ..
 
 
 def _completed(ds: Dataset, src: SourceSeries) -> Dataset:
-    # A shallow copy with its own element table: adding elements to it never reaches ``ds`` (the
-    # elements it shares are replaced by new ones, never assigned to), and it stays a FileDataset
-    # whose deferred values are read from the source file. A deep copy would also copy every
-    # frame's functional groups of an enhanced multi-frame file, for nothing.
-    out = copy.copy(ds)
-    out._dict = dict(ds._dict)  # pydicom has no public copy that owns its element table
+    out = header_copy(ds)
     for keyword in EMPTY_WHEN_UNKNOWN:
         if keyword not in out or not _valid(keyword, out.get(keyword)):
             out.add_new(keyword, dictionary_VR(keyword), "")
@@ -230,6 +224,39 @@ def _completed(ds: Dataset, src: SourceSeries) -> Dataset:
         out.add_new("SliceThickness", "DS", DSfloat(src.geometry.spacing[0], auto_format=True))
     return out
 
+
+def header_copy(ds: Dataset) -> Dataset:
+    """A new dataset with the data elements of ``ds`` in an element table of its own.
+
+    Elements added to the copy (``add_new``) never reach ``ds``; the elements themselves are
+    shared, so the copy must replace them, never assign to them. Values the reader left on disk
+    (the pixel data) stay there and are read from the same file if ever asked for, as from
+    ``ds``; pixel data already read is shared, not copied. ``copy.copy`` would share the element
+    table itself, and ``copy.deepcopy`` would copy every value: the decoded pixel array of a
+    loaded file and every frame's functional groups of an enhanced multi-frame file, for nothing.
+
+    Examples
+    --------
+    >>> ds = Dataset()
+    >>> ds.PatientName = "Doe^Jane"
+    >>> out = header_copy(ds)
+    >>> out.add_new("AccessionNumber", "SH", "")
+    >>> "AccessionNumber" in ds, out.PatientName == ds.PatientName
+    (False, True)
+    """
+    elements = dict(ds.items())
+    implicit, little = ds.original_encoding
+    if isinstance(ds, FileDataset):
+        out = FileDataset("", elements, preamble=ds.preamble, file_meta=ds.file_meta,
+                          is_implicit_VR=True if implicit is None else implicit,
+                          is_little_endian=True if little is None else little)
+        # Where deferred values are read from: the source file, as for ``ds``.
+        out.filename, out.fileobj_type, out.buffer, out.timestamp = (ds.filename, ds.fileobj_type,
+                                                                     ds.buffer, ds.timestamp)
+    else:
+        out = Dataset(elements)
+    out.set_original_encoding(implicit, little, ds.original_character_set)
+    return out
 
 
 def _valid(keyword: str, value) -> bool:

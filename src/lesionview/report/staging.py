@@ -1,11 +1,12 @@
 """A report set is replaced whole: written into a hidden staging folder, then swapped in.
 
 The staging folder lies inside the output folder, so the swap is a handful of renames on one
-file system. The swap moves the old files of the formats being written aside, renames the new
-ones into place and only then deletes the old ones; any failure during it puts the old ones back,
-and Ctrl-C waits until it is done. So an interrupted run, or a full disk, leaves the complete
-old set or the complete new one, never a mix. The staging folder is removed on every way out;
-files of the output folder that are not report files are never touched.
+file system. The swap moves the old set aside (every file the caller names as part of it),
+renames the new files into place and only then deletes the old ones; any failure during it puts
+the old ones back, and Ctrl-C waits until it is done. So an interrupted run, or a full disk,
+leaves the complete old set or the complete new one, never a mix. The staging folder is removed
+on every way out, and one that a killed run left behind is removed by the next run an hour
+later; files of the output folder that are not named are never touched.
 
     >>> with Staging(tmp / "out") as stage:                         # doctest: +SKIP
     ...     (stage.folder / "report.html").write_text(page)
@@ -19,8 +20,10 @@ import errno
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
@@ -32,18 +35,25 @@ from ..io.atomic import cause_of
 STAGING_PREFIX = ".lesionview-report-"
 #: Causes that mean the folder cannot take the set at all, whichever format met them first.
 FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+#: Age after which a staging folder is an orphan. A report set takes seconds to write; a staging
+#: folder older than this was left by a run that could not clean up (killed with SIGKILL, a power
+#: loss), and may hold an identified report nobody will ever look for.
+STALE_AFTER_S = 3600.0
+#: Inside a staging folder: the old files moved aside during a swap.
+ASIDE = ".replaced"
 
 
+def set_error(folder: str | os.PathLike, exc: OSError, *, doing: str = "write the report",
+              kept: bool = True) -> OutputError:
+    """``exc``, met while writing a report *set* into ``folder``, as an :class:`OutputError`.
 
-def output_error(folder: str | os.PathLike, exc: OSError, *, doing: str = "write the report",
-                 kept: bool = True) -> OutputError:
-    """``exc``, met while writing a report set into ``folder``, as an :class:`OutputError`.
-
-    ``kept`` says that the old files of the folder are as they were (the set is all or nothing).
+    Unlike :func:`lesionview.io.atomic.output_error` (one file, named), this names the folder
+    and, with ``kept``, says that the old files of the folder are as they were (the set is all
+    or nothing).
 
     Examples
     --------
-    >>> output_error("/mnt/out", OSError(errno.ENOSPC, "No space left on device")).message
+    >>> set_error("/mnt/out", OSError(errno.ENOSPC, "No space left on device")).message
     '/mnt/out: cannot write the report: the disk is full; the folder is as it was. Free some space, or write to another disk.'
     """
     cause, hint = cause_of(exc)
@@ -102,12 +112,50 @@ def sigint_deferred():
             raise KeyboardInterrupt
 
 
+def remove_stale(out: str | os.PathLike, *, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the staging folders in ``out`` last changed more than ``older_than_s`` ago.
+
+    A run that is killed outright (SIGKILL, a power loss) cannot remove its staging folder, which
+    may hold a whole report, identified or not. A running one is never that old: a report set
+    takes seconds, and its folder changes whenever a file is written into it. Kept whatever its
+    age: a staging folder holding old files moved aside (:data:`ASIDE`), because a swap that could
+    not put them back told the user to fetch them from there. Files and links of that name are
+    not staging folders and are left alone; a folder that cannot be removed is left too.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    out = Path(out)
+    now = time.time()
+    removed = []
+    try:
+        entries = [p for p in out.iterdir() if p.name.startswith(STAGING_PREFIX)]
+    except OSError:
+        return removed
+    for path in entries:
+        try:
+            st = path.lstat()
+            if not stat.S_ISDIR(st.st_mode) or now - st.st_mtime <= older_than_s:
+                continue
+            if (path / ASIDE).is_dir() and any((path / ASIDE).iterdir()):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            removed.append(path)
+    return removed
+
+
 class Staging:
     """A hidden folder inside ``out``, where a report set is written before it replaces the old one.
 
-    Entering creates ``out`` when missing and the staging folder; leaving removes the staging
-    folder, whatever happened (the old files moved aside by :meth:`swap_in` with it). Failures to
-    create them are :class:`OutputError` (not a folder, read-only, disk full...).
+    Entering creates ``out`` when missing and the staging folder, and removes the staging folders
+    that earlier runs left behind (:func:`remove_stale`); leaving removes the staging folder,
+    whatever happened (the old files moved aside by :meth:`swap_in` with it). Failures to create
+    them are :class:`OutputError` (not a folder, read-only, disk full...).
 
     Parameters
     ----------
@@ -123,9 +171,10 @@ class Staging:
     def __enter__(self) -> Self:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale(self.out)
             self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
         except OSError as exc:
-            raise output_error(self.out, exc, doing="create the report folder", kept=False) from exc
+            raise set_error(self.out, exc, doing="create the report folder", kept=False) from exc
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -152,7 +201,7 @@ class Staging:
             A rename failed; the folder is as it was. If putting an old file back failed too,
             the message says where it was kept (that folder is then not removed).
         """
-        aside = self.folder / ".replaced"
+        aside = self.folder / ASIDE
         moved, placed = [], []
         with sigint_deferred():
             try:
@@ -174,7 +223,7 @@ class Staging:
                         path=self.out, hint="Move them back by hand.") from exc
                 cause = os_cause(exc)
                 if cause is not None:
-                    raise output_error(self.out, cause, doing="replace the report files") from exc
+                    raise set_error(self.out, cause, doing="replace the report files") from exc
                 raise
         return moved
 

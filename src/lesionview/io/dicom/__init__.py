@@ -20,9 +20,11 @@ along n, so axis 0 runs along +n. Spacing is (regular step between slice positio
 PixelSpacing[0] between rows, PixelSpacing[1] between columns); the origin is the
 ImagePositionPatient of the first sorted slice.
 
-Modules: ``discover`` (files and headers), ``zipsafe`` (zip members), ``slices`` and
-``multiframe`` (one 2D image each), ``stack`` (grouping, sorting, gaps), ``pixels`` (reading
-and rescaling), ``metadata`` (SeriesInfo), ``scan`` (the public objects).
+Modules: ``discover`` (files and headers), with ``sniff`` (DICOM or not, from the first bytes),
+``budget`` (what parsing one header may cost) and ``zipsafe`` (zip members); ``values`` (header
+values in the form the standard requires) and ``pixel_format`` (how pixels are stored);
+``slices``, ``multiframe`` and ``mosaic`` (one 2D image each); ``stack`` (grouping, sorting,
+gaps); ``pixels`` (reading and rescaling); ``metadata`` (SeriesInfo); ``scan`` (the public objects).
 """
 
 from .discover import Ignored

@@ -8,16 +8,15 @@ expected; nothing here raises for one bad file among many.
 
 What a file's content can cost is bounded before pydicom sees it: only regular files are opened
 (a FIFO blocks ``open`` forever, a device never ends), a file must start like DICOM (its first
-bytes are checked, so a 20 MB file of zeros is refused without being parsed), and the header
-pass may only make :data:`MAX_HEADER_READS` reads (a damaged length can send pydicom into a run
-of zeros, where every 8 bytes is one more empty element).
+bytes are checked by ``sniff.py``, so a 20 MB file of zeros is refused without being parsed), and
+the header pass may only make :data:`~.budget.MAX_HEADER_READS` reads (``budget.py``: a damaged
+length can send pydicom into a run of zeros, where every 8 bytes is one more empty element).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import struct
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,8 +26,9 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from ..paths import open_regular as _open_nonblocking
-from ..paths import path_problem
+from ..paths import open_regular, path_problem
+from .budget import GUARD_ABOVE_BYTES, Budget, Guarded, HeaderTooLong, Unguarded
+from .sniff import HEAD_BYTES, sniff
 from .zipsafe import is_zip, member_names, read_members
 
 #: Values above this size stay on disk during the header pass (the pixel data, big private blobs).
@@ -38,28 +38,8 @@ DEFER_BYTES = 4096
 #: Anything bigger is something else (whole-slide pathology, raw data, a disk image), and a zip
 #: member has to be held in memory whole to be parsed.
 MAX_FILE_BYTES = 2 * 2**30
-#: Reads pydicom may make while parsing one header (its functional groups included). A classic
-#: image header takes about 300 (one per element, value and item); the Philips enhanced file 770,
-#: about 80 per frame, so this leaves room for enhanced files of about 25,000 frames. A damaged
-#: length can send the parser into pixel data, where runs of small values parse as millions of
-#: tiny elements (60 MB of zeros took 20 s): this bounds that to a few seconds (and zeros, the
-#: usual case, are stopped at once: see _ZERO_RUN).
-MAX_HEADER_READS = 2_000_000
-#: Files up to this size are parsed without counting reads (:class:`Guarded` costs a Python call
-#: per element): the worst a damaged one can cost is bounded by its size, 1 MiB of zeros being
-#: 131,072 empty elements, a fraction of a second. Their functional groups are always counted.
-GUARD_ABOVE_BYTES = 2**20
-#: Consecutive all-zero 8-byte reads (element or item headers of tag (0000,0000), length 0) after
-#: which parsing stops: no valid dataset holds even two in a row.
-_ZERO_RUN = 16
-_ZERO8 = bytes(8)
-#: Bytes read to recognise a file: the 128-byte preamble, "DICM" and the first element.
-_HEAD_BYTES = 144
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # PixelData, FloatPixelData, DoubleFloatPixelData
 _UNDEFINED = 0xFFFFFFFF
-_VRS = frozenset(b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM "
-                 b"UC UI UL UN UR US UT UV".split())
-_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT SV UV".split())  # 2 reserved bytes, 4-byte length
 #: Prefix of a reason given when lesionview itself failed on a file; the fuzz tests look for it.
 UNEXPECTED = "unexpected error"
 
@@ -88,75 +68,6 @@ class Unusable(ValueError):
         super().__init__(reason)
         if kind is not None:
             self.kind = kind
-
-
-class _HeaderTooLong(Exception):
-    """Raised inside pydicom by :class:`Budget` (never escapes :func:`read_header`)."""
-
-
-@dataclass
-class Budget:
-    """The work one header may still cost (see :data:`MAX_HEADER_READS`)."""
-
-    reads: int = MAX_HEADER_READS
-    zeros: int = 0
-    exceeded: str = ""
-
-    def spend(self, data: bytes, size: int) -> None:
-        """Charge one read of ``size`` bytes that returned ``data``; raise when the budget is spent."""
-        self.reads -= 1
-        if size == 8 and data == _ZERO8:
-            self.zeros += 1
-        else:
-            self.zeros = 0
-        if self.reads < 0 or self.zeros > _ZERO_RUN:
-            self.exceeded = self.exceeded or (
-                "the header runs into a block of zeros where elements should be (damaged lengths)"
-                if self.zeros > _ZERO_RUN else
-                f"the header does not end after {MAX_HEADER_READS:,} reads (a damaged length sends the "
-                "parser through the pixel data)")
-            raise _HeaderTooLong(self.exceeded)
-
-
-class Guarded:
-    """A binary file as pydicom reads it, with every ``read`` charged to a :class:`Budget`.
-
-    pydicom needs only ``read``, ``seek`` and ``tell``; ``name`` is what pydicom takes for the
-    file's path (None: it reads values left on disk from this object).
-    """
-
-    def __init__(self, fh, name: str | None, budget: Budget):
-        self._read = fh.read
-        self.seek = fh.seek
-        self.tell = fh.tell
-        if name is not None:  # (absent, not None: pydicom puts getattr(fp, "name", "...") in messages)
-            self.name = name
-        self.budget = budget
-        self.closed = False
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._read(size)
-        # Budget.spend, inlined: this runs for every element of every header.
-        budget = self.budget
-        budget.reads -= 1
-        if size == 8 and data == _ZERO8:
-            budget.zeros += 1
-        elif budget.zeros:
-            budget.zeros = 0
-        if budget.reads < 0 or budget.zeros > _ZERO_RUN:
-            budget.reads += 1
-            budget.spend(data, size)  # says why, and raises
-        return data
-
-
-class _Named:
-    """A file object as pydicom reads it, without counting reads (see :data:`GUARD_ABOVE_BYTES`)."""
-
-    def __init__(self, fh, name: str | None):
-        self.read, self.seek, self.tell = fh.read, fh.seek, fh.tell
-        if name is not None:  # (see Guarded)
-            self.name = name
-        self.closed = False
 
 
 @dataclass(frozen=True)
@@ -203,7 +114,7 @@ class Source:
                     yield name, io.BytesIO(data), len(data), None
             return
         for name in names:
-            fh, problem = open_regular(name)
+            fh, problem = open_listed(name)
             if fh is None:
                 yield name, None, -1, problem
                 continue
@@ -231,77 +142,27 @@ def source_of(path: Path) -> Source:
     return Source(path, "file")
 
 
-def not_a_regular_file(path: str | os.PathLike) -> tuple[str, str] | None:
-    """``(kind, reason)`` when ``path`` must not be opened as a file (FIFO, device, socket,
-    symbolic link loop or broken link), else None. Follows links, never opens anything."""
-    problem = path_problem(path)
-    if problem is None:
-        return None
-    what, description = problem
-    if what == "special":
-        return "not-dicom", f"{description}: skipped"
-    return "corrupt", "vanished since the folder was listed" if what == "missing" else description
+def open_listed(name: str) -> tuple[io.BufferedReader | None, tuple[str, str] | None]:
+    """Open a file found in a listing for reading: ``(file, None)``, or ``(None, (kind, reason))``
+    when it must not or cannot be opened.
 
-
-def open_regular(name: str) -> tuple[io.BufferedReader | None, tuple[str, str] | None]:
-    """Open ``name`` for reading if it is a regular file: ``(file, None)`` or ``(None, (kind, reason))``."""
-    problem = not_a_regular_file(name)
+    Only regular files are opened (links followed): a FIFO, device or socket is "not-dicom"
+    and skipped, a symbolic link loop, a broken link or a file gone since the listing is
+    "corrupt". The caller closes the file.
+    """
+    problem = path_problem(name)
     if problem is not None:
-        return None, problem
+        what, description = problem
+        if what == "special":
+            return None, ("not-dicom", f"{description}: skipped")
+        return None, ("corrupt", "vanished since the folder was listed" if what == "missing" else description)
     try:
-        fh = _open_nonblocking(name)
+        fh = open_regular(name)
     except OSError as exc:
         return None, ("corrupt", f"cannot be opened ({exc.strerror or exc}; permissions?)")
-    if fh is None:
+    if fh is None:  # swapped for something else since it was looked at
         return None, ("not-dicom", "not a regular file: skipped")
-    return fh, None  # the caller closes it
-
-
-def sniff(head: bytes) -> tuple[str, str] | None:
-    """None when ``head`` (the first bytes of a file) starts like DICOM, else ``(kind, reason)``.
-
-    Hand-written because pydicom has no cheap test: without ``force`` it refuses files without
-    the 128-byte preamble, and with ``force`` it parses whatever it is given, to the end of the
-    file. Accepted: "DICM" at byte 128 followed by a group 0002 (file meta) or 0008 element, or a
-    file starting directly with such an element (old exports without preamble), in explicit or
-    implicit VR little endian with a sane length.
-
-    Examples
-    --------
-    >>> sniff(bytes(128) + b"DICM" + b"\\x02\\x00\\x00\\x00UL\\x04\\x00\\xc4\\x00\\x00\\x00") is None
-    True
-    >>> sniff(b"\\x08\\x00\\x05\\x00CS\\x0a\\x00ISO_IR 100") is None
-    True
-    >>> sniff(bytes(20_000))
-    ('not-dicom', "not a DICOM file (no 'DICM' marker at byte 128, and it does not start with a DICOM element)")
-    """
-    if not head:
-        return "not-dicom", "an empty file"
-    if head[128:132] == b"DICM":
-        if _first_element_ok(head[132:]):
-            return None
-        if len(head) < 140:
-            return "corrupt", "truncated: the file ends right after its 'DICM' marker"
-        return "corrupt", "a DICOM preamble ('DICM') followed by no valid DICOM element: the file is damaged"
-    if _first_element_ok(head):
-        return None
-    return "not-dicom", ("not a DICOM file (no 'DICM' marker at byte 128, and it does not start with a "
-                         "DICOM element)")
-
-
-def _first_element_ok(data: bytes) -> bool:
-    if len(data) < 8:
-        return False
-    group, _ = struct.unpack_from("<HH", data)
-    if group not in (0x0002, 0x0008):
-        return False
-    vr = data[4:6]
-    if vr in _VRS:
-        if vr in _LONG_VRS:
-            return len(data) >= 12 and data[6:8] == b"\0\0"
-        return True  # a 2-byte length: any value is possible
-    (length,) = struct.unpack_from("<I", data, 4)  # implicit VR: a 4-byte length
-    return length <= 1024  # the first elements of these groups are lengths, UIDs or short codes
+    return fh, None
 
 
 def read_headers(source: Source, progress: Callable[[int, int], None] | None = None,
@@ -340,7 +201,7 @@ def read_header(fh, name: str, size: int, *, on_disk: bool = True,
     """``use(header)`` for the file open as ``fh``, or ``(kind, reason)`` saying why it cannot be used."""
     if size > MAX_FILE_BYTES:
         return "unsupported", f"{_size(size)}, more than the {_size(MAX_FILE_BYTES)} a DICOM image file is read up to"
-    head = fh.read(_HEAD_BYTES)
+    head = fh.read(HEAD_BYTES)
     problem = sniff(head)
     if problem is not None:
         return problem
@@ -349,14 +210,14 @@ def read_header(fh, name: str, size: int, *, on_disk: bool = True,
     # No name while parsing: pydicom would stat the path twice per file (for a timestamp nothing
     # here uses); values left on disk are read from the open file meanwhile, by path after.
     guarded = Guarded(fh, None, budget)
-    source = guarded if size > GUARD_ABOVE_BYTES else _Named(fh, None)
+    source = guarded if size > GUARD_ABOVE_BYTES else Unguarded(fh, None)
     try:
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")  # pydicom warns on harmless vendor quirks: kept quiet here
             # Without a preamble, the first bytes were checked (see sniff), so parsing it as a
             # bare dataset (force) is safe.
             ds = dcmread(source, defer_size=DEFER_BYTES, force=head[128:132] != b"DICM")
-    except _HeaderTooLong:
+    except HeaderTooLong:
         return "corrupt", budget.exceeded
     except Exception as exc:  # noqa: BLE001 (pydicom raises many types on corrupt input)
         reraise_interrupt(exc)

@@ -21,16 +21,9 @@ from pydicom.filereader import read_sequence
 from pydicom.sequence import Sequence
 
 from .discover import Guarded, Header, short
-from .slices import (
-    BadValue,
-    NotAnImage,
-    PixelFormat,
-    Slice,
-    integer_or_none,
-    plane_of,
-    rescale_of,
-    thickness_of,
-)
+from .pixel_format import PixelFormat
+from .slices import Slice, plane_of, rescale_of, thickness_of
+from .values import BadValue, NotAnImage, integer_or_none
 
 _UNDEFINED = 0xFFFFFFFF
 # functional group sequence -> the keywords read from its first item
@@ -69,7 +62,7 @@ def frames_of(header: Header, pixels: PixelFormat) -> list[Slice]:
         slices.append(Slice(header, index, position, orientation, rows, cols, spacing, pixels,
                             **rescale_of(flat, pixels, where),
                             instance=stack_pos if stack_pos is not None else index + 1,
-                            thickness=thickness_of(flat)))
+                            thickness=thickness_of(flat), notes=pixels.notes))
     return slices
 
 

@@ -30,7 +30,8 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossl
 from ...errors import InputError
 from .discover import Header, Source, short
 from .mosaic import tile
-from .slices import PixelFormat, Slice
+from .pixel_format import PixelFormat
+from .slices import Slice
 
 _NATIVE_LE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, ""}  # "": no file meta, implicit VR LE
 _CHUNK = 2**20

@@ -29,7 +29,8 @@ import numpy as np
 
 from ...geometry import Geometry
 from .discover import Header
-from .slices import Slice, integer_or_none, text
+from .slices import Slice
+from .values import integer_or_none, text
 
 #: Two IOPs whose cosines differ by less than this are the same orientation.
 ORIENTATION_TOL = 1e-3
@@ -224,7 +225,9 @@ def build(uid: str, part: list[Slice], problems: list[str]) -> Stack:
     order = np.argsort(pos, kind="stable")
     slices = tuple(part[i] for i in order)
     pos = pos[order]
-    problems = list(problems)
+    # What each file said of itself (extra pixel bytes, where a mosaic's step came from), once.
+    problems = list(problems) + [note for note in dict.fromkeys(n for s in slices for n in s.notes)
+                                 if note not in problems]
     gaps: list[Gap] = []
     if len(slices) == 1:
         step = slices[0].thickness or 1.0

@@ -73,8 +73,9 @@ def read_members(zip_path: Path, names, *, wanted: Callable[[bytes], bool], max_
     is not), so a large video or archive inside the zip costs nothing. A member larger than
     ``max_bytes`` is not read. A member whose data fails its CRC-32 check, or does not inflate,
     is reported as corrupt and the others are still read: one damaged member must not cost the
-    whole zip. A member that claims to be DICOM ("DICM" at byte 128) and would inflate more
-    than :data:`MAX_RATIO` times refuses the zip: that is a crafted archive.
+    whole zip. Nor must one that claims to be DICOM ("DICM" at byte 128) and would inflate more
+    than :data:`MAX_RATIO` times (a zip bomb, or an image of mostly zeros): it is reported as
+    unsupported without being inflated (``max_bytes`` already bounds the memory it could take).
     """
     with zipfile.ZipFile(zip_path) as zf:
         for name in names:
@@ -89,16 +90,14 @@ def read_members(zip_path: Path, names, *, wanted: Callable[[bytes], bool], max_
                     claims_dicom = wanted(head) or head[128:132] == b"DICM"
                     if claims_dicom and info.file_size > _BOMB_MIN_BYTES and \
                             info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                        raise InputError(
-                            f"zip member {name!r} would inflate from {info.compress_size} to {info.file_size} "
-                            "bytes, which no DICOM file does; the zip was refused.", path=zip_path,
-                            hint="Re-create the zip from the DICOM folder itself.")
+                        yield name, None, ("unsupported", (
+                            f"would inflate from {size(info.compress_size)} to {size(info.file_size)}, more than "
+                            f"{MAX_RATIO} times, as only a zip bomb or an image of mostly zeros does: not inflated"))
+                        continue
                     if not wanted(head):
                         yield name, head, None
                         continue
                     data = head + fh.read()  # reading to the end checks the CRC-32
-            except InputError:
-                raise
             except RuntimeError as exc:  # encrypted member
                 yield name, None, ("unsupported", f"cannot be read from the zip ({exc})")
             except NotImplementedError as exc:  # compression method zipfile does not know
