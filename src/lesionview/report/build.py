@@ -90,11 +90,17 @@ class ReportResult(Mapping[str, Path]):
         return [f"{fmt} ({FILENAMES[fmt]}) not written: {why}" for fmt, why in self.failed.items()]
 
     def removals(self) -> list[str]:
-        """One line per old file removed and not replaced, saying why."""
-        return [f"removed the old {path.name}: "
-                + ("its new version failed" if fmt in self.failed else "this run did not write it")
-                + ", and the old one would have stood beside the files of this run"
-                for fmt, path in self.removed.items()]
+        """A line for the old files removed and not replaced, by why (at most two lines)."""
+        failed = [p.name for f, p in self.removed.items() if f in self.failed]
+        unwritten = [p.name for f, p in self.removed.items() if f not in self.failed]
+        lines = []
+        if failed:
+            lines.append(f"removed the old {', '.join(failed)}: the new version failed, and an old file "
+                         "would have stood beside the files of this run")
+        if unwritten:
+            lines.append(f"removed the old {', '.join(unwritten)} of an earlier run: this run did not "
+                         "write them, and they would have stood beside its files")
+        return lines
 
     def problems(self) -> list[str]:
         """:meth:`failures` then :meth:`removals`: what a caller shows the user."""
