@@ -27,3 +27,28 @@ def capture_notifications(monkeypatch, widget_module) -> dict[str, list[str]]:
         for module in (widget_module, _notify):
             monkeypatch.setattr(module, f"show_{kind}", shown.append, raising=False)
     return seen
+
+
+def control(widget, name: str):
+    """The child control of ``widget`` whose objectName is ``name`` (e.g. "lesionview-segment-propose").
+
+    Every lesionview control has an objectName of that form, so that ``test_napari_controls.py``
+    can list them all and check that some test clicks each one through :func:`press`.
+    """
+    from qtpy.QtWidgets import QWidget
+
+    found = widget.findChild(QWidget, name)
+    assert found is not None, f"no control named {name!r} in {type(widget).__name__}"
+    return found
+
+
+def press(qtbot, widget, name: str):
+    """Click the button ``name`` of a docked widget as a user does (a real Qt mouse click on it),
+    after checking that it is shown and enabled; returns the button."""
+    from qtpy.QtCore import Qt
+
+    button = control(widget, name)
+    assert button.isVisible(), f"{name} is not visible: a user could not click it"
+    assert button.isEnabled(), f"{name} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    return button
