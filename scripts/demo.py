@@ -3,10 +3,11 @@
 1. ``lesionview info`` lists the sample's DICOM series (role guess, plane, spacing, problems);
 2. ``lesionview report`` measures its lesions and edema against the vertebral landmarks and
    writes JSON, CSV, HTML, PDF, DICOM SEG and SR into ``demo_output/``;
-3. napari opens the twin sample (File > Open Sample > lesionview) with the lesionview widgets
-   docked and the live measurements shown, on the slice through the larger lesion. With a
-   display the viewer stays open; without one the same steps run under Xvfb (when installed)
-   and write screenshots into ``demo_output/``, saying where.
+3. napari opens the twin sample (File > Open Sample > lesionview) with the lesionview panel
+   docked (Plugins > lesionview > lesionview: the widgets as tabs above the live measurements),
+   on the slice through the larger lesion. With a display the viewer opens maximised and stays
+   open; without one the same steps run under Xvfb (when installed) on a 1366 x 768 laptop
+   screen and write screenshots into ``demo_output/``, saying where.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "sample_data" / "twin"
 OUT = ROOT / "demo_output"
 T1C = CASE / "dicom" / "05_SAG_T1_TSE_C"
-WIDGETS = ("Study", "Segment", "Levels", "Measurements", "Export")
+#: The laptop screen the headless demo is drawn on (issue 10: the panel must fit it).
+SCREEN = (1366, 768)
 
 
 def main() -> int:
@@ -49,7 +51,7 @@ def main() -> int:
         return _view(show_window=True)
     if shutil.which("xvfb-run"):
         print("\nno display: running the napari view under Xvfb instead", flush=True)
-        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
+        return subprocess.call(["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24",
                                 sys.executable, __file__, "--headless"])
     print("\nno display and no xvfb-run: skipped the napari view (install xvfb for screenshots)")
     return 0
@@ -58,23 +60,21 @@ def main() -> int:
 def _view(*, show_window: bool) -> int:
     import napari
     from PIL import Image
-    from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
 
     from napari_lesionview._space import lps_to_napari
 
     viewer = napari.Viewer(title="lesionview demo: twin lesions", show=True)
-    viewer.window.resize(1600, 1000)
     viewer.open_sample("lesionview", "twin")
-    added = {name: viewer.window.add_plugin_dock_widget("lesionview", name) for name in WIDGETS}
-    # Editing widgets share one tabbed dock; the measurements table keeps the rest of the height.
+    # One panel: Study, Segment, Levels and Export as tabs above the live Measurements table.
+    _dock, panel = viewer.window.add_plugin_dock_widget("lesionview", "lesionview")
+    panel.tabs.setCurrentIndex(1)  # Segment: what a radiologist does next
     window = viewer.window._qt_window
-    first, *others = (added[name][0] for name in ("Study", "Segment", "Levels", "Export"))
-    for dock in others:
-        window.tabifyDockWidget(first, dock)
-    added["Segment"][0].raise_()
-    window.resizeDocks([first, added["Measurements"][0]], [420, 560], Qt.Orientation.Vertical)
-    measurements = added["Measurements"][1]
+    if show_window:
+        window.showMaximized()
+    else:  # no window manager under Xvfb to maximise it: take the whole (laptop) screen
+        window.setGeometry(0, 0, *SCREEN)
+    measurements = panel.measurements
     deadline = time.monotonic() + 120
     while getattr(measurements, "result", None) is None and time.monotonic() < deadline:
         QApplication.processEvents()

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# napari keeps its settings (and lesionview its reader-preference record beside them) in the
+# user's config folder; tests must never change the user's napari, so they get a private one.
+os.environ.setdefault("NAPARI_CONFIG", os.path.join(tempfile.mkdtemp(prefix="lesionview-napari-"),
+                                                    "settings.yaml"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()

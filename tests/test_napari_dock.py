@@ -52,3 +52,17 @@ def test_grow_click_appears_in_the_table_with_the_core_numbers(viewer, qtbot):
     assert shown[: len(lesion_cells(expected.lesions[0]))] == [t for t, _ in lesion_cells(expected.lesions[0])]
     assert expected.lesions[0].levels.label == "C6"
     assert isinstance(levels_from_layer(find_layer(viewer, "levels")), LevelModel)
+
+
+@pytest.mark.gui
+def test_the_lesionview_panel_docks_all_of_it_as_one_panel(viewer, qtbot):
+    """Issue 10: one dock (tabs above the live table) instead of five stacked ones, whose minimum
+    sizes added up to a 1600 x 1677 window."""
+    viewer.open_sample("lesionview", "twin")
+    dock, panel = viewer.window.add_plugin_dock_widget("lesionview", "lesionview")
+    qtbot.waitUntil(lambda: panel.measurements.result is not None, timeout=60_000)
+    assert [les.levels.label for les in panel.measurements.result.lesions] == ["C5", "C6"]
+    assert panel.study.viewer is panel.segment.viewer is panel.measurements.viewer is viewer
+    window = viewer.window._qt_window
+    assert window.minimumSizeHint().height() <= 768 and window.minimumSizeHint().width() <= 1366
+    assert dock.isVisible()

@@ -1,4 +1,8 @@
-"""Levels widget on the twin phantom, in a real napari viewer (run under Xvfb)."""
+"""Levels widget on the twin phantom, in a real napari viewer (run under Xvfb).
+
+The tests named ``..._by_clicks`` use the widget as a user does: real Qt clicks on its buttons
+and combo boxes (``press``, ``choose``), typing into its fields, and canvas clicks.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ import pytest
 pytest.importorskip("napari")
 
 
-from gui_helpers import capture_notifications, click
+from gui_helpers import capture_notifications, click, control, press
+from napari.utils.notifications import NotificationSeverity, notification_manager
+from qtpy.QtCore import Qt
+from test_napari_study import choose
 
 from lesionview.io import load_volume
 from lesionview.levels import LevelModel, read_landmarks
@@ -19,12 +26,16 @@ from napari_lesionview._layers import volume_to_layer_data
 from napari_lesionview._space import lps_to_napari
 from napari_lesionview._study import ROLE_KEY, find_layer
 from napari_lesionview._widgets import levels as levels_module
+from napari_lesionview._widgets import study as study_module
 from napari_lesionview._widgets.levels import (
+    BODY,
     DISC,
+    LABEL_SOURCES,
     LevelsWidget,
     levels_from_layer,
     next_name,
 )
+from napari_lesionview._widgets.study import StudyWidget
 
 pytestmark = pytest.mark.gui
 
@@ -42,11 +53,29 @@ def messages(monkeypatch):
 
 
 @pytest.fixture
-def widget(viewer):
+def widget(viewer, qtbot):
     add_t2(viewer)
+    return dock(viewer, qtbot)
+
+
+def dock(viewer, qtbot) -> LevelsWidget:
     w = LevelsWidget(viewer)
     viewer.window.add_dock_widget(w, name="Levels")
+    qtbot.waitUntil(w.isVisible)
     return w
+
+
+def napari_errors(since: int) -> list[str]:
+    """Error notifications napari recorded after the first ``since`` (uncaught exceptions too)."""
+    return [str(n.message) for n in notification_manager.records[since:]
+            if n.severity == NotificationSeverity.ERROR]
+
+
+def type_into(qtbot, field, text: str) -> None:
+    """Replace a text field's content by typing, as a user does."""
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    field.selectAll()
+    qtbot.keyClicks(field, text)
 
 
 def body_positions():
@@ -183,3 +212,125 @@ def test_on_the_sample_levels_layer(viewer, messages):
     assert len(layer.data) == n + 1 and layer.features["name"].iloc[-1] == "T3"
     assert widget.next.text() == "T4"
     assert not messages["error"]
+
+
+# ---------------------------------------------------------------------- used as a user does
+def test_readme_workflow_levels_by_clicks(viewer, qtbot, monkeypatch, tmp_path):
+    """The README's workflow: the DICOM folder, Study > Create annotation layers, then landmarks
+    placed by canvas clicks in the Levels widget, each named as suggested. The points layer
+    Create made had a float name column, and the first click failed with
+    "could not convert string to float: 'C2'"."""
+    seen = capture_notifications(monkeypatch, levels_module)
+    study_seen = capture_notifications(monkeypatch, study_module)
+    viewer.open(str(sample_path("twin") / "dicom"), plugin="lesionview")
+    study = StudyWidget(viewer)
+    viewer.window.add_dock_widget(study, name="Study")
+    levels = dock(viewer, qtbot)
+    since = len(notification_manager.records)
+    press(qtbot, study, "lesionview-study-create")
+    layer = find_layer(viewer, "levels")
+    assert layer is not None and len(layer.data) == 0
+
+    assert control(levels, "lesionview-levels-next").text() == "C2"
+    place = press(qtbot, levels, "lesionview-levels-place")
+    assert place.isChecked() and layer.mode == "add" and viewer.layers.selection.active is layer
+    truth = body_positions()
+    names = ["C2", "C3", "C4", "C5", "C6", "C7"]
+    for name in names:
+        assert control(levels, "lesionview-levels-next").text() == name   # suggested
+        click(layer, lps_to_napari(truth[name]))
+    assert list(layer.features["name"]) == names and list(layer.text.values) == names
+    np.testing.assert_allclose([layer.data_to_world(p) for p in layer.data],
+                               lps_to_napari([truth[n] for n in names]), atol=1e-6)
+    assert control(levels, "lesionview-levels-next").text() == "T1"
+    press(qtbot, levels, "lesionview-levels-place")
+    assert not place.isChecked() and layer.mode == "pan_zoom"
+
+    lesions = json.loads((sample_path("twin") / "truth.json").read_text())["lesions"]
+    model = levels_from_layer(layer)
+    assert model.level_names_of([lesion["centre_lps_mm"] for lesion in lesions]) == ["C5", "C6"]
+    viewer.screenshot(str(tmp_path / "levels_after_create.png"), canvas_only=False)
+    assert not seen["error"] and not study_seen["error"] and not napari_errors(since), napari_errors(since)
+
+
+def test_disc_mode_and_typed_names_by_clicks(viewer, widget, qtbot, messages):
+    since = len(notification_manager.records)
+    mode = control(widget, "lesionview-levels-mode")
+    choose(qtbot, mode, mode.findText(DISC))
+    start = control(widget, "lesionview-levels-start")
+    assert start.itemText(0) == "C0/C1" and widget.next.text() == "C1/C2"
+    choose(qtbot, start, start.findText("C4/C5"))
+    assert control(widget, "lesionview-levels-next").text() == "C4/C5"
+    press(qtbot, widget, "lesionview-levels-place")
+    layer = find_layer(viewer, "levels")
+    truth = body_positions()
+    click(layer, lps_to_napari(truth["C4/C5"]))
+    click(layer, lps_to_napari(truth["C5/C6"]))
+    assert list(layer.features["name"]) == ["C4/C5", "C5/C6"]
+    # The next name can be typed: the user skips a disc the image does not show.
+    type_into(qtbot, control(widget, "lesionview-levels-next"), "C7/T1")
+    click(layer, lps_to_napari(truth["C7/T1"]))
+    assert list(layer.features["name"]) == ["C4/C5", "C5/C6", "C7/T1"]
+    assert widget.next.text() == "T1/T2"
+    press(qtbot, widget, "lesionview-levels-place")
+    choose(qtbot, mode, mode.findText(BODY))
+    assert start.itemText(0) == "C1" and widget.next.text() == "C2"
+    assert not messages["error"] and not napari_errors(since)
+
+
+def test_import_file_rename_and_delete_by_clicks(viewer, widget, qtbot, monkeypatch, messages):
+    since = len(notification_manager.records)
+    path = sample_path("twin") / "landmarks.csv"
+    asked = []
+    monkeypatch.setattr(levels_module.QFileDialog, "getOpenFileName",
+                        lambda *args: asked.append(args) or (str(path), "Landmarks (*.csv *.json)"))
+    press(qtbot, widget, "lesionview-levels-import-file")
+    layer = find_layer(viewer, "levels")
+    names, _ = read_landmarks(path)
+    assert asked and list(layer.features["name"]) == names
+    assert "19 landmark(s)" in messages["info"][-1]
+
+    # Select C3 with a click in napari's select mode, rename it to what it is not, and back.
+    layer.mode = "select"
+    c3 = layer.data_to_world(layer.data[names.index("C3")])
+    viewer.dims.set_point(0, c3[0])
+    click(layer, c3)
+    assert layer.selected_data == {names.index("C3")}
+    type_into(qtbot, control(widget, "lesionview-levels-rename-name"), "t5")
+    press(qtbot, widget, "lesionview-levels-rename")
+    assert layer.features["name"].iloc[names.index("C3")] == "T5"
+    type_into(qtbot, widget.rename_edit, "C99")
+    press(qtbot, widget, "lesionview-levels-rename")
+    assert "not a vertebral level" in messages["error"][-1]
+    messages["error"].clear()
+    type_into(qtbot, widget.rename_edit, "C3")
+    press(qtbot, widget, "lesionview-levels-rename")
+    assert list(layer.features["name"]) == names
+
+    press(qtbot, widget, "lesionview-levels-delete")
+    assert len(layer.data) == 18 and "C3" not in list(layer.features["name"])
+    layer.selected_data = set()
+    press(qtbot, widget, "lesionview-levels-delete")
+    assert "select a point" in messages["error"][-1]
+    assert len(messages["error"]) == 1 and not napari_errors(since)
+
+
+def test_import_from_label_layer_by_clicks(viewer, widget, qtbot, messages):
+    t2 = find_layer(viewer, "t2")
+    labels = np.zeros(t2.data.shape, np.uint8)
+    truth = body_positions()
+    for n, name in ((4, "C4"), (5, "C5"), (6, "C6"), (7, "C7")):
+        index = np.rint(t2.world_to_data(lps_to_napari(truth[name]))).astype(int)
+        labels[tuple(index)] = n
+    viewer.add_labels(np.zeros(t2.data.shape, np.uint8), name="other labels", scale=t2.scale,
+                      translate=t2.translate)
+    viewer.add_labels(labels, name="body labels", scale=t2.scale, translate=t2.translate)
+    since = len(notification_manager.records)
+    choice = control(widget, "lesionview-levels-label-layer")
+    choose(qtbot, choice, choice.findText("body labels"))
+    convention = control(widget, "lesionview-levels-convention")
+    choose(qtbot, convention, list(LABEL_SOURCES).index("SCT vertebral-body labels"))
+    press(qtbot, widget, "lesionview-levels-import-layer")
+    layer = find_layer(viewer, "levels")
+    assert list(layer.features["name"]) == ["C4", "C5", "C6", "C7"]
+    assert not messages["error"] and not napari_errors(since)

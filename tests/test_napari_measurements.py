@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from gui_helpers import capture_notifications, press
 from napari.layers import Layer
 from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QApplication
 
 from lesionview.levels.names import disc_name, name_of, parse_landmark
 from lesionview.measure import measure
@@ -20,7 +22,10 @@ from napari_lesionview._study import find_layer
 from napari_lesionview._widgets import measurements as mw
 from napari_lesionview._widgets.levels import levels_from_layer
 from napari_lesionview._widgets.measurements import (
+    COLUMNS,
+    KEY_COLUMNS,
     RAW,
+    ROWS_SHOWN,
     MeasurementsWidget,
     camera_of,
     edema_cells,
@@ -88,17 +93,18 @@ def test_table_equals_measure(twin, tmp_path):
             assert got == value
     # The numbers a reader looks at, spelt out against the oracle.
     first = expected.lesions[0]
-    assert rows[0][2][3] == first.max_diameter_mm and rows[0][2][7] == first.volume_mm3
+    assert rows[0][2][2] == first.max_diameter_mm and rows[0][2][5] == first.volume_mm3
     assert rows[0][1][1] == first.levels.label == "C5" and rows[1][1][1] == "C6"
     assert rows[2][1][10] == "longitudinally extensive"
-    assert "±" in rows[0][1][5]  # 3 mm sagittal slices: axial diameters carry their uncertainty
+    assert "±" in rows[0][1][3]  # 3 mm sagittal slices: axial diameters carry their uncertainty
     assert widget.summary.text() == expected.summary
     assert widget.summary.wordWrap()
     # Every warning of the core is on screen (here: 3 mm sagittal slices).
     assert expected.warnings and widget.warnings.isVisible()
     assert all(w in widget.warnings.text() for w in expected.warnings)
     assert mw.widget_for(viewer) is widget
-    widget.resize(1100, 420)  # wide enough to read every column in the saved picture
+    widget.show_more_columns(True)  # every column in the saved picture
+    widget.resize(1100, 420)
     widget.grab().save(str(tmp_path / "measurements_widget.png"))
     assert (tmp_path / "measurements_widget.png").stat().st_size > 0
 
@@ -241,7 +247,8 @@ def test_screenshot_shows_the_lesion(twin, qtbot, tmp_path):
     from imageio.v3 import imwrite
 
     imwrite(tmp_path / "sample_with_lesions.png", with_lesions)
-    widget.resize(1100, 420)  # wide enough to read every column in the saved picture
+    widget.show_more_columns(True)  # every column in the saved picture
+    widget.resize(1100, 420)
     widget.grab().save(str(tmp_path / "measurements_widget.png"))
 
     rgb = with_lesions[..., :3].astype(int)
@@ -259,3 +266,69 @@ def test_screenshot_shows_the_lesion(twin, qtbot, tmp_path):
     shift = (rgb[rows[near], cols[near]] - without[rows[near], cols[near], :3].astype(int)).mean(axis=0)
     towards = colour - without[rows[near], cols[near], :3].astype(int).mean(axis=0)
     assert np.dot(shift, towards) > 0
+
+
+# ----------------------------------------------------------------------- controls, by real clicks
+def test_copy_summary_puts_the_report_sentence_on_the_clipboard(twin, qtbot, monkeypatch):
+    viewer, widget = twin
+    seen = capture_notifications(monkeypatch, mw)
+    QApplication.clipboard().setText("something else")
+    press(qtbot, widget, "lesionview-measurements-copy")
+    assert QApplication.clipboard().text() == widget.result.summary == measure_layers(viewer).summary
+    assert widget.result.summary.startswith("Two enhancing intramedullary lesions")
+    assert seen["info"] and not seen["error"]
+
+
+def test_copy_summary_waits_for_a_result(viewer, qtbot):
+    widget = MeasurementsWidget(viewer)  # no lesions layer: nothing to copy
+    viewer.window.add_dock_widget(widget, name="Measurements")
+    qtbot.waitUntil(lambda: "Study widget" in widget.status.text(), timeout=TIMEOUT_MS)
+    assert not widget.copy_button.isEnabled()
+
+
+def test_key_columns_first_and_more_columns_on_demand(twin, qtbot, monkeypatch):
+    _viewer, widget = twin
+    seen = capture_notifications(monkeypatch, mw)
+    table = widget.table
+
+    def shown():
+        return [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+
+    assert [COLUMNS[c] for c in shown()] == ["Region", "Levels", "Max ⌀ (mm)", "Axial long × short (mm)",
+                                             "Craniocaudal (mm)", "Volume (mm³)"]
+    assert all(table.horizontalHeaderItem(c).toolTip().startswith(COLUMNS[c]) for c in range(len(COLUMNS)))
+    # The hidden numbers are still one hover away: every cell's tooltip lists the whole row.
+    assert "Enhancement: " in table.item(0, 0).toolTip() and "Assessment: measurable" in table.item(1, 2).toolTip()
+    button = press(qtbot, widget, "lesionview-measurements-more")
+    assert button.isChecked() and shown() == list(range(len(COLUMNS)))
+    press(qtbot, widget, "lesionview-measurements-more")
+    assert not button.isChecked() and shown() == list(range(KEY_COLUMNS))
+    assert not seen["error"]
+
+
+def test_refresh_measures_again(twin, qtbot, monkeypatch):
+    _viewer, widget = twin
+    seen = capture_notifications(monkeypatch, mw)
+    calls = []
+    real = mw.compute
+    monkeypatch.setattr(mw, "compute", lambda inputs: calls.append(1) or real(inputs))
+    before = widget.result
+    press(qtbot, widget, "lesionview-measurements-refresh")
+    qtbot.waitUntil(lambda: settled(widget) and widget.result is not before, timeout=TIMEOUT_MS)
+    assert calls == [1]
+    _same(widget.result, before)
+    assert not seen["error"]
+
+
+def test_summary_and_five_rows_fit_a_narrow_dock(twin, qtbot):
+    viewer, widget = twin
+    dock = widget.parentWidget()
+    viewer.window._qt_window.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: widget.width() <= 320, timeout=TIMEOUT_MS)
+    qtbot.wait(50)
+    label = widget.summary
+    assert label.height() >= label.heightForWidth(label.width()) > 2 * label.fontMetrics().lineSpacing()
+    assert label.visibleRegion().boundingRect() == label.rect()  # no parent clips its last line
+    table = widget.table
+    rows = ROWS_SHOWN * table.verticalHeader().defaultSectionSize()
+    assert table.viewport().height() >= rows

@@ -24,10 +24,11 @@ from lesionview.volume import Volume
 from napari_lesionview._layers import (
     contrast_limits,
     is_mask,
+    layer_name,
     layer_to_volume,
     volume_to_layer_data,
 )
-from napari_lesionview._reader import get_reader, read
+from napari_lesionview._reader import PLUGIN_NAME, READER_PREFERENCES, get_reader, read
 from napari_lesionview._space import (
     AXIS_LABELS,
     DISPLAY_ORIENTATION,
@@ -198,6 +199,12 @@ def test_reader_never_opens_a_fifo_or_device_while_sniffing(tmp_path):
     os.symlink("/dev/zero", tmp_path / "IM0002")
     with time_limit(20):
         assert get_reader(str(tmp_path)) is None
+    # A pipe named like a zip is claimed without being opened: the loader says what it is.
+    os.mkfifo(tmp_path / "study.zip")
+    with time_limit(20):
+        assert get_reader(str(tmp_path / "study.zip")) is read
+        with pytest.raises(InputError, match="named pipe"):
+            read(str(tmp_path / "study.zip"))
 
 
 def _corrupt_nifti(tmp_path) -> Path:
@@ -220,7 +227,7 @@ def test_sct_t2_layer_in_physical_space(shared_data):
     (volume,) = load(path)
     assert volume.geometry.orientation == "PSR"
     ((data, kwargs, kind),) = read(str(path))
-    assert kind == "image" and kwargs["name"] == volume.info.label == "t2 (T2)"
+    assert kind == "image" and kwargs["name"] == layer_name(volume) == "t2 (T2, sagittal)"
     assert data.shape == (52, 55, 60)  # L, I, P
     shown = volume.reoriented(DISPLAY_ORIENTATION).geometry
     assert kwargs["scale"] == shown.spacing
@@ -258,7 +265,7 @@ def test_each_series_of_a_folder_becomes_a_layer(shared_data, tmp_path):
     volumes = load(study)
     layers = read(str(study))
     assert len(volumes) == len(layers) == 2
-    assert [kw["name"] for _, kw, _ in layers] == [v.info.label for v in volumes]
+    assert [kw["name"] for _, kw, _ in layers] == [layer_name(v) for v in volumes]
     for volume, layer_data in zip(volumes, layers):
         _assert_voxels_land_where_the_loader_says(_napari_layer(layer_data), volume,
                                                   _some_voxels(volume.geometry.shape, 5))
@@ -331,7 +338,7 @@ def test_viewer_opens_sct_t2_as_a_sagittal_view(viewer, shared_data, tmp_path):
     (volume,) = load(path)
     plugin = _plugin_name()
     (layer,) = viewer.open(path, plugin=plugin)
-    assert layer.name == "t2 (T2)" and layer.colormap.name == "gray"
+    assert layer.name == "t2 (T2, sagittal)" and layer.colormap.name == "gray"
     assert tuple(layer.scale) == volume.reoriented(DISPLAY_ORIENTATION).geometry.spacing
     assert viewer.dims.axis_labels == AXIS_LABELS
     _assert_voxels_land_where_the_loader_says(layer, volume, _some_voxels(volume.geometry.shape))
@@ -407,7 +414,7 @@ def test_viewer_opens_a_dicom_folder_in_physical_space(viewer, shared_data, tmp_
     series = shared_data / "dicom" / "sagittal_t1_series"
     volume = _dicom_volume(series)
     layers = viewer.open(series, plugin=_plugin_name())
-    assert [la.name for la in layers] == [volume.info.label]
+    assert [la.name for la in layers] == [layer_name(volume)] == ["3 t1_fl2d_sag (T1, sagittal)"]
     (layer,) = layers
     # 4.8 mm between sagittal slices along the slider, 1.016 mm pixels on screen.
     np.testing.assert_allclose(layer.scale, (4.8, 1.015625, 1.015625), atol=1e-5)
@@ -435,3 +442,271 @@ def test_viewer_opens_a_dicom_zip_and_a_single_file(viewer, shared_data, tmp_pat
     (layer,) = viewer.open(single, plugin=_plugin_name())
     assert layer.data.size == one.array.size
     _assert_voxels_land_where_the_loader_says(layer, one, _some_voxels(one.geometry.shape, 5))
+
+
+# ---------------------------------------------------------------------------- how napari picks us
+TWIN_T1C = Path(__file__).resolve().parents[1] / "sample_data" / "twin" / "dicom" / "05_SAG_T1_TSE_C"
+
+
+@pytest.fixture
+def napari_settings(tmp_path):
+    """napari's settings with no reader preference and a settings folder of this test's own:
+    nothing reaches the user's napari settings."""
+    from napari.settings import get_settings
+
+    settings = get_settings()
+    # Set and restored by hand: monkeypatch would delete pydantic's private attribute on undo.
+    saved = (dict(settings.plugins.extension2reader), list(settings.application.open_history),
+             settings.config_path, settings._save_on_change)
+    settings._save_on_change = False
+    settings.config_path = tmp_path / "napari-settings" / "settings.yaml"
+    settings.plugins.extension2reader = {}
+    yield settings
+    settings.plugins.extension2reader, settings.application.open_history = saved[:2]
+    settings.config_path, settings._save_on_change = saved[2:]
+
+
+def test_layer_names_say_series_role_and_plane():
+    sagittal = Geometry((4, 5, 6), direction=np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float).T)
+    axial = Geometry((4, 5, 6), direction=np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], float).T)
+    tilted = Geometry((4, 5, 6), direction=_rotation(20, [0, 0, 1]) @ sagittal.direction_matrix)
+
+    def name(geometry, **info):
+        return layer_name(Volume(np.zeros(geometry.shape), geometry, SeriesInfo(**info)))
+
+    t1c = {"series_number": 5, "series_description": "SAG T1 TSE +C", "role": "T1+C"}
+    assert name(sagittal, **t1c) == "5 SAG T1 TSE +C (T1+C, sagittal)"
+    # No role guessed: not said. A NIfTI file: its stem, and no series number.
+    assert name(axial, series_number=3, series_description="AX DWI") == "3 AX DWI (axial)"
+    assert name(sagittal, source="/data/t2.nii.gz", series_description="t2", role="T2") == \
+        "t2 (T2, sagittal)"
+    # Tilted 20 degrees: oblique, and the nearest plane.
+    assert name(tilted, series_number=7, protocol_name="t2_tse_obl", role="T2") == \
+        "7 t2_tse_obl (T2, oblique sagittal)"
+
+
+def test_twin_sample_layers_are_named_for_a_radiologist():
+    names = [kw["name"] for _, kw, kind in read(str(TWIN_T1C.parent)) if kind == "image"]
+    assert names == ["2 SAG T2 TSE (T2, sagittal)", "5 SAG T1 TSE +C (T1+C, sagittal)"]
+
+
+def test_reader_sniffs_a_bounded_number_of_files_in_a_big_folder(tmp_path, monkeypatch):
+    from lesionview.io.paths import open_regular
+    from napari_lesionview import _reader
+
+    for i in range(3000):  # DICOM-like names, no DICOM inside
+        (tmp_path / f"IM{i:05d}").write_bytes(b"\0" * 200)
+    opened = []
+
+    def counted(path):
+        opened.append(path)
+        return open_regular(path)
+
+    monkeypatch.setattr(_reader, "open_regular", counted)
+    assert get_reader(str(tmp_path)) is None
+    assert len(opened) == _reader._MAX_SNIFFED
+
+
+def test_lesionview_prefers_only_its_own_patterns_and_only_once(napari_settings, tmp_path,
+                                                                monkeypatch):
+    from napari.plugins.utils import get_preferred_reader
+
+    from napari_lesionview import _reader
+    from napari_lesionview._reader import prefer_lesionview
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    # The user already chose napari for .nii files: that choice stands.
+    napari_settings.plugins.extension2reader = {"*.tif": "napari", "*.nii": "napari"}
+    added = prefer_lesionview(napari_settings)
+    assert added == [p for p in READER_PREFERENCES if p != "*.nii"]
+    prefs = napari_settings.plugins.extension2reader
+    assert prefs["*.nii"] == prefs["*.tif"] == "napari"
+    assert {prefs[p] for p in added} == {PLUGIN_NAME}
+    # What napari now decides, as File > Open does.
+    assert get_preferred_reader(folder) == PLUGIN_NAME
+    assert get_preferred_reader(tmp_path / "T2.NII.GZ") == PLUGIN_NAME
+    assert get_preferred_reader(tmp_path / "IM0001.dcm") == PLUGIN_NAME
+    assert get_preferred_reader(tmp_path / "image.npy") is None
+    assert get_preferred_reader(tmp_path / "scan.nii") == "napari"
+    # The user removes the folder preference in Preferences > Plugins: it stays removed, in this
+    # session and in the next one (lesionview noted what it added beside napari's settings).
+    # The user's own .nii choice, removed later, is not taken over either.
+    napari_settings.plugins.extension2reader = {k: v for k, v in prefs.items()
+                                                if k not in ("*/", "*.nii")}
+    assert prefer_lesionview(napari_settings) == []
+    monkeypatch.setattr(_reader, "_offered_in_session", {})
+    assert prefer_lesionview(napari_settings) == []
+    assert not {"*/", "*.nii"} & set(napari_settings.plugins.extension2reader)
+    record = napari_settings.config_path.parent / "lesionview-reader-preferences.json"
+    assert record.is_file()
+    # Another napari environment where the user sends every file and folder to one reader.
+    napari_settings.config_path = tmp_path / "other" / "settings.yaml"
+    napari_settings.plugins.extension2reader = {"*": "napari"}
+    assert prefer_lesionview(napari_settings) == []
+
+
+def test_reading_without_a_window_leaves_napari_preferences_alone(napari_settings, shared_data):
+    read(str(shared_data / "sct_t2" / "t2.nii.gz"))
+    assert napari_settings.plugins.extension2reader == {}
+
+
+def _dicom_names_without_suffix(series: Path, folder: Path) -> Path:
+    """A copy of ``series`` named as scanners and PACS exports do: IM0001... and bare UIDs."""
+    folder.mkdir()
+    for i, f in enumerate(sorted(series.glob("*.dcm")), 1):
+        uid = f.stem.split("_", 1)[1]  # 0001_1.3.12.2....dcm
+        shutil.copy(f, folder / (f"IM{i:04d}" if i % 2 else uid))
+    return folder
+
+
+def _file_menu_action(viewer, text: str):
+    """The top-level action of napari's File menu called ``text`` (not the "Open with Plugin" one)."""
+    (action,) = [a for a in viewer.window.file_menu.actions() if a.text() == text]
+    return action
+
+
+def _reader_questions(monkeypatch, answer: str = "") -> list[dict]:
+    """Record napari's "Choose reader" dialog instead of showing it; it answers ``answer``
+    ("" = Cancel)."""
+    from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog
+
+    asked = []
+
+    def get_user_choices(dialog):
+        offered = sorted(b.text() for b in dialog.reader_btn_group.buttons())
+        asked.append({"path": dialog._current_file, "offered": offered})
+        return answer, False
+
+    monkeypatch.setattr(QtReaderDialog, "get_user_choices", get_user_choices)
+    return asked
+
+
+def _choose_in_file_dialog(monkeypatch, path: Path) -> None:
+    """The user picks ``path`` in napari's Open File(s) / Open Folder dialogs."""
+    from qtpy.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(path)))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        staticmethod(lambda *a, **k: ([str(path)], "")))
+
+
+def _shown_info(monkeypatch) -> list[str]:
+    import napari.utils.notifications
+
+    shown = []
+    monkeypatch.setattr(napari.utils.notifications, "show_info", shown.append)
+    return shown
+
+
+@pytest.mark.gui
+@pytest.mark.shared_data
+def test_open_without_plugin_uses_lesionview_after_its_first_use(napari_settings, viewer,
+                                                                   shared_data, tmp_path,
+                                                                   monkeypatch):
+    series = shared_data / "dicom" / "sagittal_t1_series"
+    nifti = shared_data / "sct_t2" / "t2.nii.gz"
+    single = shared_data / "dicom" / "transfer_syntaxes" / "1.dcm"
+    shown = _shown_info(monkeypatch)
+    # First use in a window (here with plugin= named): lesionview adds its preferences, says so.
+    viewer.open(nifti, plugin=PLUGIN_NAME)
+    assert len(shown) == 1 and "folders" in shown[0] and "Preferences > Plugins" in shown[0]
+    assert napari_settings.plugins.extension2reader["*/"] == PLUGIN_NAME
+    viewer.layers.clear()
+
+    t1 = "3 t1_fl2d_sag (T1, sagittal)"
+    with zipfile.ZipFile(tmp_path / "study.zip", "w") as zf:
+        for f in sorted(series.glob("*.dcm")):
+            zf.write(f, f"study/{f.name}")
+    for path, names in [
+        (series, [t1]),
+        (_dicom_names_without_suffix(series, tmp_path / "no_suffix"), [t1]),
+        (tmp_path / "study.zip", [t1]),
+        (TWIN_T1C, ["5 SAG T1 TSE +C (T1+C, sagittal)"]),
+        (TWIN_T1C.parent, ["2 SAG T2 TSE (T2, sagittal)", "5 SAG T1 TSE +C (T1+C, sagittal)"]),
+        (nifti, ["t2 (T2, sagittal)"]),
+        (single, ["1 ax_asc_35sl (axial)"]),
+    ]:
+        # plugin=None: napari picks the reader as File > Open does (no plugin= means "napari").
+        layers = viewer.open(path, plugin=None)
+        assert [la.name for la in layers] == names, path
+        assert {la.source.reader_plugin for la in layers} == {PLUGIN_NAME}, path
+        viewer.layers.clear()
+    assert len(shown) == 1  # said once
+    # napari's own formats still open with napari's reader, without a question.
+    import tifffile
+
+    np.save(tmp_path / "array.npy", np.arange(24.0).reshape(2, 3, 4))
+    tifffile.imwrite(tmp_path / "image.tif", np.zeros((6, 7), np.uint16), photometric="minisblack")
+    for name, shape in [("array.npy", (2, 3, 4)), ("image.tif", (6, 7))]:
+        (layer,) = viewer.open(tmp_path / name, plugin=None)
+        assert layer.source.reader_plugin == "napari" and layer.data.shape == shape
+
+
+@pytest.mark.gui
+@pytest.mark.shared_data
+def test_file_open_folder_asks_once_ever_then_never(napari_settings, viewer, shared_data,
+                                                    tmp_path, monkeypatch):
+    """A napari where lesionview never ran asks once (napari decides before any plugin code
+    runs); choosing lesionview sets its preferences, and no later folder or file asks."""
+    series = shared_data / "dicom" / "sagittal_t1_series"
+    asked = _reader_questions(monkeypatch, answer="lesionview")
+    shown = _shown_info(monkeypatch)
+    _choose_in_file_dialog(monkeypatch, series)
+    _file_menu_action(viewer, "Open Folder...").trigger()
+    assert [q["offered"] for q in asked] == [["lesionview", "napari builtins"]]
+    assert [la.name for la in viewer.layers] == ["3 t1_fl2d_sag (T1, sagittal)"]
+    assert len(shown) == 1
+
+    asked.clear()
+    viewer.layers.clear()
+    for path in [_dicom_names_without_suffix(series, tmp_path / "IMAGES"), TWIN_T1C]:
+        _choose_in_file_dialog(monkeypatch, path)
+        _file_menu_action(viewer, "Open Folder...").trigger()
+    for path in [shared_data / "sct_t2" / "t2.nii.gz", shared_data / "dicom" / "transfer_syntaxes" / "1.dcm"]:
+        _choose_in_file_dialog(monkeypatch, path)
+        _file_menu_action(viewer, "Open File(s)...").trigger()
+    assert asked == [], f"napari asked which reader to use: {asked}"
+    assert [la.name for la in viewer.layers] == [
+        "3 t1_fl2d_sag (T1, sagittal)", "5 SAG T1 TSE +C (T1+C, sagittal)", "t2 (T2, sagittal)",
+        "1 ax_asc_35sl (axial)"]
+    assert {la.source.reader_plugin for la in viewer.layers} == {PLUGIN_NAME}
+
+
+@pytest.mark.gui
+@pytest.mark.shared_data
+def test_file_open_with_lesionview_preferences_asks_nothing(napari_settings, viewer,
+                                                             shared_data, tmp_path, monkeypatch):
+    from napari_lesionview._reader import prefer_lesionview
+
+    prefer_lesionview()  # the state after lesionview's first use
+    asked = _reader_questions(monkeypatch)
+    _choose_in_file_dialog(monkeypatch, TWIN_T1C)
+    _file_menu_action(viewer, "Open Folder...").trigger()
+    np.save(tmp_path / "array.npy", np.zeros((3, 4)))
+    _choose_in_file_dialog(monkeypatch, tmp_path / "array.npy")
+    _file_menu_action(viewer, "Open File(s)...").trigger()
+    assert asked == [], f"napari asked which reader to use: {asked}"
+    assert [(la.name, la.source.reader_plugin) for la in viewer.layers] == [
+        ("5 SAG T1 TSE +C (T1+C, sagittal)", PLUGIN_NAME), ("array", "napari")]
+
+
+@pytest.mark.gui
+def test_a_folder_without_dicom_is_left_to_napari(napari_settings, viewer, tmp_path, monkeypatch):
+    from skimage.io import imsave
+
+    from napari_lesionview._reader import prefer_lesionview
+
+    prefer_lesionview()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        imsave(folder / f"slice{i}.png", np.full((8, 9), 40 * (i + 1), np.uint8), check_contrast=False)
+    assert get_reader(str(folder)) is None
+    # lesionview refuses it, so napari asks for another reader and offers only its own.
+    asked = _reader_questions(monkeypatch, answer="napari builtins")
+    _choose_in_file_dialog(monkeypatch, folder)
+    _file_menu_action(viewer, "Open Folder...").trigger()
+    assert [q["offered"] for q in asked] == [["napari builtins"]]
+    (layer,) = viewer.layers
+    assert layer.source.reader_plugin == "napari" and layer.data.shape == (2, 8, 9)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_helpers import capture_notifications, control, press
+from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QApplication, QStyle, QStyleOptionComboBox
 
 from lesionview.phantom import sample_path
 from napari_lesionview._layers import layer_geometry
 from napari_lesionview._study import ROLE_KEY, find_layer
+from napari_lesionview._widgets import study as study_module
 from napari_lesionview._widgets.study import StudyWidget
 
 pytestmark = pytest.mark.gui
@@ -20,12 +24,44 @@ def _cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def study(viewer):
+def study(viewer, qtbot):
     """The twin study's two DICOM series opened with the reader (no roles set yet)."""
     viewer.open(str(sample_path("twin") / "dicom"), plugin="lesionview")
     widget = StudyWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Study")
+    qtbot.waitUntil(widget.isVisible)
     return viewer, widget
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    return capture_notifications(monkeypatch, study_module)
+
+
+def napari_errors(since: int) -> list[str]:
+    return [str(n.message) for n in notification_manager.records[since:]
+            if n.severity == NotificationSeverity.ERROR]
+
+
+def choose(qtbot, combo, index: int) -> None:
+    """Pick entry ``index`` of a combo box as a user does: click it open, click the entry."""
+    assert combo.isVisible() and combo.isEnabled()
+    where = combo.rect().center()
+    if combo.isEditable():   # the text field takes clicks: open it with the arrow
+        option = QStyleOptionComboBox()
+        combo.initStyleOption(option)
+        style = combo.style()
+        where = style.subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                     QStyle.SubControl.SC_ComboBoxArrow, combo).center()
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton, pos=where)
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    # Qt ignores a release this soon after the popup opened (it takes it for the opening click's).
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    rect = view.visualRect(combo.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
+    assert combo.currentIndex() == index
 
 
 def test_combos_prefilled_from_role_guess(study, tmp_path):
@@ -48,16 +84,26 @@ def test_combos_follow_layers_added_and_removed(study):
     assert widget.chosen("t2") is None and find_layer(viewer, "t2") is None
 
 
-def test_choosing_an_image_moves_its_role(study):
-    _viewer, widget = study
-    t1c = widget.chosen("t1c")
-    widget.combos["t2"].setCurrentIndex(widget.combos["t2"].findData(t1c))
-    assert t1c.metadata[ROLE_KEY] == "t2" and widget.chosen("t1c") is None
-
-
-def test_create_annotation_layers_once_on_the_image_grid(study, qtbot, tmp_path):
+def test_choosing_an_image_moves_its_role(study, qtbot, messages):
     viewer, widget = study
-    qtbot.mouseClick(widget.create_button, Qt.MouseButton.LeftButton)
+    t1c, t2 = widget.chosen("t1c"), widget.chosen("t2")
+    since = len(notification_manager.records)
+    t2_combo = control(widget, "lesionview-study-t2")
+    choose(qtbot, t2_combo, t2_combo.findData(t1c))
+    assert t1c.metadata[ROLE_KEY] == "t2" and widget.chosen("t1c") is None
+    assert find_layer(viewer, "t2") is t1c and ROLE_KEY not in t2.metadata
+    t1c_combo = control(widget, "lesionview-study-t1c")
+    choose(qtbot, t1c_combo, t1c_combo.findData(t2))
+    assert find_layer(viewer, "t1c") is t2 and widget.chosen("t2") is t1c
+    choose(qtbot, t1c_combo, 0)   # "(none)"
+    assert widget.chosen("t1c") is None and find_layer(viewer, "t1c") is None
+    assert not messages["error"] and not napari_errors(since)
+
+
+def test_create_annotation_layers_once_on_the_image_grid(study, qtbot, tmp_path, messages):
+    viewer, widget = study
+    since = len(notification_manager.records)
+    press(qtbot, widget, "lesionview-study-create")
     t1c = widget.chosen("t1c")
     for role in ("lesions", "edema", "cord"):
         layer = find_layer(viewer, role)
@@ -70,10 +116,13 @@ def test_create_annotation_layers_once_on_the_image_grid(study, qtbot, tmp_path)
     levels = find_layer(viewer, "levels")
     assert levels is not None and levels._type_string == "points" and levels.ndim == 3
     np.testing.assert_allclose(levels.scale, t1c.scale)
+    assert levels.features["name"].dtype == object        # names are strings from the start
     assert viewer.dims.nsteps[0] == t1c.data.shape[0]   # slider still steps slice by slice
     count = len(viewer.layers)
-    qtbot.mouseClick(widget.create_button, Qt.MouseButton.LeftButton)
+    press(qtbot, widget, "lesionview-study-create")
     assert len(viewer.layers) == count
+    assert "already exist" in messages["info"][-1]
+    assert not messages["error"] and not napari_errors(since)
     widget.grab().save(str(tmp_path / "study_widget_created.png"))
     viewer.screenshot(str(tmp_path / "study_viewer.png"), canvas_only=False)
 

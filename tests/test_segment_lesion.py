@@ -13,7 +13,7 @@ from lesionview.geometry import Geometry, reorient
 from lesionview.io import load_volume
 from lesionview.segment import dice
 from lesionview.segment._stats import dilate_mm
-from lesionview.segment.lesion import grow_lesion, propose_lesions
+from lesionview.segment.lesion import check_lesion, grow_lesion, propose_lesions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -40,7 +40,7 @@ def case(request):
     g = t1c.geometry
     lesion = load_volume(folder / "lesion.nii.gz").array
     cord = load_volume(folder / "cord.nii.gz").array != 0
-    return {"name": request.param, "t1c": t1c, "geometry": g, "lesion": lesion,
+    return {"name": request.param, "t1c": t1c, "geometry": g, "lesion": lesion, "cord": cord,
             "cord_1mm": dilate_mm(cord, g.spacing, 1.0)}
 
 
@@ -252,3 +252,93 @@ def test_two_lobes_joined_above_the_threshold_are_split_at_the_valley():
     z = np.argwhere(seg.mask)[:, 2]
     assert seg.details["split_from_neighbour"]
     assert z.min() >= 28 and z.max() <= 38
+
+
+# ----------------------------------------------------------------------------- misclicks
+def misclicks(case) -> dict[str, np.ndarray]:
+    """Where a hurried click lands instead of a lesion (LPS mm): the C6 vertebral body centre
+    (landmarks.csv) and the CSF behind the cord at the largest lesion's centre (truth.json),
+    1.5 mm past the cord's back surface."""
+    import json
+
+    from lesionview.levels import read_landmarks
+
+    folder = SAMPLE / case["name"]
+    names, positions = read_landmarks(folder / "landmarks.csv")
+    truth = json.loads((folder / "truth.json").read_text())
+    centre = np.array(max(truth["lesions"], key=lambda les: les["volume_mm3"])["centre_lps_mm"])
+    g, cord = case["geometry"], case["cord"]
+    y = centre[1]
+    while cord[tuple(np.round(g.world_to_index([[centre[0], y, centre[2]]])[0]).astype(int))]:
+        y += 0.25                                            # +y is posterior in LPS
+    return {"vertebral body": np.asarray(positions[list(names).index("C6")]),
+            "CSF": np.array([centre[0], y + 1.5, centre[2]])}
+
+
+@pytest.mark.parametrize("where", ["vertebral body", "CSF"])
+def test_a_misclick_without_a_cord_is_refused(case, where):
+    g = case["geometry"]
+    seed = misclicks(case)[where]
+    seg = grow_lesion(case["t1c"], g, seed)
+    assert not seg.mask.any() and seg.details["refused"]
+    assert "not an intramedullary lesion" in seg.reason and "segment the cord first" in seg.reason
+    # What was refused: far larger or wider than any cord (issue 10 grew thousands of mm^3).
+    assert seg.details["volume_mm3"] > 500
+    assert seg.details["width_mm"][0] > 16 or seg.details["section_mm2"] > 100
+    anyway = grow_lesion(case["t1c"], g, seed, check=False)      # the API can still have it
+    assert anyway.mask.sum() * g.voxel_volume == pytest.approx(seg.details["volume_mm3"])
+    assert not np.any(anyway.mask & case["cord"])
+
+
+@pytest.mark.parametrize("where", ["vertebral body", "CSF"])
+def test_a_misclick_with_a_cord_is_refused(case, where):
+    seg = grow_lesion(case["t1c"], case["geometry"], misclicks(case)[where], cord_region=case["cord"])
+    assert not seg.mask.any() and "outside the cord region" in seg.reason
+
+
+def test_check_lesion_wants_most_of_the_region_inside_the_cord(case):
+    g, lesion, cord = case["geometry"], case["lesion"] > 0, case["cord"]
+    assert check_lesion(lesion, g, cord_region=cord) == ("", check_lesion(lesion, g, cord_region=cord)[1])
+    assert check_lesion(lesion, g, cord_region=cord)[1]["inside_cord"] == 1.0
+    # Moved 10 mm forward (-y): into the vertebral bodies, out of the cord.
+    shifted = np.roll(lesion, -round(10.0 / 0.5), axis=2)
+    problem, numbers = check_lesion(shifted, g, cord_region=cord)
+    assert numbers["inside_cord"] < 0.5 and problem.startswith(f"only {numbers['inside_cord']:.0%}")
+    assert check_lesion(shifted, g, cord_region=np.zeros_like(cord))[0] == ""  # an empty cord: size only
+
+
+def test_check_lesion_lets_a_lesion_fill_the_cord_over_many_levels(case):
+    """A holocord lesion without a cord mask: as wide as the cord, 100 mm long, still plausible;
+    the same region 3 mm wider all round is not."""
+    g, cord = case["geometry"], case["cord"]
+    z = g.index_to_world(np.argwhere(cord))[:, 2]
+    keep = np.zeros_like(cord)
+    idx = np.argwhere(cord)
+    sel = (z > -60.0) & (z < 40.0)
+    keep[tuple(idx[sel].T)] = True
+    problem, numbers = check_lesion(keep, g)
+    assert problem == "", numbers
+    assert numbers["length_mm"] > 95 and numbers["width_mm"][0] < 16
+    wider = dilate_mm(keep, g.spacing, 3.0)
+    assert "mm²" in check_lesion(wider, g)[0] or "wider than any" in check_lesion(wider, g)[0]
+
+
+def test_check_lesion_is_the_same_whatever_the_storage_order(case):
+    g = case["geometry"]
+    seg = grow_lesion(case["t1c"], g, misclicks(case)["vertebral body"], check=False)
+    problem, numbers = check_lesion(seg.mask, g)
+    for target in ("LPS", "SAR"):
+        mask, g2 = reorient(seg.mask, g, target)
+        p2, n2 = check_lesion(mask, g2)
+        assert p2 == problem
+        assert n2["width_mm"] == pytest.approx(numbers["width_mm"])
+        assert n2["section_mm2"] == pytest.approx(numbers["section_mm2"])
+
+
+def test_the_sct_lesion_passes_the_check(shared_data):
+    folder = shared_data / "sct_t2"
+    img = load_volume(folder / "t2_fake_lesion.nii.gz")
+    truth = load_volume(folder / "t2_fake_lesion_lesion_seg.nii.gz").array != 0
+    cord = load_volume(folder / "t2_fake_lesion_sc_seg.nii.gz").array != 0
+    assert check_lesion(truth, img.geometry)[0] == ""
+    assert check_lesion(truth, img.geometry, cord_region=cord)[0] == ""

@@ -9,6 +9,9 @@ the core knows in ``metadata``:
 ``source_geometry`` the geometry as stored in the file
 ``problems``       list of loading problems to show the user
 ``source``         the file or folder it came from
+
+Image layers are named as a radiologist reads a series list: series number, description, then
+the role guess and the plane, "5 SAG T1 TSE +C (T1+C, sagittal)" (see :func:`layer_name`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 
 from lesionview.geometry import Geometry
 from lesionview.io.nifti import is_nifti
-from lesionview.series import SeriesInfo
+from lesionview.series import Role, SeriesInfo
 from lesionview.volume import Volume
 
 from ._space import (
@@ -78,6 +81,27 @@ def contrast_limits(array: np.ndarray) -> tuple[float, float]:
     return low, high
 
 
+def layer_name(volume: Volume) -> str:
+    """Name of an image layer: series number, description, role guess and plane.
+
+    "5 SAG T1 TSE +C (T1+C, sagittal)" for a DICOM series, "t2 (T2, sagittal)" for a NIfTI
+    file (its stem is the description, and it has no series number). The role is left out when
+    nothing was guessed ("3 SAG DWI (sagittal)"); a slice plane tilted more than
+    :data:`~lesionview.geometry.OBLIQUE_DEGREES` from every patient axis reads "oblique
+    sagittal" (the nearest plane), as radiologists say it.
+    """
+    info = volume.info
+    number = str(info.series_number) if info.series_number is not None else ""
+    description = info.series_description or info.protocol_name or "unnamed series"
+    plane = volume.plane
+    if plane == "oblique":
+        normal = volume.geometry.direction_matrix[:, volume.slice_axis]
+        nearest = ("sagittal", "coronal", "axial")[int(np.argmax(np.abs(normal)))]
+        plane = f"oblique {nearest}"
+    tags = ([info.role.value] if info.role != Role.OTHER else []) + [plane]
+    return f"{' '.join(p for p in (number, description) if p)} ({', '.join(tags)})"
+
+
 def volume_to_layer_data(volume: Volume, *, as_labels: bool | None = None) -> tuple:
     """One napari layer tuple ``(data, kwargs, "image" | "labels")`` for ``volume``.
 
@@ -107,7 +131,7 @@ def volume_to_layer_data(volume: Volume, *, as_labels: bool | None = None) -> tu
         # The role guess ("(T2)") means nothing for a mask; its file name does.
         kwargs["name"] = info.series_description or info.label
         return data, kwargs, "labels"
-    kwargs.update(name=info.label, colormap="gray", contrast_limits=contrast_limits(data))
+    kwargs.update(name=layer_name(volume), colormap="gray", contrast_limits=contrast_limits(data))
     return data, kwargs, "image"
 
 

@@ -4,21 +4,38 @@
 reads (so napari can try other readers otherwise). Once claimed, a
 :class:`~lesionview.errors.InputError` from the loader is raised as is: its message names the
 file and says what to do, and napari shows it to the user.
+
+How napari picks this reader (napari 0.9, npe2)
+    For a folder, npe2 lists every reader that accepts folders, whatever its filename patterns,
+    and napari's own reader is one; ``.dcm``, ``.dicom``, ``.nii`` and ``.nii.gz`` match
+    napari's reader too (``.zip`` and ``.ima`` only ours). With two candidates and no reader
+    preference, File > Open, drag-and-drop, ``napari PATH`` and ``viewer.open(PATH, plugin=None)``
+    ask "Choose reader" (or raise). So on first use in a napari window (:func:`read`) lesionview
+    adds :data:`READER_PREFERENCES` to napari's reader preferences, says so in a notification,
+    and never adds a pattern twice: one the user removes in Preferences > Plugins stays removed.
+    ``viewer.open(PATH)`` without ``plugin=`` always means napari's own reader (napari's default,
+    ``plugin="napari"``); scripts pass ``plugin="lesionview"``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 import zlib
+from fnmatch import fnmatch
 from pathlib import Path
 
+from lesionview.errors import OutputError
 from lesionview.io import load
+from lesionview.io.atomic import atomic_path
 from lesionview.io.nifti import is_nifti
 from lesionview.io.paths import open_regular
 
 from ._layers import volumes_to_layer_data
 
+#: The npe2 plugin name (``name`` in napari.yaml), as napari's preferences spell it.
+PLUGIN_NAME = "lesionview"
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 # How much of a folder or zip to look at before deciding it holds no DICOM (keeps the check fast).
 _MAX_LISTED = 2000
@@ -43,6 +60,7 @@ def read(path) -> list[tuple]:
     """
     from napari.utils import progress
 
+    _prefer_lesionview_in_napari()
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     layers = []
     for p in paths:
@@ -102,17 +120,123 @@ def _is_dicom_folder(folder: Path) -> bool:
 
 def _is_dicom_zip(path: Path) -> bool:
     try:
-        with zipfile.ZipFile(path) as zf:
+        fh = open_regular(path)  # a FIFO named *.zip would block ZipFile(path) forever
+    except OSError:
+        return True  # claimed: the loader says what is wrong with it
+    if fh is None:
+        return True
+    try:
+        with fh, zipfile.ZipFile(fh) as zf:
             names = [i for i in zf.infolist()[:_MAX_LISTED] if not i.is_dir()]
             if any(i.filename.lower().endswith(DICOM_SUFFIXES) or
                    i.filename.lower().rsplit("/", 1)[-1] == "dicomdir" for i in names):
                 return True
             for info in [i for i in names if _maybe_dicom_name(i.filename)][:_MAX_SNIFFED]:
-                with zf.open(info) as fh:
-                    if _has_dicom_magic(fh.read(132)):
+                with zf.open(info) as member:
+                    if _has_dicom_magic(member.read(132)):
                         return True
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error):
         # A damaged zip: claim it, so the user gets the loader's message rather than
         # "no reader found".
         return True
     return False
+
+
+# ----------------------------------------------------------------------------- napari preferences
+#: Reader preferences lesionview adds to napari's (pattern -> a path it stands for). napari
+#: matches a folder as "<real path>/", so "*/" is every folder: one without DICOM is refused by
+#: get_reader, and napari then asks which other reader to use, as it always did. ``.zip`` and
+#: ``.ima`` need none (no other reader claims them), and no pattern of napari's own formats
+#: (.tif, .npy, ...) is touched. napari compares case on Linux and macOS: upper-case names, as
+#: CD and Windows exports write them, have their own patterns.
+READER_PREFERENCES = {
+    "*/": "/any/folder/",
+    "*.dcm": "/any/image.dcm",
+    "*.DCM": "/any/IMAGE.DCM",
+    "*.dicom": "/any/image.dicom",
+    "*.nii": "/any/image.nii",
+    "*.NII": "/any/IMAGE.NII",
+    "*.nii.gz": "/any/image.nii.gz",
+    "*.NII.GZ": "/any/IMAGE.NII.GZ",
+}
+# Which patterns lesionview has added, beside napari's settings file (so per napari
+# environment, and gone with a reset of napari's settings folder): a pattern the user removed
+# is never put back. When napari keeps no settings file, remembered for this session only.
+_OFFERED_FILE = "lesionview-reader-preferences.json"
+_offered_in_session: dict[str, set[str]] = {}
+
+
+def prefer_lesionview(settings=None) -> list[str]:
+    """Make napari open folders, DICOM and NIfTI files with lesionview without asking.
+
+    Adds each :data:`READER_PREFERENCES` pattern to napari's reader preferences
+    (``settings.plugins.extension2reader``, Preferences > Plugins in napari), once: a pattern
+    the user removes later is not put back, and a pattern whose files or folders the user had
+    already given a reader (directly or through a broader pattern such as "*") is left to them.
+
+    Parameters
+    ----------
+    settings : napari.settings.NapariSettings, optional
+        napari's settings (default: ``napari.settings.get_settings()``).
+
+    Returns
+    -------
+    list of str
+        The patterns added (empty when there was nothing to do).
+    """
+    if settings is None:
+        from napari.settings import get_settings
+
+        settings = get_settings()
+    chosen = dict(settings.plugins.extension2reader)
+    config = settings.config_path
+    record = Path(config).parent / _OFFERED_FILE if isinstance(config, (str, os.PathLike)) else None
+    session = _offered_in_session.setdefault(str(record), set())
+    offered = session | _read_offered(record)
+    # Each pattern is considered once: one the user had already chosen a reader for stays theirs
+    # even if they remove that choice later.
+    new = [pattern for pattern in READER_PREFERENCES if pattern not in offered]
+    if not new:
+        return []
+    added = [pattern for pattern in new
+             if not any(fnmatch(READER_PREFERENCES[pattern], p) for p in chosen)]
+    if added:
+        settings.plugins.extension2reader = {**chosen, **dict.fromkeys(added, PLUGIN_NAME)}
+    session.update(new)
+    if record is not None:
+        try:
+            with atomic_path(record) as tmp:
+                tmp.write_text(json.dumps({"offered": sorted(offered | set(new))}, indent=1))
+        except OutputError:
+            pass  # a read-only settings folder: considered again next session, nothing worse
+    return added
+
+
+def _read_offered(record: Path | None) -> set[str]:
+    if record is None:
+        return set()
+    try:
+        offered = json.loads(record.read_text()).get("offered", [])
+    except (OSError, ValueError, AttributeError):
+        return set()  # none yet, or damaged: offering again is harmless
+    return {p for p in offered if isinstance(p, str)}
+
+
+def _prefer_lesionview_in_napari() -> None:
+    """First use in a napari window: add the reader preferences and tell the user."""
+    import napari
+
+    # A script or a test reading files without a window leaves napari's preferences alone.
+    if napari.current_viewer() is None:
+        return
+    try:
+        added = prefer_lesionview()
+    except OSError:
+        return  # napari could not save its settings: opening the file matters more
+    if added:
+        from napari.utils.notifications import show_info
+
+        what = ", ".join("folders" if p == "*/" else p for p in added)
+        show_info(f"lesionview will open these without asking which reader to use: {what} "
+                  "(napari reader preferences; a folder without DICOM still goes to another "
+                  "reader). Change or remove them in Preferences > Plugins.")

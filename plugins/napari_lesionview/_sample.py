@@ -10,6 +10,7 @@ placed through :func:`~napari_lesionview._layers.volume_to_layer_data` and carri
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from lesionview.io import load, load_volume
 from lesionview.levels import read_landmarks
@@ -80,7 +81,9 @@ def levels_layer_data(names, positions_lps, *, source: str = "", scale=(1.0, 1.0
     in_plane = float(min(scale[1], scale[2]))
     kwargs = {
         "name": "levels",
-        "features": {"name": [str(n) for n in names]},
+        # A string column from the start: an empty list would make a float column, and the
+        # first name napari writes into it ("C2") would fail to convert.
+        "features": pd.DataFrame({"name": pd.Series([str(n) for n in names], dtype=object)}),
         "text": {"string": "{name}", "color": "#ffe14d", "size": 10, "anchor": "upper_left",
                  "translation": (0.0, -1.0 / scale[1], 3.0 / scale[2])},
         "size": _DOT_MM / in_plane,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 from napari.utils.notifications import show_error
 
@@ -11,16 +12,33 @@ class UserFacingError(Exception):
     """Something the user can fix; shown as a napari notification."""
 
 
+def _positional_limit(method) -> int | None:
+    """How many positional arguments after ``self`` ``method`` takes (None: any number)."""
+    params = list(inspect.signature(method).parameters.values())[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 def reported(what: str):
     """Run a widget action; show any failure as a napari error notification, never a traceback.
 
     lesionview's own errors and :class:`UserFacingError` are shown as they are (they say what to
     do); anything else is shown as "<what> failed: ..." so a bug is still visible.
+
+    Qt hands a slot its signal's arguments (``clicked(bool)``, ``toggled(bool)``): PyQt drops the
+    ones a plain method cannot take, but it cannot see through this wrapper's ``*args``. So the
+    wrapper drops them itself: positional arguments beyond what the method takes are ignored,
+    as they would be if the method were connected undecorated.
     """
 
     def wrap(method):
+        limit = _positional_limit(method)
+
         @functools.wraps(method)
         def run(self, *args, **kwargs):
+            if limit is not None:
+                args = args[:limit]
             try:
                 return method(self, *args, **kwargs)
             except UserFacingError as exc:

@@ -122,7 +122,8 @@ class ExportWidget(QWidget):
         layout.addLayout(row)
         self.checks: dict[str, QCheckBox] = {}
         for fmt in FORMATS:
-            box = QCheckBox(f"{fmt.label} — {fmt.path_in(Path()).name}")
+            # Two lines: on one, the longest label asked 549 px of a laptop dock.
+            box = QCheckBox(f"{fmt.label}\n{fmt.path_in(Path()).name}")
             available = fmt.available()
             box.setEnabled(available)
             box.setChecked(available and fmt.key in DEFAULT_ON)

@@ -60,6 +60,21 @@ def next_name(name: str) -> str:
     return disc_name(index + 1) if index + 1 < MAX_LEVEL else ""
 
 
+def _string_names(layer) -> None:
+    """Make the layer's ``name`` feature a string column (missing names empty).
+
+    A points layer made with an empty name list gets a float column, which refuses the first
+    name napari writes into it ("could not convert string to float: 'C2'").
+    """
+    names = layer.features["name"]
+    if names.dtype == object:
+        return
+    features = layer.features.copy()
+    features["name"] = pd.Series(["" if pd.isna(n) else str(n) for n in names], index=names.index,
+                                 dtype=object)
+    layer.features = features
+
+
 def first_names(mode: str) -> list[str]:
     """Start names offered for a mode: every body ("C1" ... "S1") or every disc ("C0/C1" ...)."""
     if mode == DISC:
@@ -101,6 +116,7 @@ class LevelsWidget(QWidget):
         self.source = QComboBox()
         self.source.addItems(list(LABEL_SOURCES))
         self.label_layer = QComboBox()
+        self._name_controls()
         self._fill_starts()
         self._connect()
         self.next.setText(self.start.currentText())
@@ -126,23 +142,39 @@ class LevelsWidget(QWidget):
         edit = QGroupBox("Selected point")
         row = QHBoxLayout(edit)
         row.addWidget(self.rename_edit)
-        row.addWidget(self._button("Rename", self.rename_selected))
-        row.addWidget(self._button("Delete", self.delete_selected))
+        self.rename_button = self._button("Rename", self.rename_selected)
+        self.delete_button = self._button("Delete", self.delete_selected)
+        row.addWidget(self.rename_button)
+        row.addWidget(self.delete_button)
         imp = QGroupBox("Import")
         form2 = QFormLayout(imp)
         form2.addRow("Label layer", self.label_layer)
         form2.addRow("Convention", self.source)
-        form2.addRow(self._button("Import from label layer", self.import_from_layer))
-        form2.addRow(self._button("Import from file (CSV/JSON)...", self._choose_file))
+        self.import_layer_button = self._button("Import from label layer", self.import_from_layer)
+        self.import_file_button = self._button("Import from file (CSV/JSON)...", self._choose_file)
+        form2.addRow(self.import_layer_button)
+        form2.addRow(self.import_file_button)
+        for button, name in ((self.rename_button, "rename"), (self.delete_button, "delete"),
+                             (self.import_layer_button, "import-layer"),
+                             (self.import_file_button, "import-file")):
+            button.setObjectName(f"lesionview-levels-{name}")
         layout = QVBoxLayout(self)
         for w in (place, edit, imp):
             layout.addWidget(w)
         layout.addStretch(1)
 
+    def _name_controls(self) -> None:
+        # Tests find every control by these names (tests/gui_helpers.py: control, press).
+        for attr, name in (("mode", "mode"), ("start", "start"), ("next", "next"),
+                           ("place", "place"), ("rename_edit", "rename-name"),
+                           ("source", "convention"), ("label_layer", "label-layer")):
+            getattr(self, attr).setObjectName(f"lesionview-levels-{name}")
+
     @staticmethod
     def _button(text, slot) -> QPushButton:
+        # slot(), not slot(checked): Qt's clicked(bool) would land in import_from_layer's layer_name.
         button = QPushButton(text)
-        button.clicked.connect(slot)
+        button.clicked.connect(lambda *_: slot())
         return button
 
     def _fill_starts(self, *_):
@@ -172,6 +204,7 @@ class LevelsWidget(QWidget):
         if "name" not in layer.features:
             layer.features = pd.DataFrame({"name": [""] * len(layer.data)}, dtype=object)
             layer.text = TEXT
+        _string_names(layer)
         if layer is not self._layer:
             if self._layer is not None:
                 self._layer.events.data.disconnect(self._on_points_changed)
@@ -184,7 +217,8 @@ class LevelsWidget(QWidget):
 
     def _set_default_name(self, name: str) -> None:
         layer = find_layer(self.viewer, "levels")
-        if layer is not None:
+        if layer is not None and "name" in layer.features:
+            _string_names(layer)
             layer.feature_defaults = {"name": name}
 
     def _on_points_changed(self, event) -> None:

@@ -11,6 +11,14 @@ How it stays live without freezing the GUI
   in a :func:`napari.qt.threading.thread_worker`.
 * One computation runs at a time. An edit made meanwhile bumps a generation counter: the
   running result comes back stale and is dropped, and the newest snapshot is measured next.
+
+What a laptop dock shows
+------------------------
+The key columns come first (region, levels, max diameter, axial long x short, craniocaudal,
+volume) under two-line headers, so they fit ~440 px; "More columns" shows the others, and every
+cell's tooltip lists the whole row. The table always keeps room for :data:`ROWS_SHOWN` rows; the
+summary sentence is never given less height than its wrapped text needs (:class:`FittedLabel`),
+and "Copy summary" puts it on the clipboard.
 """
 
 from __future__ import annotations
@@ -21,14 +29,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from napari.layers import Labels, Points
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QApplication,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -49,8 +61,25 @@ from .levels import levels_from_layer
 #: Quiet time after the last edit before measuring again (ms).
 DEBOUNCE_MS = 100
 
-COLUMNS = ("Region", "Levels", "Level count", "Max ⌀ (mm)", "IBSI ⌀ (mm)", "Axial long × short (mm)",
-           "Craniocaudal (mm)", "Volume (mm³)", "Cord occupancy", "Enhancement", "Assessment")
+#: Column titles, the key ones first: what a report quotes (region, levels, size, volume).
+COLUMNS = ("Region", "Levels", "Max ⌀ (mm)", "Axial long × short (mm)", "Craniocaudal (mm)", "Volume (mm³)",
+           "Level count", "IBSI ⌀ (mm)", "Cord occupancy", "Enhancement", "Assessment")
+#: The first KEY_COLUMNS columns are always shown; the others with "More columns".
+KEY_COLUMNS = 6
+#: Header text: the titles on two lines, so the key columns fit a laptop's dock (~440 px).
+HEADERS = ("Region", "Levels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
+           "Volume\n(mm³)", "Level\ncount", "IBSI ⌀\n(mm)", "Cord\noccupancy", "Enhance-\nment", "Assessment")
+HEADER_TIPS = ("Lesion or edema region (its label id)", "Vertebral levels it spans",
+               "Calibrated maximum 3D diameter (see the README's Measurements)",
+               ("Longest diameter perpendicular to the cord axis × the longest perpendicular to that in the "
+                "same plane, ± the uncertainty from slice thickness"),
+               "Extent along the cord axis", "Volume", "Number of vertebral levels spanned",
+               "IBSI maximum 3D diameter (mesh vertices)",
+               "Largest fraction of the cord cross-section the lesion takes",
+               "Mean lesion intensity / mean normal-cord intensity on T1+C",
+               "Lesion: RECIST/RANO measurable when max ⌀ >= 10 mm; edema: longitudinally extensive or not")
+#: Rows the table always has room for (issue 10: five at 1366 x 768).
+ROWS_SHOWN = 5
 #: Qt item role holding the raw value (number, None or bool) behind a formatted cell.
 RAW = Qt.ItemDataRole.UserRole
 
@@ -126,12 +155,12 @@ def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
     return [
         (f"Lesion {les.id}", les.id),
         (levels.label if levels else "—", levels.label if levels else None),
-        (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         (_num(les.max_diameter_mm), les.max_diameter_mm),
-        (_num(les.max_diameter_ibsi_mm), les.max_diameter_ibsi_mm),
         (axial, (les.axial_long_mm, les.axial_short_mm, les.axial_uncertainty_mm)),
         (_num(les.craniocaudal_mm), les.craniocaudal_mm),
         (_num(les.volume_mm3), les.volume_mm3),
+        (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
+        (_num(les.max_diameter_ibsi_mm), les.max_diameter_ibsi_mm),
         (_num(les.cord_occupancy, "{:.0%}"), les.cord_occupancy),
         (_num(les.enhancement_ratio, "{:.2f}"), les.enhancement_ratio),
         ("measurable" if les.measurable else "not measurable (< 10 mm)", les.measurable),
@@ -149,11 +178,11 @@ def edema_cells(ed: Edema) -> list[tuple[str, object]]:
     return [
         (f"Edema {ed.id}", ed.id),
         (levels.label if levels else "—", levels.label if levels else None),
-        (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
-        blank, blank, blank,
+        blank, blank,
         (_num(ed.craniocaudal_mm), ed.craniocaudal_mm),
         (_num(ed.volume_mm3), ed.volume_mm3),
-        blank, blank,
+        (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
+        blank, blank, blank,
         (verdict, ed.longitudinally_extensive),
     ]
 
@@ -177,35 +206,59 @@ class MeasurementsWidget(QWidget):
         self._worker = None
         self._watched: dict = {}  # layer -> history lengths seen (undo/redo detection)
 
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+        self.summary = FittedLabel()
+        self.summary.setObjectName("lesionview-measurements-summary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #e8a33d;")
+        self._warnings_area = CappedArea(self.warnings, lines=4)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setObjectName("lesionview-measurements-table")
+        for c, (text, tip) in enumerate(zip(HEADERS, HEADER_TIPS)):
+            header = QTableWidgetItem(text)
+            header.setToolTip(f"{COLUMNS[c]}: {tip}")
+            self.table.setHorizontalHeaderItem(c, header)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.cellClicked.connect(lambda row, _col: self.go_to_row(row))
         self.table.currentCellChanged.connect(lambda row, *_: self.go_to_row(row))
-        refresh = QPushButton("Refresh")
-        refresh.setToolTip("Measure again now (the table also refreshes by itself after each edit)")
-        refresh.clicked.connect(self.schedule)
 
-        top = QHBoxLayout()
-        top.addWidget(self.status, 1)
-        top.addWidget(refresh)
+        self.copy_button = QPushButton("Copy summary")
+        self.copy_button.setObjectName("lesionview-measurements-copy")
+        self.copy_button.setToolTip("Put the summary sentence on the clipboard, to paste into the report")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self.copy_summary)
+        self.more_button = QPushButton("More columns")
+        self.more_button.setObjectName("lesionview-measurements-more")
+        self.more_button.setCheckable(True)
+        self.more_button.setToolTip("Show " + ", ".join(COLUMNS[KEY_COLUMNS:]) + " too")
+        self.more_button.toggled.connect(self.show_more_columns)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setObjectName("lesionview-measurements-refresh")
+        self.refresh_button.setToolTip("Measure again now (the table also refreshes by itself after each edit)")
+        self.refresh_button.clicked.connect(self.schedule)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.more_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
-        layout.addWidget(self.warnings)
+        layout.addWidget(self._warnings_area)
+        layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
-        layout.addLayout(top)
+        layout.addWidget(self.status)
+        self.show_more_columns(False)
+        self._set_warnings("")
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -269,6 +322,46 @@ class MeasurementsWidget(QWidget):
                 and self._shown == self._edits)
 
 
+    # --------------------------------------------------------------- display
+    def copy_summary(self) -> str:
+        """Put the summary sentence (the one the reports carry) on the clipboard; returns it."""
+        text = self.result.summary if self.result is not None else ""
+        if text:
+            QApplication.clipboard().setText(text)
+            show_info("Summary copied to the clipboard.")
+        return text
+
+    def show_more_columns(self, on: bool) -> None:
+        """Show every column (``on``) or the key ones only."""
+        for c in range(KEY_COLUMNS, len(COLUMNS)):
+            self.table.setColumnHidden(c, not on)
+        if self.more_button.isChecked() != on:
+            self.more_button.setChecked(on)
+
+    def _set_warnings(self, text: str) -> None:
+        self.warnings.setText(text)
+        self.warnings.setVisible(bool(text))
+        self._warnings_area.setVisible(bool(text))
+        self._warnings_area.fit()
+
+    def _fit_table(self) -> None:
+        """Keep room for :data:`ROWS_SHOWN` whole rows, the header and a horizontal scroll bar."""
+        table = self.table
+        extent = table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, table)
+        need = (table.horizontalHeader().sizeHint().height() + ROWS_SHOWN * table.verticalHeader().defaultSectionSize()
+                + 2 * table.frameWidth() + extent)
+        if table.minimumHeight() != need:
+            table.setMinimumHeight(need)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_table()
+
+    def resizeEvent(self, event) -> None:
+        # napari's style sheet (font, padding) arrives when the widget is docked: fit again.
+        super().resizeEvent(event)
+        self._fit_table()
+
     # --------------------------------------------------------------- measuring
     def refresh(self) -> None:
         """Snapshot the layers and measure them in a worker (one at a time)."""
@@ -323,7 +416,8 @@ class MeasurementsWidget(QWidget):
         self.result = None
         self.table.setRowCount(0)
         self.summary.setText("")
-        self.warnings.setText("")
+        self._set_warnings("")
+        self.copy_button.setEnabled(False)
         self.status.setStyleSheet("")
         self.status.setText(" ".join(notes))
 
@@ -333,8 +427,8 @@ class MeasurementsWidget(QWidget):
         self.result = result
         self.summary.setText(result.summary)
         lines = [*result.warnings, *self._notes]
-        self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
-        self.warnings.setVisible(bool(lines))
+        self._set_warnings("\n".join(f"⚠ {w}" for w in lines))
+        self.copy_button.setEnabled(bool(result.summary))
         self.status.setStyleSheet("")
         self.status.setText(f"{len(result.lesions)} lesion(s), {len(result.edema)} edema region(s)")
         rows = [("lesion", les.id, lesion_cells(les)) for les in result.lesions]
@@ -344,8 +438,10 @@ class MeasurementsWidget(QWidget):
             self.table.clearSelection()
             self.table.setRowCount(len(rows))
             for r, (kind, ident, cells) in enumerate(rows):
+                tip = "\n".join(f"{COLUMNS[c]}: {text}" for c, (text, _) in enumerate(cells) if text)
                 for c, (text, raw) in enumerate(cells):
                     item = QTableWidgetItem(text)
+                    item.setToolTip(tip)  # every column, also those "More columns" hides
                     item.setData(RAW, raw)
                     if c == 0:
                         item.setData(RAW + 1, kind)
@@ -400,3 +496,54 @@ def camera_of(viewer):
 def _history(layer) -> tuple[int, int]:
     # Private napari attributes; if they ever go, undo simply stops triggering a refresh.
     return (len(getattr(layer, "_undo_history", ())), len(getattr(layer, "_redo_history", ())))
+
+
+class FittedLabel(QLabel):
+    """A word-wrapped label never given less height than its text needs at its width.
+
+    A layout sizes a wrapped QLabel from a height Qt guesses for some other width; in a narrow
+    dock its last lines are then cut off. Asking for ``heightForWidth(width)`` as the minimum
+    height whenever the width or the text changes keeps every line readable.
+    """
+
+    def __init__(self, text: str = ""):
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def fit(self) -> None:
+        need = max(self.heightForWidth(self.width()), 0) if self.text() else 0
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+
+class CappedArea(QScrollArea):
+    """A wrapped label shown whole up to ``lines`` lines, scrolled beyond: many warnings must not
+    push the table (or the window) off a laptop screen."""
+
+    def __init__(self, label: QLabel, *, lines: int):
+        super().__init__()
+        self._lines = lines
+        self.setWidget(label)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def fit(self) -> None:
+        label = self.widget()
+        cap = self._lines * label.fontMetrics().lineSpacing() + 2 * label.margin() + 4
+        need = max(label.heightForWidth(self.viewport().width()), 0) if label.text() else 0
+        height = min(need, cap) + 2 * self.frameWidth()
+        if self.height() != height or self.minimumHeight() != height:
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()

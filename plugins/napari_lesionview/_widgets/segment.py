@@ -16,15 +16,29 @@ Not undoable (napari has no viewer-level history): creating or removing the temp
 "lesion proposals" Labels layer and "cord clicks" Points layer, accepting/rejecting in the
 proposals list (the *accepted* lesion written into the lesions layer is undoable), and creating
 a missing lesions/edema/cord layer.
+
+Guards
+------
+The tools refuse, saying what to do, rather than produce a plausible-looking wrong mask: a
+grown region that cannot be an intramedullary lesion (mostly outside the cord, or too large for
+any cord: :func:`lesionview.segment.lesion.check_lesion`) is not written, and edema is grown
+only inside a segmented cord (T2-bright CSF beside the cord looks like edema).
+
+Keyboard shortcuts
+------------------
+:data:`SHORTCUTS` are bound on the viewer (``viewer.bind_key``) to keys napari leaves free, so
+they work whichever layer is active; they act on the newest Segment widget of the viewer.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.key_bindings import coerce_keybinding
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QDoubleSpinBox,
@@ -52,6 +66,20 @@ PROPOSALS_NAME = "lesion proposals"
 CLICKS_NAME = "cord clicks"
 _ROLE_WORDS = {"t1c": "T1 post-contrast", "t2": "T2", "lesions": "lesions", "edema": "edema",
                "cord": "cord"}
+#: What the user does to get a cord mask (the buttons' words).
+SEGMENT_CORD_FIRST = "segment the cord first: 'Cord: click centerline', then 'Segment cord from clicks'"
+#: Contour thickness (pixels) of a mask drawn as outlines; 0 fills it.
+OUTLINE = 1
+#: (key, what it does, SegmentWidget method). Keys napari binds to nothing by default, so no
+#: napari shortcut is shadowed (tests/test_napari_segment.py checks this against napari's own).
+SHORTCUTS = (
+    ("G", "grow a lesion at the mouse pointer (T1c)", "grow_at_cursor"),
+    ("K", "keep (accept) the selected proposal", "accept_proposal"),
+    ("J", "reject the selected proposal", "reject_proposal"),
+    ("Shift+O", "masks as outlines / filled", "toggle_outlines"),
+)
+#: Segment widgets by viewer, oldest first: a shortcut acts on the newest one still open.
+_LIVE: list[weakref.ref] = []
 
 
 def write_labels(layer, new: np.ndarray) -> int:
@@ -81,39 +109,65 @@ class SegmentWidget(QWidget):
         self._worker = None
         self._press = None
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
+        self.sensitivity.setObjectName("lesionview-segment-sensitivity")
         self.sensitivity.setRange(0, 100)
         self.sensitivity.setValue(50)
         self.sensitivity.setToolTip("Higher: the lesion grows into fainter enhancement (larger).")
         self._sens_label = QLabel("0.50")
         self.sensitivity.valueChanged.connect(lambda v: self._sens_label.setText(f"{v / 100:.2f}"))
-        self.grow_button = self._button("Grow lesion (click on T1c)", self._toggle_grow, checkable=True)
-        self.propose_button = self._button("Propose lesions", self.propose_lesions)
+        self.grow_button = self._button("Grow lesion (click on T1c)", self._toggle_grow, "grow", checkable=True,
+                                        tip="While on, a click on the T1c grows a lesion there (key G: at the pointer)")
+        self.propose_button = self._button("Propose lesions", self.propose_lesions, "propose",
+                                           tip="Find enhancing candidates inside the segmented cord")
         self.proposals = QListWidget()
+        self.proposals.setObjectName("lesionview-segment-proposals")
         self.proposals.setMaximumHeight(110)
         self.proposals.currentItemChanged.connect(self._highlight_proposal)
-        self.accept_button = self._button("Accept", self.accept_proposal)
-        self.reject_button = self._button("Reject", self.reject_proposal)
-        self.edema_button = self._button("Edema from lesions", self.edema_from_lesions)
-        self.cord_clicks_button = self._button("Cord: click centerline", self._toggle_cord_clicks,
-                                               checkable=True)
-        self.cord_button = self._button("Segment cord from clicks", self.cord_from_clicks)
-        self.min_island = self._spin(5.0, 0.0, 10000.0, " mm³")
-        self.sigma = self._spin(0.5, 0.1, 5.0, " mm")
+        self.accept_button = self._button("Accept (K)", self.accept_proposal, "accept",
+                                          tip="The selected candidate becomes a lesion (key K)")
+        self.reject_button = self._button("Reject (J)", self.reject_proposal, "reject",
+                                          tip="Drop the selected candidate (key J)")
+        self.edema_button = self._button("Edema from lesions", self.edema_from_lesions, "edema",
+                                         tip="T2-bright cord around the lesions (needs the cord)")
+        self.cord_clicks_button = self._button("Cord: click centerline", self._toggle_cord_clicks, "cord-clicks",
+                                               checkable=True, tip="While on, clicks on the T2 add centerline points")
+        self.cord_button = self._button("Segment cord from clicks", self.cord_from_clicks, "cord",
+                                        tip="The cord on T2 around the 3-10 clicked points")
+        self.min_island = self._spin(5.0, 0.0, 10000.0, " mm³", "min-island")
+        self.sigma = self._spin(0.5, 0.1, 5.0, " mm", "sigma")
         self.merge_ids = QLineEdit()
+        self.merge_ids.setObjectName("lesionview-segment-merge-ids")
         self.merge_ids.setPlaceholderText("ids, e.g. 1, 2")
+        self.status = QLabel("")
+        self.status.setObjectName("lesionview-segment-status")
+        self.status.setWordWrap(True)
+        self.shortcuts = QLabel("Keys: " + " · ".join(f"<b>{key}</b> {what}" for key, what, _ in SHORTCUTS))
+        self.shortcuts.setObjectName("lesionview-segment-shortcuts")
+        self.shortcuts.setWordWrap(True)
         self._layout()
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        _LIVE.append(weakref.ref(self))
+        bind_shortcuts(self.viewer)
 
     # ------------------------------------------------------------------ layout
-    def _button(self, text, slot, *, checkable=False) -> QPushButton:
+    @staticmethod
+    def _button(text, slot, name, *, checkable=False, tip="") -> QPushButton:
+        """A button named ``lesionview-segment-<name>``: a checkable one passes its state to
+        ``slot``, a plain one calls ``slot()`` (Qt's ``clicked(bool)`` argument is not passed on)."""
         button = QPushButton(text)
+        button.setObjectName(f"lesionview-segment-{name}")
         button.setCheckable(checkable)
-        (button.toggled if checkable else button.clicked).connect(slot)
+        button.setToolTip(tip)
+        if checkable:
+            button.toggled.connect(slot)
+        else:
+            button.clicked.connect(lambda *_: slot())
         return button
 
     @staticmethod
-    def _spin(value, low, high, suffix) -> QDoubleSpinBox:
+    def _spin(value, low, high, suffix, name) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
+        spin.setObjectName(f"lesionview-segment-{name}")
         spin.setRange(low, high)
         spin.setDecimals(1)
         spin.setValue(value)
@@ -143,13 +197,20 @@ class SegmentWidget(QWidget):
             box.addWidget(w)
         edit = QGroupBox("Edit lesions")
         form2 = QFormLayout(edit)
-        form2.addRow(self._button("Fill holes", self.fill_holes))
-        form2.addRow(self._row(self._button("Remove islands <", self.remove_islands), self.min_island))
-        form2.addRow(self._button("Split selected label", self.split_selected))
-        form2.addRow(self._row(self._button("Merge labels", self.merge), self.merge_ids))
-        form2.addRow(self._row(self._button("Smooth", self.smooth), self.sigma))
+        form2.addRow(self._button("Fill holes", self.fill_holes, "fill-holes",
+                                  tip="Fill holes enclosed in each lesion"))
+        form2.addRow(self._row(self._button("Remove islands <", self.remove_islands, "remove-islands",
+                                            tip="Remove pieces of a lesion smaller than this volume"),
+                               self.min_island))
+        form2.addRow(self._button("Split selected label", self.split_selected, "split",
+                                  tip="Give each separate piece of the selected lesion its own id"))
+        form2.addRow(self._row(self._button("Merge labels", self.merge, "merge",
+                                            tip="Make the listed lesion ids one lesion"), self.merge_ids))
+        form2.addRow(self._row(self._button("Smooth", self.smooth, "smooth",
+                                            tip="Smooth each lesion's outline (Gaussian of this width)"),
+                               self.sigma))
         layout = QVBoxLayout(self)
-        for w in (lesions, other, edit):
+        for w in (lesions, other, edit, self.status, self.shortcuts):
             layout.addWidget(w)
         layout.addStretch(1)
 
@@ -196,6 +257,14 @@ class SegmentWidget(QWidget):
             self.cord_clicks_button.setChecked(False)
         if event.value.name == PROPOSALS_NAME:
             self.proposals.clear()
+
+    def _tell(self, text: str, warning: str = "") -> None:
+        """Say what an action did: in the widget's status line, and as a napari notification only
+        when there is something to warn about. (A notification's fade-in repaints the whole
+        window: under software OpenGL that doubled the time from a click to the table's row.)"""
+        self.status.setText(f"{text}. {warning}" if warning else text)
+        if warning:
+            show_warning(f"{text}. {warning}")
 
     @property
     def sensitivity_value(self) -> float:
@@ -244,26 +313,44 @@ class SegmentWidget(QWidget):
         t1c = self._image("t1c")
         lesions = self._labels("lesions", t1c)
         seed = napari_to_lps(np.asarray(world_position, dtype=float)[-3:])
+        cord = self._cord_mask(t1c)
+        # grow_lesion refuses a region that cannot be an intramedullary lesion (check_lesion).
         seg = grow_lesion(np.asarray(t1c.data), layer_geometry(t1c), seed,
-                          cord_region=self._cord_mask(t1c), sensitivity=self.sensitivity_value)
+                          cord_region=cord, sensitivity=self.sensitivity_value)
         if not np.any(seg.mask):
-            raise UserFacingError(seg.reason or "nothing grew from this point")
+            # The core says "segment the cord first"; here is how, in the widget's words.
+            hint = " ('Cord: click centerline', then 'Segment cord from clicks')" if (
+                cord is None and seg.details.get("refused")) else ""
+            raise UserFacingError((seg.reason or "nothing grew from this point") + hint)
         new_id = self._add_lesion(lesions, seg.mask)
         text = f"lesion {new_id}: {seg.volume_mm3:.1f} mm³"
-        (show_warning if seg.reason else show_info)(f"{text}. {seg.reason}" if seg.reason else text)
+        if cord is None:
+            text += " (no cord yet: whether it lies inside the cord is not checked)"
+        self._tell(text, seg.reason)
         return new_id
+
+    def grow_at_cursor(self) -> int | None:
+        """Grow a lesion where the mouse pointer is (the G key)."""
+        return self.grow_at(self.viewer.cursor.position)
 
     @staticmethod
     def _add_lesion(lesions, mask: np.ndarray) -> int:
-        """Write ``mask`` into background voxels of ``lesions`` as the next free id (one undo step)."""
+        """Write ``mask`` into background voxels of ``lesions`` as the next free id (one undo step).
+
+        A region mostly labelled already is refused: growing a labelled lesion again would
+        otherwise add its rim as a sliver of a "new lesion"."""
         old = np.asarray(lesions.data)
-        free = np.asarray(mask, bool) & (old == 0)
-        if not free.any():
-            raise UserFacingError("that region is already labelled")
+        where = np.nonzero(np.asarray(mask, bool))
+        under = old[where]
+        free = under == 0
+        if np.count_nonzero(free) * 2 < under.size:
+            ids = ", ".join(str(int(i)) for i in np.unique(under[~free]))
+            raise UserFacingError(f"that region is already labelled (lesion {ids}); to redraw it, "
+                                  "undo it (Ctrl+Z) or erase it first")
         new_id = int(old.max()) + 1
         if new_id > np.iinfo(old.dtype).max:
             raise UserFacingError(f"no free lesion id in a {old.dtype} layer")
-        lesions.data_setitem(np.nonzero(free), new_id)
+        lesions.data_setitem(tuple(axis[free] for axis in where), new_id)
         lesions.selected_label = new_id
         return new_id
 
@@ -277,7 +364,7 @@ class SegmentWidget(QWidget):
         self._labels("lesions", t1c)
         cord = self._cord_mask(t1c)
         if cord is None:
-            raise UserFacingError("segment the cord first (the proposals are searched inside it)")
+            raise UserFacingError(f"the proposals are searched inside the cord; {SEGMENT_CORD_FIRST}")
         self.propose_button.setEnabled(False)
         worker = create_worker(propose_lesions, np.asarray(t1c.data), layer_geometry(t1c), cord,
                                _progress={"total": 0, "desc": "Proposing lesions"})
@@ -310,7 +397,7 @@ class SegmentWidget(QWidget):
         layer = self.viewer.add_labels(labels, name=PROPOSALS_NAME, opacity=0.5,
                                        **transform_kwargs(t1c))
         self.proposals.setCurrentRow(0)
-        show_info(f"{len(ids)} lesion candidate(s): accept or reject each")
+        self._tell(f"{len(ids)} lesion candidate(s): accept (K) or reject (J) each")
         return layer
 
     def _highlight_proposal(self, item, _previous=None) -> None:
@@ -351,17 +438,21 @@ class SegmentWidget(QWidget):
         if lesions is None or not np.any(lesions.data):
             raise UserFacingError("the lesions layer is empty: grow or accept a lesion first")
         self._check_same_grid(lesions, t2)
+        cord = self._cord_mask(t2)
+        if cord is None:
+            # Without the cord, T2-bright CSF beside it passes for edema (issue 10: 31,000 mm³
+            # instead of 4,350, T2-T9 instead of T4-T7); grow_edema refuses too.
+            raise UserFacingError(f"edema is grown only inside the cord; {SEGMENT_CORD_FIRST}")
         edema = self._labels("edema", t2)
         seg = grow_edema(np.asarray(t2.data), layer_geometry(t2), lesion_mask=np.asarray(lesions.data) != 0,
-                         cord_region=self._cord_mask(t2), sensitivity=self.sensitivity_value)
+                         cord_region=cord, sensitivity=self.sensitivity_value)
         self._replace(edema, seg, "edema")
 
     def _replace(self, layer, seg, what: str) -> None:
         if not np.any(seg.mask):
             raise UserFacingError(seg.reason or f"no {what} found")
         write_labels(layer, np.asarray(seg.mask, bool).astype(layer.data.dtype))
-        text = f"{what}: {seg.volume_mm3:.0f} mm³"
-        (show_warning if seg.reason else show_info)(f"{text}. {seg.reason}" if seg.reason else text)
+        self._tell(f"{what}: {seg.volume_mm3:.0f} mm³", seg.reason)
 
     # ------------------------------------------------------------------ cord
     def _toggle_cord_clicks(self, on: bool) -> None:
@@ -379,7 +470,7 @@ class SegmentWidget(QWidget):
         points = self.viewer.layers[CLICKS_NAME]
         self.viewer.layers.selection.active = points
         points.mode = "add"
-        show_info("click the cord at 3 to 10 levels, then 'Segment cord from clicks'")
+        self._tell("click the cord at 3 to 10 levels, then 'Segment cord from clicks'")
         return True
 
     def cord_clicks(self) -> np.ndarray:
@@ -417,7 +508,7 @@ class SegmentWidget(QWidget):
             raise UserFacingError(f"the lesions layer {lesions.name!r} is not 3D")
         old = np.asarray(lesions.data)
         n = write_labels(lesions, edit(old, layer_geometry(lesions)))
-        show_info(f"{n} voxel(s) changed" if n else "nothing to change")
+        self._tell(f"{n} voxel(s) changed" if n else "nothing to change")
         return n
 
     @reported("Fill holes")
@@ -462,3 +553,59 @@ class SegmentWidget(QWidget):
 
         sigma = self.sigma.value()
         return self._edit(lambda labels, g: smooth_mask(labels, g, sigma_mm=sigma))
+
+    # ------------------------------------------------------------------ display
+    @reported("Outlines")
+    def toggle_outlines(self) -> bool | None:
+        """Draw the lesions, edema and cord masks as outlines, or filled again when they all are
+        outlined (the Shift+O key). Returns True when outlines are now on."""
+        layers = [layer for role in ("lesions", "edema", "cord")
+                  if (layer := find_layer(self.viewer, role)) is not None and hasattr(layer, "contour")]
+        if not layers:
+            raise UserFacingError("no lesions, edema or cord layer to outline; create them in the Study widget")
+        on = not all(layer.contour > 0 for layer in layers)
+        for layer in layers:
+            layer.contour = OUTLINE if on else 0
+        return on
+
+
+# ---------------------------------------------------------------------- keyboard shortcuts
+def _alive(widget) -> bool:
+    try:
+        widget.objectName()  # raises once Qt has deleted the widget
+    except RuntimeError:
+        return False
+    return True
+
+
+def widget_for(viewer) -> SegmentWidget | None:
+    """The newest Segment widget open on ``viewer`` (shortcuts act on it)."""
+    _LIVE[:] = [ref for ref in _LIVE if ref() is not None and _alive(ref())]
+    return next((w for ref in reversed(_LIVE) if (w := ref()).viewer is viewer), None)
+
+
+def _shortcut(method: str, what: str):
+    def run(viewer):
+        widget = widget_for(viewer)
+        if widget is not None:
+            getattr(widget, method)()
+
+    run.__name__ = run.__qualname__ = f"lesionview_{method}"
+    run.__doc__ = f"lesionview: {what}"
+    run.lesionview = True  # ours: a second Segment widget on the same viewer keeps it
+    return run
+
+
+def bind_shortcuts(viewer) -> list[str]:
+    """Bind :data:`SHORTCUTS` on ``viewer``; returns the keys bound. A key the user has already
+    bound on this viewer to something else is left as it is (and said)."""
+    bound = []
+    for key, what, method in SHORTCUTS:
+        current = viewer.keymap.get(coerce_keybinding(key))
+        if current is not None and not getattr(current, "lesionview", False):
+            show_warning(f"key {key} is already bound on this viewer; lesionview's shortcut "
+                         f"({what}) is off")
+            continue
+        viewer.bind_key(key, _shortcut(method, what), overwrite=True)
+        bound.append(key)
+    return bound

@@ -3,13 +3,18 @@
 The image choices are stored as layer roles (:mod:`napari_lesionview._study`), so every other
 widget finds them. "Create annotation layers" makes the empty ``lesions``, ``edema``, ``cord``
 Labels layers and the ``levels`` Points layer on the T1+C grid (the T2 grid when there is no
-T1+C), never duplicating a role that already has a layer. When the chosen study has an
-autosave (:mod:`napari_lesionview._autosave`), the widget offers it back.
+T1+C), never duplicating a role that already has a layer.
+
+Autosaves (:mod:`napari_lesionview._autosave`) are keyed by the series and voxel grid the masks
+lie on. One made on this grid is offered back with "Restore"; one made on another series of the
+same study only with "Restore, resampled onto this series" (nearest neighbour), so masks never
+land on a grid they were not drawn on without the user asking.
 """
 
 from __future__ import annotations
 
 import weakref
+from pathlib import Path
 
 import numpy as np
 from napari.layers import Image
@@ -40,13 +45,15 @@ from .._study import (
     transform_kwargs,
     unproxied,
 )
+from ._notify import reported
 
 _NONE = "(none)"
 _ROLE_TITLES = {"t1c": "T1 post-contrast", "t2": "T2"}
 _TOOLTIPS = {"t1c": "Image the lesion tools work on (enhancing lesions).",
              "t2": "Image the cord and edema tools work on."}
-# Label colours of the one-class masks (the lesion layer keeps one colour per lesion).
-_COLOURS = {"edema": "#f2c12e", "cord": "#3c9be8"}
+# Label colours of the one-class masks (the lesion layer keeps one colour per lesion): the
+# colour-blind-safe Okabe-Ito yellow and sky blue, as _display.ROLE_COLOURS.
+_COLOURS = {"edema": "#F0E442", "cord": "#56B4E9"}
 
 
 class StudyWidget(QWidget):
@@ -56,9 +63,11 @@ class StudyWidget(QWidget):
         super().__init__(parent)
         self.viewer = unproxied(napari_viewer)
         self.autosaver = _autosave.autosaver_for(napari_viewer)
-        self._offered: set[str] = set()
-        self._handled: set[str] = set()
-        self._autosave = None
+        self._offered: set[Path] = set()
+        self._handled: set[Path] = set()
+        self._autosave = None          # offered autosave of this grid
+        self._other_autosave = None    # offered autosave of another grid of the study (newest)
+        self._others: list = []        # every autosave of the study's other grids
         self._updating = False
 
         images = QGroupBox("Images")
@@ -69,6 +78,7 @@ class StudyWidget(QWidget):
             combo.setToolTip(_TOOLTIPS[role])
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+            combo.setObjectName(f"lesionview-study-{role}")
             combo.currentIndexChanged.connect(lambda _i, role=role: self._chosen(role))
             form.addRow(_ROLE_TITLES[role], combo)
             self.combos[role] = combo
@@ -77,6 +87,7 @@ class StudyWidget(QWidget):
         self.create_button.setToolTip('Adds the "lesions", "edema", "cord" labels and the "levels" '
                                       "points on the T1+C grid (T2 if there is no T1+C); "
                                       "layers that already exist are kept.")
+        self.create_button.setObjectName("lesionview-study-create")
         self.create_button.clicked.connect(self.create_annotation_layers)
 
         self.autosave_box = QFrame()
@@ -84,8 +95,17 @@ class StudyWidget(QWidget):
         self.autosave_label = QLabel()
         self.autosave_label.setWordWrap(True)
         self.restore_button = QPushButton("Restore")
+        self.restore_button.setObjectName("lesionview-study-restore")
+        self.restore_button.setToolTip("Puts the annotations autosaved on this series back.")
         self.restore_button.clicked.connect(self.restore_autosave)
+        self.resampled_button = QPushButton("Restore, resampled onto this series")
+        self.resampled_button.setObjectName("lesionview-study-restore-resampled")
+        self.resampled_button.setToolTip(
+            "The annotations were drawn on another series (another voxel grid) of this study: "
+            "copies them onto this series' grid, nearest neighbour. Landmarks outside it are left out.")
+        self.resampled_button.clicked.connect(self.restore_resampled)
         self.discard_button = QPushButton("Discard")
+        self.discard_button.setObjectName("lesionview-study-discard")
         self.discard_button.clicked.connect(self.discard_autosave)
         box = QVBoxLayout(self.autosave_box)
         box.addWidget(self.autosave_label)
@@ -94,6 +114,7 @@ class StudyWidget(QWidget):
         buttons.addWidget(self.discard_button)
         buttons.addWidget(self.restore_button)
         box.addLayout(buttons)
+        box.addWidget(self.resampled_button)
         self.autosave_box.hide()
 
         layout = QVBoxLayout(self)
@@ -200,43 +221,93 @@ class StudyWidget(QWidget):
 
     # ---- autosave
     def check_autosave(self):
-        """Offer the chosen study's autosave (once per study); returns it, or None."""
-        key = _autosave.study_key(self.reference())
-        info = _autosave.find_autosave(key)
-        if info is not None and (key in self._handled or info.folder == self.autosaver.last_saved):
-            info = None   # already restored or discarded, or this session's own autosave
-        self._autosave = info
-        if info is None:
+        """Offer the autosaves of the annotations' grid and of the study's other grids (each
+        once per session); returns the one of this grid, or None."""
+        key = _autosave.grid_key(self.viewer)
+        if key is not None:
+            _autosave.migrate_legacy(self.viewer, key.study)
+        mine = self.autosaver.saved_folders
+
+        def offerable(info):
+            return info is not None and info.folder not in self._handled and info.folder not in mine
+
+        same = _autosave.find_autosave(key)
+        self._others = [info for info in _autosave.other_grid_autosaves(key) if offerable(info)]
+        other = self._others[0] if self._others else None   # the newest
+        self._autosave = same if offerable(same) else None
+        self._other_autosave = other
+        if self._autosave is None and other is None:
             self.autosave_box.hide()
             return None
-        roles = ", ".join(info.names.get(r, r) for r in info.layers)
-        self.autosave_label.setText(f"<b>Autosaved annotations</b> from {info.when} for this "
-                                    f"study ({roles}).")
+        lines = []
+        if self._autosave is not None:
+            lines.append(f"<b>Autosaved annotations</b> from {self._autosave.when} on this series "
+                         f"({self._autosave.roles}).")
+        if other is not None:
+            lines.append(f"<b>Annotations autosaved on another series</b> of this study, "
+                         f"{other.series_label or 'unnamed'}, from {other.when} ({other.roles}): "
+                         "another voxel grid, so they are only restored resampled onto this one.")
+        self.autosave_label.setText("<br>".join(lines))
+        self.restore_button.setVisible(self._autosave is not None)
+        self.resampled_button.setVisible(other is not None)
+        self.discard_button.setText("Discard" if self._autosave is not None else "Dismiss")
+        self.discard_button.setToolTip(
+            "Deletes the autosave of this series." if self._autosave is not None else
+            "Hides the offer; the autosave stays with the series it was drawn on.")
         self.autosave_box.show()
-        if key not in self._offered:
-            self._offered.add(key)
+        offered = self._autosave or other
+        if offered.folder not in self._offered:
+            self._offered.add(offered.folder)
+            where = "for this series" if offered is self._autosave else "on another series of this study"
+            action = self.restore_autosave if offered is self._autosave else self.restore_resampled
             notification_manager.dispatch(Notification(
-                f"lesionview: autosaved annotations from {info.when} found for this study "
-                "(Study panel: Restore).", actions=[("Restore", _weak_call(self.restore_autosave))]))
-        return info
+                f"lesionview: autosaved annotations from {offered.when} found {where} "
+                "(Study panel).", actions=[("Restore", _weak_call(action))]))
+        return self._autosave
 
-    def restore_autosave(self) -> list:
-        """Put the offered autosave back into the viewer."""
-        if self._autosave is None:
-            return []
-        self._handled.add(_autosave.study_key(self.reference()))
-        layers = _autosave.restore(self.viewer, self._autosave)
+    def _close_offer(self) -> None:
+        # Whatever the answer, the user has seen this study's autosaves: not offered again.
+        for info in (self._autosave, *self._others):
+            if info is not None:
+                self._handled.add(info.folder)
+        self._autosave, self._other_autosave, self._others = None, None, []
         self.autosave_box.hide()
-        show_info(f"Restored {', '.join(layer.name for layer in layers)} from the autosave "
-                  f"of {self._autosave.when}.")
+
+    @reported("Restore autosave")
+    def restore_autosave(self) -> list:
+        """Put the offered autosave of this grid back into the viewer."""
+        info = self._autosave
+        if info is None:
+            return []
+        self._close_offer()   # before restoring: the layers it adds refresh this widget
+        layers = _autosave.restore(self.viewer, info)
+        show_info(f"Restored {', '.join(layer.name for layer in layers)} from the autosave of {info.when}.")
         return layers
 
+    @reported("Restore autosave, resampled")
+    def restore_resampled(self) -> list:
+        """Put the offered autosave of another grid back, resampled onto this grid."""
+        info, key = self._other_autosave, _autosave.grid_key(self.viewer)
+        if info is None or key is None:
+            return []
+        self._close_offer()
+        layers, notes = _autosave.restore_resampled(self.viewer, info, key)
+        message = (f"Restored {', '.join(layer.name for layer in layers)} from the autosave of "
+                   f"{info.when} on {info.series_label or 'another series'}, resampled onto "
+                   f"{key.label} (nearest neighbour).")
+        if notes:
+            show_warning(message + " " + "; ".join(notes) + ".")
+        else:
+            show_info(message)
+        return layers
+
+    @reported("Discard autosave")
     def discard_autosave(self) -> None:
-        key = _autosave.study_key(self.reference())
-        self._handled.add(key)
-        _autosave.discard_autosave(key)
-        self._autosave = None
-        self.autosave_box.hide()
+        """Delete the offered autosave of this grid; an autosave of another grid is only hidden
+        (it belongs to the series it was drawn on)."""
+        info = self._autosave
+        self._close_offer()
+        _autosave.discard_autosave(info)
 
 
 def _weak_call(method):

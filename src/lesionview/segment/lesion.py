@@ -58,6 +58,18 @@ VALLEY_FRACTION = 0.4
 VALLEY_SMOOTH_MM = 0.5
 #: Lowest threshold ever used, in robust standard deviations above normal cord.
 FLOOR_SIGMA = 2.0
+#: A grown region is an intramedullary lesion only if at least this fraction of it lies in the
+#: cord mask ("mostly inside": the 1 mm margin lets a lesion at the cord surface keep its rim).
+MIN_INSIDE_CORD = 0.5
+#: Without a cord mask, the region must fit in the widest spinal cord. The adult cord is widest
+#: at the cervical enlargement (C5-C6), about 13-14 mm left-right by 8-9 mm front-back, a
+#: cross-section of about 90 mm^2; these limits add a margin for partial volume (a 3 mm slice
+#: more) and a swollen cord. Grown from a click on the phantom, each vertebral body C2-T1
+#: (2,200-4,600 mm^3: 15-20 mm across, 95-210 mm^2) fails at least one of them, the enhancing
+#: epidural tissue around the CSF (4,700-9,000 mm^3, 23-39 mm across) both; a lesion filling
+#: the cord over many levels passes (its width and cross-section are the cord's).
+MAX_WIDTH_MM = 16.0
+MAX_SECTION_MM2 = 100.0
 
 
 def _empty(geometry: Geometry, reason: str, **details) -> Segmentation:
@@ -65,7 +77,7 @@ def _empty(geometry: Geometry, reason: str, **details) -> Segmentation:
 
 
 def grow_lesion(t1c, geometry: Geometry, seed_world_mm, *, cord_region=None,
-                sensitivity: float = 0.5, pre=None) -> Segmentation:
+                sensitivity: float = 0.5, pre=None, check: bool = True) -> Segmentation:
     """Segment the enhancing lesion under one seed click.
 
     The region grows in 3D from the seed through voxels brighter than a threshold set between
@@ -100,14 +112,19 @@ def grow_lesion(t1c, geometry: Geometry, seed_world_mm, *, cord_region=None,
     pre : ndarray or Volume, optional
         T1 before contrast on the same grid: the subtraction ``t1c - pre`` is segmented, so
         tissue that is bright before contrast (fat, blood products) does not count as enhancing.
+    check : bool
+        Refuse a region that cannot be an intramedullary lesion (:func:`check_lesion`: mostly
+        outside the cord region, or, without one, wider than any cord). False returns it anyway.
 
     Returns
     -------
     Segmentation
         Boolean mask on ``geometry``; an empty mask with ``reason`` when the seed is outside the
-        image or the cord region, the image has no contrast or no value at the seed, or the seed
-        is not on enhancing tissue. ``details`` holds the numbers used (normal-cord median and
-        spread, peak, threshold, enhancement ratio, seed voxel, volume).
+        image or the cord region, the image has no contrast or no value at the seed, the seed
+        is not on enhancing tissue, or (``check``) the region grown is not a plausible lesion
+        (then ``details["refused"]`` is True and holds what :func:`check_lesion` measured).
+        ``details`` holds the numbers used (normal-cord median and spread, peak, threshold,
+        enhancement ratio, seed voxel, volume).
 
     Examples
     --------
@@ -147,7 +164,97 @@ def grow_lesion(t1c, geometry: Geometry, seed_world_mm, *, cord_region=None,
     details.update(seed_index=list(idx), crop_mm=radius, volume_mm3=float(region.sum()) * geometry.voxel_volume,
                    sensitivity=float(sensitivity), subtraction=pre is not None,
                    cord_region=cord is not None)
+    if check:
+        problem, numbers = check_lesion(mask, geometry, cord_region=cord)
+        if problem:
+            return _empty(geometry, problem, **{**details, **numbers, "refused": True})
     return Segmentation(mask, geometry, "", details)
+
+
+def check_lesion(mask, geometry: Geometry, *, cord_region=None) -> tuple[str, dict]:
+    """Why a region cannot be an intramedullary lesion ("" when it can), and what was measured.
+
+    With a cord mask, at least half the region must lie in it (:data:`MIN_INSIDE_CORD`). Without
+    one, it must fit in the widest spinal cord: at most :data:`MAX_WIDTH_MM` across its long
+    axis, and a mean cross-section (volume / length along that axis) of at most
+    :data:`MAX_SECTION_MM2`. (With a cord mask the cord itself bounds the size: a region mostly
+    inside it cannot be larger than the cord around it.) Axes are the region's principal axes in
+    world mm, so the answer does not depend on how the image is stored.
+
+    Parameters
+    ----------
+    mask : ndarray or Volume of bool
+        The region, on ``geometry``.
+    geometry : Geometry
+    cord_region : ndarray or Volume of bool, optional
+        Cord mask on the same grid (ignored when empty).
+
+    Returns
+    -------
+    (str, dict)
+        The problem in words, with what to do (empty when the region is plausible), and
+        ``volume_mm3``, ``inside_cord`` (fraction, with a cord), ``length_mm``, ``width_mm``
+        (the two extents across the long axis) and ``section_mm2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lesionview.geometry import Geometry
+    >>> g = Geometry((40, 40, 40))
+    >>> small = np.zeros(g.shape, bool); small[18:22, 18:22, 15:25] = True
+    >>> check_lesion(small, g)[0]
+    ''
+    >>> block = np.zeros(g.shape, bool); block[5:25, 5:25, 5:25] = True   # 20 mm across
+    >>> check_lesion(block, g)[0].startswith("the region is 20 mm across")
+    True
+    """
+    region = mask_array(mask, geometry, "mask")
+    cord = mask_array(cord_region, geometry, "cord_region")
+    if region is None or not region.any():
+        return "", {"volume_mm3": 0.0}
+    box = ndimage.find_objects(region.view(np.uint8))[0]
+    index = np.argwhere(region[box]) + [sl.start for sl in box]
+    volume = float(len(index) * geometry.voxel_volume)
+    numbers = {"volume_mm3": float(volume)}
+    if cord is not None and cord.any():
+        inside = float(np.count_nonzero(cord[box][region[box]])) / len(index)
+        numbers["inside_cord"] = inside
+        if inside < MIN_INSIDE_CORD:
+            return (f"only {inside:.0%} of the region grown from this click ({volume:,.0f} mm³) lies "
+                    "inside the cord, so it is not an intramedullary lesion: click on the enhancing "
+                    "lesion inside the cord"), numbers
+        return "", numbers
+    length, widths = _extents_mm(index, geometry)
+    section = float(volume / length)
+    numbers.update(length_mm=length, width_mm=widths, section_mm2=section)
+    what = "click on the enhancing lesion inside the cord, or segment the cord first"
+    if widths[0] > MAX_WIDTH_MM:
+        return (f"the region is {widths[0]:.0f} mm across its long axis ({volume:,.0f} mm³): wider "
+                f"than any spinal cord (at most {MAX_WIDTH_MM:.0f} mm), so not an intramedullary "
+                f"lesion (a vertebral body, the fluid or fat around the cord?): {what}"), numbers
+    if section > MAX_SECTION_MM2:
+        return (f"the region ({volume:,.0f} mm³ over {length:.0f} mm) is {section:.0f} mm² in "
+                f"cross-section: more than any spinal cord (at most {MAX_SECTION_MM2:.0f} mm²), so "
+                f"not an intramedullary lesion (a vertebral body?): {what}"), numbers
+    return "", numbers
+
+
+def _extents_mm(index: np.ndarray, geometry: Geometry) -> tuple[float, list[float]]:
+    """Length along the long (first principal) axis and the two widths across it (mm) of a set
+    of voxels, each extent counting the voxels' own size along that axis."""
+    world = geometry.index_to_world(index)
+    centred = world - world.mean(axis=0)
+    if len(index) > 1:
+        _, vectors = np.linalg.eigh(np.cov(centred.T))
+        axes = vectors[:, ::-1].T                    # largest variance first
+    else:
+        axes = np.eye(3)
+    spread = np.ptp(centred @ axes.T, axis=0)
+    # A voxel spans sum_i |axis . e_i| * spacing_i along an axis (e_i: the grid's directions).
+    steps = geometry.direction_matrix * np.asarray(geometry.spacing)
+    footprint = np.abs(axes @ steps).sum(axis=1)
+    extent = spread + footprint
+    return float(extent[0]), sorted((float(extent[1]), float(extent[2])), reverse=True)
 
 
 def _grow_in_box(image, pre, cord, box, idx, spacing, sensitivity):
@@ -165,7 +272,7 @@ def _grow_in_box(image, pre, cord, box, idx, spacing, sensitivity):
         cord_box = cord[box]
         allowed = dilate_mm(cord_box, spacing, CORD_MARGIN_MM) & finite
         if not allowed[seed]:
-            return "the seed is outside the cord region"
+            return "the seed is outside the cord region: click on the lesion inside the cord"
     else:
         cord_box, allowed = None, finite
     dist = distance_mm(crop.shape, spacing, seed)
