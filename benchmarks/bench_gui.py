@@ -16,7 +16,7 @@ How it is measured
   truth lesion eroded by one voxel (the lesions layer is emptied between clicks). The clock runs from the press until the table shows the row
   "Lesion 1" (checked from Qt's own event loop when the table emits ``measured``); before each
   click the table must be current (``MeasurementsWidget.is_current``) with no lesion row. ``grow s`` is the part until the click handler returns (the lesion is
-  grown and written, the layer redrawn); the rest is the table's debounce, measurement and redraw.
+  grown and written, the layer redrawn); the rest is the table's snapshot, measurement and redraw.
 * The cord: both lesions grown, the cord layer emptied; 6 points on the truth cord's centre are
   put in the "cord clicks" layer, then a real click on "Segment cord from clicks" starts the clock,
   which stops when the table is current and shows the cord occupancy of lesion 1 again.
@@ -172,8 +172,6 @@ def _child(out: Path) -> None:
         t2 = wait(lambda: shown(1))
         grows.append(t1 - t0)
         totals.append(t2 - t0)
-        # Not lesions.undo(): the table misses every undo after the first (its undo detection
-        # compares history lengths, which repeat after grow + undo).
         lesions.data = np.zeros_like(truth)
         wait(lambda: settled(0))
     QTest.mouseClick(segment.grow_button, Qt.MouseButton.LeftButton)

@@ -53,3 +53,21 @@ def viewer(display, make_napari_viewer):
 def _private_autosave_cache(tmp_path_factory, monkeypatch):
     """The napari plugin autosaves annotations; tests keep theirs out of the user's cache."""
     monkeypatch.setenv("LESIONVIEW_CACHE_DIR", str(tmp_path_factory.mktemp("lesionview-cache")))
+
+
+@pytest.fixture
+def napari_settings(tmp_path):
+    """napari's settings with no reader preference and a settings folder of this test's own:
+    nothing reaches the user's napari settings."""
+    from napari.settings import get_settings
+
+    settings = get_settings()
+    # Set and restored by hand: monkeypatch would delete pydantic's private attribute on undo.
+    saved = (dict(settings.plugins.extension2reader), list(settings.application.open_history),
+             settings.config_path, settings._save_on_change)
+    settings._save_on_change = False
+    settings.config_path = tmp_path / "napari-settings" / "settings.yaml"
+    settings.plugins.extension2reader = {}
+    yield settings
+    settings.plugins.extension2reader, settings.application.open_history = saved[:2]
+    settings.config_path, settings._save_on_change = saved[2:]

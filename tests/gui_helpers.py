@@ -6,7 +6,7 @@ import numpy as np
 from napari.utils._test_utils import read_only_mouse_event
 from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
 
-from napari_lesionview._widgets import _notify
+from napari_lesionview._widgets import _notify, _shortcuts
 
 KINDS = ("error", "warning", "info")
 
@@ -21,10 +21,10 @@ def click(target, world) -> None:
 
 def capture_notifications(monkeypatch, widget_module) -> dict[str, list[str]]:
     """Notifications shown by a widget module, by kind. Failures go through ``_notify``; the
-    widget shows its other messages itself, so both are captured."""
+    widget shows its other messages itself, and the keyboard shortcuts theirs, so all are captured."""
     seen = {kind: [] for kind in KINDS}
     for kind, shown in seen.items():
-        for module in (widget_module, _notify):
+        for module in (widget_module, _notify, _shortcuts):
             monkeypatch.setattr(module, f"show_{kind}", shown.append, raising=False)
     return seen
 
@@ -42,13 +42,48 @@ def control(widget, name: str):
     return found
 
 
+def key(qtbot, viewer, name: str) -> None:
+    """Press a key on the canvas (napari's key handling, as a user's key press reaches it)."""
+    from qtpy.QtCore import Qt
+
+    modifier = Qt.KeyboardModifier.NoModifier
+    if name.startswith("Shift+"):
+        modifier, name = Qt.KeyboardModifier.ShiftModifier, name.removeprefix("Shift+")
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, getattr(Qt.Key, f"Key_{name}"), modifier)
+
+
 def press(qtbot, widget, name: str):
     """Click the button ``name`` of a docked widget as a user does (a real Qt mouse click on it),
     after checking that it is shown and enabled; returns the button."""
     from qtpy.QtCore import Qt
 
     button = control(widget, name)
-    assert button.isVisible(), f"{name} is not visible: a user could not click it"
+    qtbot.waitUntil(button.isVisible, timeout=5000)  # a dock shows its content an event loop later
     assert button.isEnabled(), f"{name} is disabled"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     return button
+
+
+def choose(qtbot, combo, index: int) -> None:
+    """Pick entry ``index`` of a combo box as a user does: click it open, click the entry."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication, QStyle, QStyleOptionComboBox
+
+    qtbot.waitUntil(combo.isVisible, timeout=5000)
+    assert combo.isEnabled()
+    where = combo.rect().center()
+    if combo.isEditable():   # the text field takes clicks: open it with the arrow
+        option = QStyleOptionComboBox()
+        combo.initStyleOption(option)
+        style = combo.style()
+        where = style.subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                     QStyle.SubControl.SC_ComboBoxArrow, combo).center()
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton, pos=where)
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    # Qt ignores a release this soon after the popup opened (it takes it for the opening click's).
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    rect = view.visualRect(combo.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
+    assert combo.currentIndex() == index

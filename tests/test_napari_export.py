@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from gui_helpers import capture_notifications, control, press
+from qtpy.QtCore import Qt
 from test_napari_measurements import TIMEOUT_MS, VOLATILE, measure_layers, open_twin
 
 from lesionview import report
@@ -14,6 +16,7 @@ from lesionview.measure import StudyMeasurements
 from lesionview.report.build import deidentified
 from napari_lesionview._widgets import export as ex
 from napari_lesionview._widgets.export import FORMATS, UNAVAILABLE, ExportWidget
+from napari_lesionview._widgets.guide import exported_to
 from napari_lesionview._widgets.measurements import MeasurementsWidget
 
 pytestmark = pytest.mark.gui
@@ -183,9 +186,6 @@ def test_every_format_goes_through_one_write_report_call(study, qtbot, tmp_path,
 def test_a_failing_format_is_shown_and_the_others_are_written(study, qtbot, tmp_path, monkeypatch):
     """The SEG fails (as highdicom did on a series without AccessionNumber): JSON, CSV and HTML
     are still written, the SR is not (it needs the SEG), and the user is told which and why."""
-    from gui_helpers import capture_notifications
-    from qtpy.QtCore import Qt
-
     viewer, _ = study
     seen = capture_notifications(monkeypatch, ex)
 
@@ -211,6 +211,7 @@ def test_a_failing_format_is_shown_and_the_others_are_written(study, qtbot, tmp_
     (shown,) = seen["error"]
     assert shown.startswith("Export incomplete (3 of 5 formats written)") and "AccessionNumber" in shown
     assert "needs the SEG" in shown and not seen["info"]
+    assert exported_to(viewer) is None  # incomplete: the guide's Export step stays open
 
 
 def test_every_format_from_a_series_lacking_type_2_attributes(study, qtbot, tmp_path, monkeypatch):
@@ -222,9 +223,7 @@ def test_every_format_from_a_series_lacking_type_2_attributes(study, qtbot, tmp_
 
     import highdicom as hd
     import pydicom
-    from gui_helpers import capture_notifications
     from npe2 import PluginManifest
-    from qtpy.QtCore import Qt
 
     from lesionview.phantom import sample_path
     from napari_lesionview._study import find_layer, set_role
@@ -271,3 +270,175 @@ def test_every_format_from_a_series_lacking_type_2_attributes(study, qtbot, tmp_
         for keyword in ("AccessionNumber", "StudyID", "PatientSex"):
             assert keyword in ds and ds.get(keyword) in ("", None), keyword
     assert digests() == before
+
+
+# ----------------------------------------------------------------------- by clicks, as a user does
+class Dialogs:
+    """Qt's folder chooser and overwrite question, patched: the chooser returns ``folder``, the
+    question answers ``overwrite``; both record that they were shown."""
+
+    def __init__(self, monkeypatch, folder: Path, overwrite: bool = False):
+        from qtpy.QtWidgets import QMessageBox
+
+        self.folder, self.overwrite = folder, overwrite
+        self.chosen_from, self.asked = [], []
+
+        def get_existing_directory(parent, caption="", start="", *args, **kwargs):
+            self.chosen_from.append(start)
+            return str(self.folder)
+
+        def question(parent, title, text, *args, **kwargs):
+            self.asked.append(text)
+            return QMessageBox.StandardButton.Yes if self.overwrite else QMessageBox.StandardButton.No
+
+        monkeypatch.setattr(ex.QFileDialog, "getExistingDirectory", staticmethod(get_existing_directory))
+        monkeypatch.setattr(ex.QMessageBox, "question", staticmethod(question))
+
+
+@pytest.fixture
+def docked(viewer, qtbot, monkeypatch):
+    """The twin study with the Export widget docked from the Plugins menu (its real dialogs) and
+    the notifications it shows, by kind."""
+    open_twin(viewer)
+    seen = capture_notifications(monkeypatch, ex)
+    _dock, widget = viewer.window.add_plugin_dock_widget("lesionview", "Export")
+    qtbot.waitUntil(widget.isVisible, timeout=5_000)
+    return viewer, widget, seen
+
+
+def _wait_export(qtbot, widget) -> None:
+    qtbot.waitUntil(lambda: widget._worker is None and widget.button.isEnabled(), timeout=TIMEOUT_MS)
+
+
+def test_clicks_choose_a_folder_and_write_the_ticked_formats_only(docked, qtbot, tmp_path, monkeypatch):
+    viewer, widget, seen = docked
+    out = tmp_path / "chosen"
+    dialogs = Dialogs(monkeypatch, out)
+    press(qtbot, widget, "lesionview-export-choose")
+    assert dialogs.chosen_from == [""] and control(widget, "lesionview-export-folder").text() == str(out)
+    csv = press(qtbot, widget, "lesionview-export-format-csv")      # ticked by default: untick it
+    html = press(qtbot, widget, "lesionview-export-format-html")    # tick it
+    assert not csv.isChecked() and html.isChecked() and widget.checks["json"].isChecked()
+    assert exported_to(viewer) is None
+    press(qtbot, widget, "lesionview-export-write")
+    _wait_export(qtbot, widget)
+
+    assert sorted(p.name for p in out.iterdir()) == ["measurements.json", "report.html"]  # no CSV
+    assert "De-identified report" in (out / "report.html").read_text()
+    assert not dialogs.asked  # nothing to replace, nothing asked
+    assert not seen["error"] and not seen["warning"], seen
+    assert str(out / "report.html") in seen["info"][-1]
+    assert exported_to(viewer) == str(out)  # the guide's Export step is ticked
+
+    # Choose again: the chooser opens at the folder shown; JSON unticked is not written again.
+    press(qtbot, widget, "lesionview-export-choose")
+    assert dialogs.chosen_from[-1] == str(out)
+    json_box = press(qtbot, widget, "lesionview-export-format-json")
+    assert not json_box.isChecked()
+    dialogs.overwrite = True
+    press(qtbot, widget, "lesionview-export-write")
+    _wait_export(qtbot, widget)
+    assert len(dialogs.asked) == 1 and "measurements.json" in dialogs.asked[0]
+    assert sorted(p.name for p in out.iterdir()) == ["report.html"]  # the old JSON is part of the set
+    assert not seen["error"], seen["error"]
+
+
+def test_the_identified_box_puts_the_identifiers_in(docked, qtbot, tmp_path, monkeypatch):
+    """Off by default: input paths cut to file names and no patient identifiers; ticked: the
+    full input paths in the JSON and "Identified report" in the HTML. The folder is typed."""
+    _viewer, widget, seen = docked
+    out = tmp_path / "typed"
+    dialogs = Dialogs(monkeypatch, tmp_path / "never chosen", overwrite=True)
+    field = control(widget, "lesionview-export-folder")
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(field, str(out))
+    press(qtbot, widget, "lesionview-export-format-csv")
+    press(qtbot, widget, "lesionview-export-format-html")
+    box = control(widget, "lesionview-export-identified")
+    assert not box.isChecked()
+
+    def exported():
+        press(qtbot, widget, "lesionview-export-write")
+        _wait_export(qtbot, widget)
+        paths = [i["path"] for i in json.loads((out / "measurements.json").read_text())["inputs"] if i["path"]]
+        assert paths
+        return paths, (out / "report.html").read_text()
+
+    paths, html = exported()
+    assert all(Path(p).name == p for p in paths) and "De-identified report" in html
+    assert press(qtbot, widget, "lesionview-export-identified").isChecked()
+    paths, html = exported()
+    assert all(Path(p).is_absolute() for p in paths) and "Identified report" in html
+    assert not press(qtbot, widget, "lesionview-export-identified").isChecked()
+    paths, html = exported()
+    assert all(Path(p).name == p for p in paths) and "De-identified report" in html
+    assert not dialogs.chosen_from  # a typed folder: the chooser never opened
+    assert not seen["error"], seen["error"]
+
+
+def test_every_format_box_by_clicks(docked, qtbot, tmp_path, monkeypatch):
+    """Each format box ticked and unticked by a click reaches ``write_report`` as asked (the
+    writing itself is patched: the other tests write every format for real). Ticking SR ticks
+    the SEG it references."""
+    _viewer, widget, seen = docked
+    calls = []
+
+    def write_report(result, out_dir, *, formats, overwrite, deidentify, **volumes):
+        calls.append((list(formats), deidentify))
+        paths = {f: Path(out_dir) / f"{f}.out" for f in formats}
+        for path in paths.values():
+            path.write_text("x")
+        return report.ReportResult(paths)
+
+    monkeypatch.setattr(report, "write_report", write_report)
+    widget.folder.setText(str(tmp_path))
+    press(qtbot, widget, "lesionview-export-format-sr")
+    assert widget.checks["sr"].isChecked() and widget.checks["seg"].isChecked()
+    press(qtbot, widget, "lesionview-export-format-pdf")
+    press(qtbot, widget, "lesionview-export-format-json")
+    press(qtbot, widget, "lesionview-export-write")
+    _wait_export(qtbot, widget)
+    assert calls[-1] == (["csv", "pdf", "seg", "sr"], True)
+
+    # Untick them all (one literal press each, for test_napari_controls.py), tick JSON again.
+    press(qtbot, widget, "lesionview-export-format-seg")
+    press(qtbot, widget, "lesionview-export-format-sr")
+    press(qtbot, widget, "lesionview-export-format-pdf")
+    press(qtbot, widget, "lesionview-export-format-csv")
+    press(qtbot, widget, "lesionview-export-format-json")
+    assert [key for key, box in widget.checks.items() if box.isChecked()] == ["json"]
+    Dialogs(monkeypatch, tmp_path, overwrite=True)
+    press(qtbot, widget, "lesionview-export-write")
+    _wait_export(qtbot, widget)
+    assert calls[-1] == (["json"], True)
+    assert not seen["error"], seen["error"]
+
+    press(qtbot, widget, "lesionview-export-format-json")  # nothing ticked: said, nothing written
+    press(qtbot, widget, "lesionview-export-write")
+    assert len(calls) == 2 and any("tick at least one format" in m for m in seen["warning"])
+
+
+def test_the_panel_export_ticks_the_workflow_guide(viewer, qtbot, tmp_path, monkeypatch):
+    """In the lesionview panel: the Export tab, then Choose and Export by clicks; the guide's
+    Export step turns done, naming the folder."""
+    viewer.open_sample("lesionview", "twin")
+    seen = capture_notifications(monkeypatch, ex)
+    _dock, panel = viewer.window.add_plugin_dock_widget("lesionview", "lesionview")
+    qtbot.waitUntil(lambda: panel.measurements.is_current, timeout=TIMEOUT_MS)
+    if panel.guide is None:
+        pytest.skip("no workflow guide module")
+    assert not panel.guide.step("export").done
+    bar = panel.tabs.tabBar()
+    export_tab = [panel.tabs.tabText(i) for i in range(panel.tabs.count())].index("Export")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(export_tab).center())
+    assert panel.tabs.currentWidget().widget() is panel.export
+
+    out = tmp_path / "study export"
+    Dialogs(monkeypatch, out)
+    press(qtbot, panel, "lesionview-export-choose")
+    press(qtbot, panel, "lesionview-export-write")
+    _wait_export(qtbot, panel.export)
+    assert sorted(p.name for p in out.iterdir()) == ["measurements.csv", "measurements.json"]
+    qtbot.waitUntil(lambda: panel.guide.step("export").done, timeout=5_000)
+    assert out.name in panel.guide.step("export").detail
+    assert not seen["error"], seen["error"]

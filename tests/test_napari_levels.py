@@ -14,10 +14,9 @@ import pytest
 pytest.importorskip("napari")
 
 
-from gui_helpers import capture_notifications, click, control, press
+from gui_helpers import capture_notifications, choose, click, control, key, press
 from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import Qt
-from test_napari_study import choose
 
 from lesionview.io import load_volume
 from lesionview.levels import LevelModel, read_landmarks
@@ -117,6 +116,25 @@ def test_three_clicks_named_c4_c5_c6(viewer, widget, messages, tmp_path):
 
     widget.place.setChecked(False)
     assert layer.mode == "pan_zoom"
+
+
+def test_n_key_places_the_next_level_at_the_pointer(viewer, widget, qtbot, messages):
+    """N adds the suggested name where the mouse pointer is, whatever the active layer, with
+    the place button off or on, and the suggestion advances once per key."""
+    truth = body_positions()
+    widget.start.setCurrentText("C4")
+    t2 = find_layer(viewer, "t2")
+    for name, placing in (("C4", False), ("C5", False), ("C6", True)):
+        if placing:
+            press(qtbot, widget, "lesionview-levels-place")
+        viewer.layers.selection.active = t2  # N works whichever layer is active
+        viewer.cursor.position = tuple(lps_to_napari(truth[name]))
+        key(qtbot, viewer, "N")
+    layer = find_layer(viewer, "levels")
+    assert list(layer.features["name"]) == ["C4", "C5", "C6"]
+    np.testing.assert_allclose(layer.data, lps_to_napari([truth[n] for n in ("C4", "C5", "C6")]), atol=1e-6)
+    assert widget.next.text() == "C7"
+    assert not messages["error"], messages
 
 
 def test_disc_mode_names(viewer, widget):

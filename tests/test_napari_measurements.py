@@ -136,24 +136,145 @@ def test_painting_a_lesion_updates_the_table(twin, qtbot):
     qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 2, timeout=TIMEOUT_MS)
 
 
-def test_edits_are_debounced_and_measured_off_the_gui_thread(twin, qtbot, monkeypatch):
-    viewer, widget = twin
+def _count_computations(monkeypatch) -> list[bool]:
+    """Record each measurement the widget starts: True when it ran on the GUI thread."""
     import threading
 
     calls = []
     real = mw.compute
 
-    def counting(inputs):
+    def counting(inputs, **kwargs):
         calls.append(threading.current_thread() is threading.main_thread())
-        return real(inputs)
+        return real(inputs, **kwargs)
 
     monkeypatch.setattr(mw, "compute", counting)
+    return calls
+
+
+def test_edits_are_coalesced_and_measured_off_the_gui_thread(twin, qtbot, monkeypatch):
+    viewer, widget = twin
+    calls = _count_computations(monkeypatch)
     lesions = find_layer(viewer, "lesions")
     blob = _new_blob(viewer)
-    for k in range(5):  # five quick dabs: one measurement once they pause
+    for k in range(5):  # five edits in one event-loop turn (as one grow fires): one measurement
         lesions.data_setitem(tuple(ix[k::5] for ix in blob), 3)
     qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 3, timeout=TIMEOUT_MS)
     assert calls == [False]
+
+
+def _mouse(canvas, kind, point, buttons) -> None:
+    from qtpy.QtCore import QEvent, QPointF
+    from qtpy.QtGui import QMouseEvent
+
+    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
+    local = QPointF(point)
+    event = QMouseEvent(kind, local, QPointF(canvas.mapToGlobal(point)), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, event)
+
+
+def test_a_brush_stroke_is_one_measurement(twin, qtbot, monkeypatch):
+    """No quiet time is waited for: napari sends one paint event per stroke, on release. A real
+    drag with the brush over the canvas, one mouse move per event-loop turn, is measured once."""
+    from qtpy.QtCore import QEvent, QPoint
+
+    viewer, widget = twin
+    lesions = find_layer(viewer, "lesions")
+    a0, rows, cols = _new_blob(viewer)
+    centre = np.array([a0.mean(), rows.mean(), cols.mean()]).round()
+    world = np.asarray(lesions.data_to_world(centre))
+    viewer.dims.set_point(0, world[0])
+    viewer.reset_view()
+    viewer.layers.selection.active = lesions
+    lesions.mode = "paint"
+    lesions.brush_size = 5
+    lesions.selected_label = 3
+    qtbot.wait(100)
+    calls = _count_computations(monkeypatch)
+    canvas = viewer.window._qt_viewer.canvas.native
+    size = (canvas.height(), canvas.width())
+    path = [world + (0, dy, 0) for dy in np.linspace(-4, 4, 12)]  # 8 mm along the cord
+    points = [QPoint(round(float(c)), round(float(r))) for r, c in (_canvas_pixel(viewer, w, size) for w in path)]
+    before = int(np.count_nonzero(np.asarray(lesions.data) == 3))
+    steps = len(lesions._undo_history)
+    _mouse(canvas, QEvent.Type.MouseButtonPress, points[0], Qt.MouseButton.LeftButton)
+    for point in points[1:]:
+        qtbot.wait(20)  # each dab in its own event-loop turn, as a hand drags
+        _mouse(canvas, QEvent.Type.MouseMove, point, Qt.MouseButton.LeftButton)
+    qtbot.wait(50)
+    assert calls == [], "measured in the middle of a stroke"
+    _mouse(canvas, QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton)
+    qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 3, timeout=TIMEOUT_MS)
+    qtbot.wait(200)  # nothing else comes after the stroke
+    painted = int(np.count_nonzero(np.asarray(lesions.data) == 3)) - before
+    assert painted > 40, "the drag painted a stroke, not a dot"
+    assert calls == [False]
+    assert len(lesions._undo_history) == steps + 1  # and napari made it one undo step
+    _same(widget.result, measure_layers(viewer))
+
+
+def test_every_undo_and_redo_reaches_the_table(twin, qtbot):
+    """Grow, undo, grow, undo: the history lengths repeat, and each undo must still be seen."""
+    viewer, widget = twin
+    lesions = find_layer(viewer, "lesions")
+    blob = _new_blob(viewer)
+    lesions.data = np.zeros_like(lesions.data)
+    qtbot.waitUntil(lambda: settled(widget) and not widget.result.lesions, timeout=TIMEOUT_MS)
+
+    def shows(n):
+        return settled(widget) and len(widget.result.lesions) == n and widget.table.rowCount() == n + 1
+
+    for _ in range(3):
+        lesions.data_setitem(blob, 1)
+        qtbot.waitUntil(lambda: shows(1), timeout=TIMEOUT_MS)
+        lesions.undo()
+        qtbot.waitUntil(lambda: shows(0), timeout=TIMEOUT_MS)
+        assert not np.any(lesions.data)
+    lesions.redo()
+    qtbot.waitUntil(lambda: shows(1), timeout=TIMEOUT_MS)
+    lesions.undo()
+    qtbot.waitUntil(lambda: shows(0), timeout=TIMEOUT_MS)
+    # A re-slice fires the same layer event as an undo, and is not an edit.
+    viewer.dims.set_point(0, viewer.dims.point[0] + lesions.scale[0])
+    qtbot.wait(50)
+    assert settled(widget)
+
+
+def test_the_cord_centerline_is_drawn_again_only_when_the_cord_changes(twin, qtbot, monkeypatch):
+    viewer, widget = twin
+    from lesionview.cord import centerline_from_mask
+
+    drawn = []
+    monkeypatch.setattr(mw, "centerline_from_mask", lambda *a, **k: drawn.append(1) or centerline_from_mask(*a, **k))
+    lesions, cord = find_layer(viewer, "lesions"), find_layer(viewer, "cord")
+    # A lesion edit, and a Refresh: the cached centerline, and the very numbers measure() gives.
+    lesions.data_setitem(_new_blob(viewer), 3)
+    qtbot.waitUntil(lambda: settled(widget) and len(widget.result.lesions) == 3, timeout=TIMEOUT_MS)
+    _same(widget.result, measure_layers(viewer))
+    before = widget.result
+    press(qtbot, widget, "lesionview-measurements-refresh")
+    qtbot.waitUntil(lambda: settled(widget) and widget.result is not before, timeout=TIMEOUT_MS)
+    _same(widget.result, measure_layers(viewer))
+    assert drawn == []
+    # A cord edit (the cord above the lesions erased) moves the centerline: drawn again, and the
+    # lesions' axial diameters and lengths along the cord follow it.
+    les_rows = np.nonzero(np.asarray(lesions.data))[1]
+    erase = np.nonzero(np.asarray(cord.data)[:, : les_rows.min() - 30] > 0)
+    cord.data_setitem(erase, 0)
+    qtbot.waitUntil(lambda: settled(widget) and widget.result is not before, timeout=TIMEOUT_MS)
+    assert drawn == [1]
+    _same(widget.result, measure_layers(viewer))
+    assert ([les.craniocaudal_along_cord_mm for les in widget.result.lesions]
+            != [les.craniocaudal_along_cord_mm for les in before.lesions])
+    # Undoing it: drawn again, back to the first numbers.
+    cord.undo()
+    qtbot.waitUntil(lambda: settled(widget) and len(drawn) == 2, timeout=TIMEOUT_MS)
+    _same(widget.result, before)
+    # An empty cord: no centerline, as measure() without one.
+    cord.data = np.zeros_like(cord.data)
+    qtbot.waitUntil(lambda: settled(widget) and widget.result.lesions[0].cord_occupancy is None,
+                    timeout=TIMEOUT_MS)
+    _same(widget.result, measure_layers(viewer))
 
 
 def test_stale_result_is_discarded(twin, qtbot):
@@ -309,13 +430,11 @@ def test_key_columns_first_and_more_columns_on_demand(twin, qtbot, monkeypatch):
 def test_refresh_measures_again(twin, qtbot, monkeypatch):
     _viewer, widget = twin
     seen = capture_notifications(monkeypatch, mw)
-    calls = []
-    real = mw.compute
-    monkeypatch.setattr(mw, "compute", lambda inputs: calls.append(1) or real(inputs))
+    calls = _count_computations(monkeypatch)
     before = widget.result
     press(qtbot, widget, "lesionview-measurements-refresh")
     qtbot.waitUntil(lambda: settled(widget) and widget.result is not before, timeout=TIMEOUT_MS)
-    assert calls == [1]
+    assert calls == [False]
     _same(widget.result, before)
     assert not seen["error"]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import KINDS, press
+from gui_helpers import KINDS, control, press
 from qtpy.QtCore import QSize
 from qtpy.QtWidgets import QScrollArea
+from test_napari_segment import key
 
 from napari_lesionview import _display
 from napari_lesionview._study import ROLE_KEY, find_layer
@@ -20,7 +21,7 @@ from napari_lesionview._widgets.export import ExportWidget
 from napari_lesionview._widgets.levels import LevelsWidget
 from napari_lesionview._widgets.measurements import ROWS_SHOWN, MeasurementsWidget
 from napari_lesionview._widgets.segment import SegmentWidget
-from napari_lesionview._widgets.study import _COLOURS, StudyWidget
+from napari_lesionview._widgets.study import StudyWidget
 from napari_lesionview._widgets.views import ViewsWidget
 
 pytestmark = pytest.mark.gui
@@ -181,12 +182,26 @@ def test_masks_get_colour_blind_safe_colours_by_role(panel, viewer):
     assert np.allclose(lesion_colours[1], hex_of["reddish purple"], atol=1e-2)
     assert len({tuple(np.round(c, 3)) for c in lesion_colours[:5]}) == 5
     assert np.allclose(lesion_colours[5], lesion_colours[0])
-    # The Study widget makes new masks in the same colours.
-    assert _COLOURS == _display.ROLE_COLOURS
     # A mask layer that arrives later is coloured when it appears.
     new = viewer.add_labels(np.zeros(lesions.data.shape, np.uint8), name="cord 2",
                             metadata={ROLE_KEY: "cord"}, **{k: getattr(cord, k) for k in ("scale", "translate")})
     assert np.allclose(new.get_color(1)[:3], hex_of["sky blue"], atol=1e-2)
+
+
+def test_the_sample_opens_in_the_same_colours_without_the_panel(viewer):
+    """File > Open Sample with no panel docked (the single widgets): the masks already have the
+    panel's colour-blind-safe colours by role, not colours of their own."""
+    viewer.open_sample("lesionview", "twin")
+    lesions, edema, cord = (find_layer(viewer, role) for role in ("lesions", "edema", "cord"))
+    for role, layer in (("edema", edema), ("cord", cord)):
+        assert np.allclose(layer.get_color(1), _display.label_colormap(role).map(1), atol=1e-2), role
+    expected = _display.label_colormap("lesions")
+    for label in range(1, 7):
+        assert np.allclose(lesions.get_color(label), expected.map(label), atol=1e-2), label
+    hex_of = {name: np.array([int(code[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+              for name, code in _display.OKABE_ITO.items()}
+    assert np.allclose(cord.get_color(1)[:3], hex_of["sky blue"], atol=1e-2)
+    assert np.allclose(lesions.get_color(1)[:3], hex_of["vermillion"], atol=1e-2)
 
 
 def test_outline_button_draws_the_masks_as_contours(panel, viewer, qtbot, monkeypatch):
@@ -207,6 +222,39 @@ def test_outline_button_draws_the_masks_as_contours(panel, viewer, qtbot, monkey
     qtbot.wait(100)
     filled = viewer.screenshot(canvas_only=True, flash=False)
     assert np.any(outlined != filled)  # the canvas really changed
+    assert not seen["error"], seen["error"]
+
+
+def test_outline_button_follows_shift_o_and_the_layers(panel, viewer, qtbot, monkeypatch):
+    """One outline switch, two doors: Shift+O (the Segment shortcut) checks and unchecks the
+    panel's button, the button outlines the layers Shift+O then fills, and an outline switched
+    in napari's own layer controls shows on the button too."""
+    seen = _seen(monkeypatch)
+    masks = [find_layer(viewer, role) for role in ("lesions", "edema", "cord")]
+    button = control(panel, "lesionview-panel-outline")
+    assert not button.isChecked()
+
+    key(qtbot, viewer, "Shift+O")
+    assert all(layer.contour == _display.OUTLINE for layer in masks) and button.isChecked()
+    key(qtbot, viewer, "Shift+O")
+    assert all(layer.contour == 0 for layer in masks) and not button.isChecked()
+
+    press(qtbot, panel, "lesionview-panel-outline")
+    assert button.isChecked() and all(layer.contour == _display.OUTLINE for layer in masks)
+    key(qtbot, viewer, "Shift+O")  # the key after the button: filled again, button off
+    assert all(layer.contour == 0 for layer in masks) and not button.isChecked()
+
+    # One mask outlined by hand is not "outlines on"; all of them is.
+    masks[0].contour = 2
+    assert not button.isChecked()
+    for layer in masks[1:]:
+        layer.contour = 1
+    assert button.isChecked()
+    # Removing the one filled mask leaves every mask outlined.
+    masks[2].contour = 0
+    assert not button.isChecked()
+    viewer.layers.remove(masks[2])
+    assert button.isChecked()
     assert not seen["error"], seen["error"]
 
 
@@ -271,3 +319,5 @@ def test_closing_the_panel_leaves_the_viewer_working(panel, viewer, qtbot):
     qtbot.waitUntil(lambda: sip.isdeleted(panel), timeout=5_000)
     layer = viewer.add_labels(np.zeros((4, 4, 4), np.uint8), name="edema 3", metadata={ROLE_KEY: "edema"})
     assert layer in viewer.layers
+    layer.contour = 1  # the panel followed contours; it no longer does
+    viewer.layers.remove(layer)

@@ -448,24 +448,6 @@ def test_viewer_opens_a_dicom_zip_and_a_single_file(viewer, shared_data, tmp_pat
 TWIN_T1C = Path(__file__).resolve().parents[1] / "sample_data" / "twin" / "dicom" / "05_SAG_T1_TSE_C"
 
 
-@pytest.fixture
-def napari_settings(tmp_path):
-    """napari's settings with no reader preference and a settings folder of this test's own:
-    nothing reaches the user's napari settings."""
-    from napari.settings import get_settings
-
-    settings = get_settings()
-    # Set and restored by hand: monkeypatch would delete pydantic's private attribute on undo.
-    saved = (dict(settings.plugins.extension2reader), list(settings.application.open_history),
-             settings.config_path, settings._save_on_change)
-    settings._save_on_change = False
-    settings.config_path = tmp_path / "napari-settings" / "settings.yaml"
-    settings.plugins.extension2reader = {}
-    yield settings
-    settings.plugins.extension2reader, settings.application.open_history = saved[:2]
-    settings.config_path, settings._save_on_change = saved[2:]
-
-
 def test_layer_names_say_series_role_and_plane():
     sagittal = Geometry((4, 5, 6), direction=np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float).T)
     axial = Geometry((4, 5, 6), direction=np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], float).T)

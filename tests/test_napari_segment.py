@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("napari")
 
 
-from gui_helpers import capture_notifications, click, control, press
+from gui_helpers import capture_notifications, click, control, key, press
 from napari.utils._test_utils import read_only_mouse_event
 from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
 from qtpy.QtCore import QPoint, Qt
@@ -19,10 +19,12 @@ from lesionview.io import load_volume
 from lesionview.levels import read_landmarks
 from lesionview.phantom import sample_path
 from lesionview.segment import dice
+from napari_lesionview import _display
 from napari_lesionview._layers import volume_to_layer_data
 from napari_lesionview._space import lps_to_napari
 from napari_lesionview._study import ROLE_KEY, find_layer, transform_kwargs
 from napari_lesionview._widgets import segment as segment_module
+from napari_lesionview._widgets.levels import SHORTCUTS as LEVEL_SHORTCUTS
 from napari_lesionview._widgets.segment import SHORTCUTS, SegmentWidget
 
 pytestmark = pytest.mark.gui
@@ -78,14 +80,6 @@ def type_into(qtbot, field, text: str) -> None:
     qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(field, text)
     qtbot.keyClick(field, Qt.Key.Key_Return)
-
-
-def key(qtbot, viewer, name: str) -> None:
-    """Press a key on the canvas (napari's key handling, as a user's key press reaches it)."""
-    modifier = Qt.KeyboardModifier.NoModifier
-    if name.startswith("Shift+"):
-        modifier, name = Qt.KeyboardModifier.ShiftModifier, name.removeprefix("Shift+")
-    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, getattr(Qt.Key, f"Key_{name}"), modifier)
 
 
 @pytest.fixture
@@ -411,7 +405,7 @@ def test_shortcut_keys_leave_napari_keys_alone(twin):
     from napari.utils.key_bindings import coerce_keybinding
     from napari.utils.shortcuts import default_shortcuts
 
-    ours = {coerce_keybinding(k) for k, _, _ in SHORTCUTS}
+    ours = {coerce_keybinding(k) for k, _, _ in SHORTCUTS + LEVEL_SHORTCUTS}
     napari_keys = {coerce_keybinding(k) for keys in default_shortcuts.values() for k in keys}
     kinds = (ViewerModel, napari_layers.Image, napari_layers.Labels, napari_layers.Points,
              napari_layers.Shapes, napari_layers.Surface, napari_layers.Tracks, napari_layers.Vectors)
@@ -424,7 +418,7 @@ def test_shortcuts_act_from_the_keyboard(twin, messages, qtbot):
     viewer, layers, widget = twin
     # The help text lists every shortcut.
     shown = control(widget, "lesionview-segment-shortcuts").text()
-    assert all(k in shown for k, _, _ in SHORTCUTS)
+    assert all(k in shown for k, _, _ in SHORTCUTS + LEVEL_SHORTCUTS)
     lesions = layers["lesions"]
 
     # G: grow at the mouse pointer, whichever layer is active.
@@ -450,9 +444,26 @@ def test_shortcuts_act_from_the_keyboard(twin, messages, qtbot):
     # Shift+O: the masks as outlines, then filled again.
     masks = [layers[role] for role in ("lesions", "edema", "cord")]
     key(qtbot, viewer, "Shift+O")
-    assert all(layer.contour == segment_module.OUTLINE for layer in masks)
+    assert all(layer.contour == _display.OUTLINE for layer in masks)  # as the panel's button draws them
     key(qtbot, viewer, "Shift+O")
     assert all(layer.contour == 0 for layer in masks)
+    assert not messages["error"], messages
+
+
+def test_shift_o_outlines_every_mask_layer(twin, messages, qtbot):
+    """Shift+O outlines what the panel's "Outlines" button outlines: every lesions, edema and cord
+    layer (a second edema layer too), through ``_display.set_outline``; other layers are left
+    alone, and a mix of outlined and filled masks is outlined first."""
+    viewer, layers, _widget = twin
+    edema2 = viewer.add_labels(np.zeros(layers["edema"].data.shape, np.uint16), name="edema 2",
+                               metadata={ROLE_KEY: "edema"}, **transform_kwargs(layers["t1c"]))
+    other = viewer.add_labels(np.zeros((4, 4, 4), np.uint8), name="not a mask")
+    masks = [layers["lesions"], layers["edema"], layers["cord"], edema2]
+    _display.set_outline(layers["cord"], True)
+    key(qtbot, viewer, "Shift+O")
+    assert all(layer.contour == _display.OUTLINE for layer in masks) and other.contour == 0
+    key(qtbot, viewer, "Shift+O")
+    assert all(layer.contour == 0 for layer in masks) and other.contour == 0
     assert not messages["error"], messages
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import capture_notifications, control, press
+from gui_helpers import capture_notifications, choose, control, press
 from napari.utils.notifications import NotificationSeverity, notification_manager
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QApplication, QStyle, QStyleOptionComboBox
 
 from lesionview.phantom import sample_path
+from napari_lesionview._display import label_colormap
 from napari_lesionview._layers import layer_geometry
 from napari_lesionview._study import ROLE_KEY, find_layer
 from napari_lesionview._widgets import study as study_module
@@ -41,27 +40,6 @@ def messages(monkeypatch):
 def napari_errors(since: int) -> list[str]:
     return [str(n.message) for n in notification_manager.records[since:]
             if n.severity == NotificationSeverity.ERROR]
-
-
-def choose(qtbot, combo, index: int) -> None:
-    """Pick entry ``index`` of a combo box as a user does: click it open, click the entry."""
-    assert combo.isVisible() and combo.isEnabled()
-    where = combo.rect().center()
-    if combo.isEditable():   # the text field takes clicks: open it with the arrow
-        option = QStyleOptionComboBox()
-        combo.initStyleOption(option)
-        style = combo.style()
-        where = style.subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
-                                     QStyle.SubControl.SC_ComboBoxArrow, combo).center()
-    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton, pos=where)
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible)
-    # Qt ignores a release this soon after the popup opened (it takes it for the opening click's).
-    qtbot.wait(QApplication.doubleClickInterval() + 50)
-    rect = view.visualRect(combo.model().index(index, 0))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: not view.isVisible())
-    assert combo.currentIndex() == index
 
 
 def test_combos_prefilled_from_role_guess(study, tmp_path):
@@ -110,6 +88,8 @@ def test_create_annotation_layers_once_on_the_image_grid(study, qtbot, tmp_path,
         assert layer is not None and layer.name == role and layer._type_string == "labels"
         assert layer.data.shape == t1c.data.shape
         np.testing.assert_allclose(layer.scale, t1c.scale)
+        # colour-blind-safe colours by role, as the samples and the panel show them
+        np.testing.assert_allclose(layer.get_color(1), label_colormap(role).map(1), atol=1e-3)
         np.testing.assert_allclose(layer.translate, t1c.translate)
         assert layer_geometry(layer).same_space(layer_geometry(t1c))
         assert layer.metadata["source_geometry"] == t1c.metadata["source_geometry"]

@@ -27,9 +27,10 @@ therefore a pair of percentiles of the series' own foreground voxels (those abov
 from __future__ import annotations
 
 import numpy as np
+from napari.layers import Labels
 from napari.utils.colormaps import CyclicLabelColormap, DirectLabelColormap
 
-from ._study import role_of
+from ._study import LABEL_ROLES, role_of
 
 #: The Okabe-Ito colours by their names.
 OKABE_ITO = {"orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
@@ -66,8 +67,22 @@ def apply_role_colours(layer) -> bool:
 
 
 def set_outline(layer, on: bool) -> None:
-    """Draw a Labels layer as outlines (the image stays visible inside) or filled."""
+    """Draw a Labels layer as outlines (the image stays visible inside) or filled.
+
+    Every outline switch (the panel's "Outlines" button, the Shift+O key) goes through here, so
+    they draw the same outline and each sees what the other did (``layer.events.contour``).
+    """
     layer.contour = OUTLINE if on else 0
+
+
+def is_outlined(layer) -> bool:
+    """Whether a Labels layer is drawn as outlines."""
+    return layer.contour > 0
+
+
+def mask_layers(viewer) -> list:
+    """The viewer's Labels layers with a mask role (lesions, edema, cord): those outlines apply to."""
+    return [layer for layer in viewer.layers if isinstance(layer, Labels) and role_of(layer) in LABEL_ROLES]
 
 
 def window(data, preset: str) -> tuple[float, float]:

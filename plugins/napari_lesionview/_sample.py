@@ -16,14 +16,15 @@ from lesionview.io import load, load_volume
 from lesionview.levels import read_landmarks
 from lesionview.phantom import sample_path
 
+from ._display import label_colormap
 from ._layers import volume_to_layer_data
 from ._space import AXIS_LABELS, UNITS, lps_to_napari
 from ._study import POINTS_ROLE, ROLE_KEY
 
-# (file in the case folder, role, layer name, colour of label 1)
-_MASKS = (("cord.nii.gz", "cord", "cord", "#3c9be8"),
-          ("edema.nii.gz", "edema", "edema", "#f2c12e"),
-          ("lesion.nii.gz", "lesions", "lesions", "#e8423c"))
+# (file in the case folder, role, layer name); each drawn in its role's colours (_display)
+_MASKS = (("cord.nii.gz", "cord", "cord"),
+          ("edema.nii.gz", "edema", "edema"),
+          ("lesion.nii.gz", "lesions", "lesions"))
 _IMAGE_ROLES = {"T2": "t2", "T1+C": "t1c"}
 _DOT_MM = 4.0
 
@@ -49,13 +50,13 @@ def open_case(case: str) -> list[tuple]:
         kwargs["blending"] = "translucent" if role == "t2" else "additive"
         kwargs["visible"] = role == "t1c"   # the lesion tools work on T1+C: show it first
         layers.append((data, kwargs, kind))
-    for name, role, layer_name, colour in _MASKS:
+    for name, role, layer_name in _MASKS:
         data, kwargs, kind = volume_to_layer_data(load_volume(folder / name), as_labels=True)
         kwargs["metadata"][ROLE_KEY] = role
         kwargs["name"] = layer_name
         kwargs["opacity"] = 0.5 if role != "lesions" else 0.7
-        if role != "lesions":   # lesions keep one colour per lesion id
-            kwargs["colormap"] = {None: "transparent", 0: "transparent", 1: colour}
+        # As the panel colours masks: colour-blind-safe, one colour per lesion id.
+        kwargs["colormap"] = label_colormap(role)
         layers.append((data, kwargs, kind))
     names, positions = read_landmarks(folder / "landmarks.csv")
     grid = {k: layers[0][1][k] for k in ("scale", "translate", "affine")}

@@ -5,7 +5,8 @@ are swapped in as one set; a format that fails is shown with why, and the others
 written. The report files already in the folder are one old set, replaced whole (those not
 written again are removed, so the folder never mixes two exports), and only after asking.
 Nothing is written inside an input folder, and the writing runs in a worker with napari's
-progress bar.
+progress bar. Reports are de-identified unless "Identified" is ticked (as the CLI's
+``--identified``). A complete export ticks the workflow guide's Export step.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -32,6 +34,7 @@ from lesionview import report
 from lesionview.errors import LesionviewError
 
 from .._study import unproxied
+from .guide import mark_exported
 from .measurements import compute, snapshot, widget_for
 
 UNAVAILABLE = "comes with the reports module"
@@ -79,7 +82,7 @@ def _ask_overwrite_dialog(parent, existing: list[Path]) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
-def write_all(result, jobs: list[tuple[Format, Path]], inputs=None):
+def write_all(result, jobs: list[tuple[Format, Path]], inputs=None, *, deidentify: bool = True):
     """Measure (when no current result is given), then write every format in one
     :func:`lesionview.report.write_report` call; a generator, so a worker can report progress.
     Returns its :class:`~lesionview.report.ReportResult`."""
@@ -90,7 +93,7 @@ def write_all(result, jobs: list[tuple[Format, Path]], inputs=None):
                                          "cord": inputs.cord, "levels": inputs.levels}
     done = report.write_report(result, jobs[0][1].parent, formats=[fmt.key for fmt, _ in jobs],
                                overwrite=True,  # the user has already been asked about every report file there
-                               **volumes)
+                               deidentify=deidentify, **volumes)
     yield "reports"
     return done
 
@@ -109,9 +112,13 @@ class ExportWidget(QWidget):
         #: Paths written by the last export.
         self.last_paths: list[Path] = []
 
+        self._folder: Path | None = None  # where the running export writes
         self.folder = QLineEdit()
+        self.folder.setObjectName("lesionview-export-folder")
         self.folder.setPlaceholderText("folder to write into")
         browse = QPushButton("Choose…")
+        browse.setObjectName("lesionview-export-choose")
+        browse.setToolTip("Choose the folder to write into")
         browse.clicked.connect(self.choose_folder)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
@@ -128,11 +135,20 @@ class ExportWidget(QWidget):
             box.setEnabled(available)
             box.setChecked(available and fmt.key in DEFAULT_ON)
             box.setToolTip(f"lesionview.report.{fmt.writer}" if available else UNAVAILABLE)
+            box.setObjectName(f"lesionview-export-format-{fmt.key}")
             self.checks[fmt.key] = box
-            layout.addWidget(box)
+            # As wide as its label: the box and label take a click, the empty rest of a
+            # full-width row would not (a click there did nothing).
+            layout.addWidget(box, 0, Qt.AlignmentFlag.AlignLeft)
         # The SR references the segments of a SEG written beside it.
         self.checks["sr"].toggled.connect(lambda on: on and self.checks["seg"].setChecked(True))
+        self.identified = QCheckBox("Identified (patient name, ID, birth date)")
+        self.identified.setObjectName("lesionview-export-identified")
+        self.identified.setToolTip("Off (the default): the reports are de-identified: no patient name, ID or "
+                                   "birth date in the HTML, PDF, SEG and SR, input paths cut to file names")
+        layout.addWidget(self.identified, 0, Qt.AlignmentFlag.AlignLeft)
         self.button = QPushButton("Export")
+        self.button.setObjectName("lesionview-export-write")
         self.button.clicked.connect(self.export)
         layout.addWidget(self.button)
         self.status = QLabel("")
@@ -185,12 +201,14 @@ class ExportWidget(QWidget):
 
     def _start(self, result, inputs, jobs) -> None:
         steps = 1 + (result is None)
-        worker = create_worker(write_all, result, jobs, inputs, _start_thread=False, _ignore_errors=True,
+        worker = create_worker(write_all, result, jobs, inputs, deidentify=not self.identified.isChecked(),
+                               _start_thread=False, _ignore_errors=True,
                                _progress={"total": steps, "desc": "Exporting measurements"})
         worker.returned.connect(self._on_done)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
         self._worker = worker
+        self._folder = jobs[0][1].parent
         self.button.setEnabled(False)
         self.status.setText("Exporting…")
         worker.start()
@@ -207,6 +225,7 @@ class ExportWidget(QWidget):
             notes = f"\n{problems}" if problems else ""  # old files of the set not written again
             self.status.setText(f"Wrote:\n{where}{notes}")
             show_info(f"Exported measurements:\n{where}{notes}")
+            mark_exported(self.viewer, self._folder)
             return
         wrote = f"Wrote:\n{where}\n" if where else "Nothing written.\n"
         self.status.setText(f"{wrote}Not written:\n{problems}")

@@ -6,6 +6,7 @@ napari world position maps to LPS with :func:`~napari_lesionview._space.napari_t
 :func:`levels_from_layer` turns the layer into a :class:`lesionview.levels.LevelModel` for the
 measurements. Placing a point is napari's own "add" mode; the name a new point takes is the
 layer's ``feature_defaults["name"]``, which this widget advances after every point added.
+The N key places the next landmark at the mouse pointer, whatever the active layer or mode.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from lesionview.levels.names import LEVEL_NAMES, MAX_LEVEL, disc_name, name_of, 
 from .._layers import layer_to_volume
 from .._space import AXIS_LABELS, UNITS, lps_to_napari, napari_to_lps
 from .._study import ROLE_KEY, find_layer, unproxied
+from . import _shortcuts
 from ._notify import reported
 
 #: Label-image conventions the import understands, and the LevelModel builder of each.
@@ -43,6 +45,8 @@ LABEL_SOURCES = {
     "TotalSegmentator (total)": LevelModel.from_totalsegmentator,
 }
 BODY, DISC = "vertebral bodies", "discs"
+#: (key, what it does, LevelsWidget method), as the Segment widget's (``_shortcuts``).
+SHORTCUTS = (("N", "place the next level at the mouse pointer (Levels)", "place_at_cursor"),)
 # As the sample data's levels layer (napari_lesionview._sample), so both look the same.
 TEXT = {"string": "{name}", "size": 11, "color": "#ffe14d", "anchor": "upper_left",
         "translation": (0.0, -2.0, 4.0)}
@@ -110,6 +114,7 @@ class LevelsWidget(QWidget):
         self.next = QLineEdit()
         self.next.setToolTip("Name the next clicked point gets; advances after every click.")
         self.place = QPushButton("Place landmarks (click)")
+        self.place.setToolTip("Click the bodies (or discs) on the canvas, or press N with the mouse pointer on one")
         self.place.setCheckable(True)
         self.rename_edit = QLineEdit()
         self.rename_edit.setPlaceholderText("new name, e.g. C5")
@@ -122,6 +127,7 @@ class LevelsWidget(QWidget):
         self.next.setText(self.start.currentText())
         self._layout()
         self._refresh_layer_choices()
+        _shortcuts.register(self, SHORTCUTS)
 
     # ------------------------------------------------------------------ layout
     def _connect(self) -> None:
@@ -240,6 +246,17 @@ class LevelsWidget(QWidget):
             self._set_default_name(self.next.text())
         elif layer.mode == "add":
             layer.mode = "pan_zoom"
+
+    @reported("Place the next level")
+    def place_at_cursor(self) -> None:
+        """Add the next landmark (its suggested name) where the mouse pointer is (the N key);
+        the suggestion then advances as after a click."""
+        layer = self.layer
+        name = self.next.text().strip()
+        self._set_default_name(name)
+        layer.add(np.asarray(layer.world_to_data(self.viewer.cursor.position), dtype=float))
+        if self.next.text() == name:  # not advanced by the add-mode events (place is off)
+            self.next.setText(next_name(name))
 
     # ------------------------------------------------------------------ edit
     @reported("Rename")

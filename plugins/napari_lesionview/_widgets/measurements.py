@@ -2,15 +2,23 @@
 
 How it stays live without freezing the GUI
 ------------------------------------------
-* Every Labels and Points layer's edit events (``data``, ``paint``, and undo/redo) restart a
-  100 ms single-shot :class:`QTimer`, so a paint stroke costs one measurement, not one per dab.
+* Every Labels and Points layer's edit events (``data``, ``paint``, and undo/redo) start a 0 ms
+  single-shot :class:`QTimer`: the events of one edit (a grow writes the layer and fires several)
+  are coalesced into one measurement, without waiting. No quiet time is needed for the brush:
+  napari (0.9) sends one ``paint`` event per stroke, when the mouse is released, not one per dab.
   Layers are watched whatever their role: roles live in ``metadata`` (no event), so the role is
   looked up when measuring, not when connecting.
+* napari has no undo/redo event: its ``undo``/``redo`` only refresh the layer (``set_data``, which
+  moving the slider fires too). An undo or redo is told from a re-slice by the newest item of each
+  history queue, compared by identity: lengths repeat (grow, undo, grow, undo), items do not.
 * When the timer fires, the layers are *snapshotted* on the GUI thread (label arrays copied, so
   painting during the computation cannot tear them) and :func:`lesionview.measure.measure` runs
   in a :func:`napari.qt.threading.thread_worker`.
 * One computation runs at a time. An edit made meanwhile bumps a generation counter: the
   running result comes back stale and is dropped, and the newest snapshot is measured next.
+* The cord centerline (~40 ms of each measurement) is kept by :class:`CenterlineCache` while the
+  cord mask is unchanged, and given to ``measure(centerline=...)``: a lesion edit does not draw
+  it again; any cord edit does.
 
 What a laptop dock shows
 ------------------------
@@ -47,7 +55,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from lesionview.cord import Centerline, centerline_from_mask
 from lesionview.errors import LesionviewError
+from lesionview.geometry import Geometry
 from lesionview.levels import LevelModel
 from lesionview.measure import Edema, Lesion, StudyMeasurements, measure
 from lesionview.measure.models import InputRecord
@@ -58,8 +68,9 @@ from .._space import lps_to_napari
 from .._study import find_layer, unproxied
 from .levels import levels_from_layer
 
-#: Quiet time after the last edit before measuring again (ms).
-DEBOUNCE_MS = 100
+#: Wait after an edit before measuring (ms). 0: measure as soon as the event loop is free, which
+#: still coalesces the several events of one edit (they arrive in the same event-loop turn).
+COALESCE_MS = 0
 
 #: Column titles, the key ones first: what a report quotes (region, levels, size, volume).
 COLUMNS = ("Region", "Levels", "Max ⌀ (mm)", "Axial long × short (mm)", "Craniocaudal (mm)", "Volume (mm³)",
@@ -135,10 +146,44 @@ def snapshot(viewer) -> Inputs:
                   cord=volumes.get("cord"), levels=levels, records=tuple(records), notes=tuple(notes))
 
 
-def compute(inputs: Inputs) -> StudyMeasurements:
-    """Measure a snapshot: the one core call (runs in a worker thread)."""
+def compute(inputs: Inputs, *, centerlines: CenterlineCache | None = None) -> StudyMeasurements:
+    """Measure a snapshot: the one core call (runs in a worker thread). With ``centerlines``, the
+    cord centerline comes from that cache (the same one ``measure`` would derive)."""
+    centerline = None if centerlines is None else centerlines.get(inputs)
     return measure(inputs.lesions, image=inputs.image, edema=inputs.edema, cord=inputs.cord,
-                   levels=inputs.levels, inputs=list(inputs.records))
+                   levels=inputs.levels, centerline=centerline, inputs=list(inputs.records))
+
+
+class CenterlineCache:
+    """The centerline of the last cord mask measured, kept while the cord stays the same.
+
+    Most edits are to the lesions; drawing the centerline again from an unchanged cord costs ~40 ms
+    of every refresh. The key is the cord's voxels themselves (the snapshot's private copy, compared
+    with the next one: ~1 ms, no hash collisions) and the grid, so every cord change (a stroke, an
+    undo, a new cord layer, a new role) draws it again. It is derived as ``measure`` derives it,
+    with :func:`lesionview.cord.centerline_from_mask` on the lesion grid; whenever ``measure``
+    would not use one (no cord, an empty cord, a cord off the grid, a cord that gives no
+    centerline) it gives None and ``measure`` decides, and says why, itself.
+    Not thread-safe: the widget runs one measurement at a time.
+    """
+
+    def __init__(self):
+        self._key: tuple[np.ndarray, Geometry] | None = None
+        self._centerline: Centerline | None = None
+
+    def get(self, inputs: Inputs) -> Centerline | None:
+        cord, grid = inputs.cord, inputs.lesions.geometry
+        if cord is None or not cord.geometry.same_space(grid):
+            return None
+        if self._key is not None and self._key[1] == grid and np.array_equal(self._key[0], cord.array):
+            return self._centerline
+        mask = cord.array != 0
+        try:
+            centerline = centerline_from_mask(mask, grid) if mask.any() else None
+        except LesionviewError:
+            centerline = None  # measure() derives it again and reports the problem
+        self._key, self._centerline = (cord.array, grid), centerline
+        return centerline
 
 
 # ------------------------------------------------------------------------- formatting
@@ -204,7 +249,8 @@ class MeasurementsWidget(QWidget):
         self._notes: tuple[str, ...] = ()   # input problems to show beside the core's warnings
         self._last_error: str | None = None
         self._worker = None
-        self._watched: dict = {}  # layer -> history lengths seen (undo/redo detection)
+        self._watched: dict = {}  # layer -> its undo/redo history as last seen (see _history)
+        self._centerlines = CenterlineCache()
 
         self.summary = FittedLabel()
         self.summary.setObjectName("lesionview-measurements-summary")
@@ -262,7 +308,7 @@ class MeasurementsWidget(QWidget):
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.setInterval(COALESCE_MS)
         self._timer.timeout.connect(self.refresh)
 
         self.viewer.layers.events.inserted.connect(self._on_layers_changed)
@@ -271,7 +317,7 @@ class MeasurementsWidget(QWidget):
         _LIVE.add(self)
         self.schedule()
 
-    # --------------------------------------------------------------- events -> debounced refresh
+    # --------------------------------------------------------------- events -> coalesced refresh
     def _on_layers_changed(self, event=None) -> None:
         self._watch_layers()
         self.schedule()
@@ -285,9 +331,9 @@ class MeasurementsWidget(QWidget):
             if isinstance(layer, Points):  # a renamed landmark changes the levels
                 layer.events.features.connect(self.schedule)
             if isinstance(layer, Labels):
-                layer.events.paint.connect(self.schedule)
-                # napari's undo/redo only refresh the layer: compare history lengths to tell
-                # an undo from a mere re-slice (set_data also fires when the slider moves).
+                layer.events.paint.connect(self._on_paint)
+                # napari's undo/redo only refresh the layer: compare the history to tell an
+                # undo from a mere re-slice (set_data also fires when the slider moves).
                 layer.events.set_data.connect(self._on_set_data)
         for layer in [lay for lay in self._watched if lay not in self.viewer.layers]:
             self._unwatch(layer)
@@ -296,19 +342,23 @@ class MeasurementsWidget(QWidget):
         for name in ("data", "paint", "set_data", "features"):
             emitter = getattr(layer.events, name, None)
             if emitter is not None:
-                emitter.disconnect(self.schedule)
-                emitter.disconnect(self._on_set_data)
+                for slot in (self.schedule, self._on_paint, self._on_set_data):
+                    emitter.disconnect(slot)
         self._watched.pop(layer, None)
+
+    def _on_paint(self, event) -> None:
+        self._watched[event.source] = _history(event.source)
+        self.schedule()
 
     def _on_set_data(self, event) -> None:
         layer = event.source
         seen = _history(layer)
-        if seen != self._watched.get(layer):
+        if not _same_history(seen, self._watched.get(layer)):
             self._watched[layer] = seen
             self.schedule()
 
     def schedule(self, event=None) -> None:
-        """An edit happened: measure again once edits pause for :data:`DEBOUNCE_MS`."""
+        """An edit happened: measure again once the events of this edit are in (:data:`COALESCE_MS`)."""
         try:
             self._edits += 1
             self._timer.start()
@@ -378,7 +428,8 @@ class MeasurementsWidget(QWidget):
         generation = self._edits
         self._notes = inputs.notes
         self.status.setText("Measuring…")
-        worker = create_worker(compute, inputs, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(compute, inputs, centerlines=self._centerlines, _start_thread=False,
+                               _ignore_errors=True)
         worker.returned.connect(lambda result: self._on_result(result, generation))
         worker.errored.connect(lambda exc: self._on_error(exc, generation))
         worker.finished.connect(self._on_finished)
@@ -493,9 +544,21 @@ def camera_of(viewer):
     return scene.camera if scene is not None else viewer.camera
 
 
-def _history(layer) -> tuple[int, int]:
-    # Private napari attributes; if they ever go, undo simply stops triggering a refresh.
-    return (len(getattr(layer, "_undo_history", ())), len(getattr(layer, "_redo_history", ())))
+def _history(layer) -> tuple:
+    """(newest undo item, newest redo item, their queue lengths) of a Labels layer.
+
+    Lengths alone repeat (grow, undo, grow, undo: 0 then 1 redo item each time); the items do not:
+    an edit appends a new item, an undo or redo moves one to the other queue as a new list. Holding
+    them here keeps them alive, so an identity seen before cannot be reused by a newer item.
+    Private napari attributes; if they ever go, undo simply stops triggering a refresh.
+    """
+    undo, redo = getattr(layer, "_undo_history", None) or (), getattr(layer, "_redo_history", None) or ()
+    return (undo[-1] if undo else None, redo[-1] if redo else None, len(undo), len(redo))
+
+
+def _same_history(a: tuple | None, b: tuple | None) -> bool:
+    # Items by identity (== would compare the numpy arrays they hold), lengths by value.
+    return a is not None and b is not None and a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:]
 
 
 class FittedLabel(QLabel):

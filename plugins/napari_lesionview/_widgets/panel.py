@@ -157,9 +157,13 @@ class LesionviewPanel(QWidget):
         layout.addWidget(self.splitter, 1)
 
         self._coloured: weakref.WeakSet = weakref.WeakSet()
+        self._contours: weakref.WeakSet = weakref.WeakSet()  # Labels layers whose contour we follow
+        self._outlining = False
         self.viewer.layers.events.inserted.connect(self._on_inserted)
+        self.viewer.layers.events.removed.connect(self._on_removed)
         for layer in self.viewer.layers:
             self._style(layer)
+        self.sync_outline_button()
 
     def sizeHint(self) -> QSize:
         screen = self.screen()
@@ -186,31 +190,68 @@ class LesionviewPanel(QWidget):
     def _on_inserted(self, event) -> None:
         try:
             self._style(event.value)
+            self.sync_outline_button()
         except RuntimeError:  # the panel was closed (Qt deleted it): stop listening
             self.viewer.layers.events.inserted.disconnect(self._on_inserted)
+
+    def _on_removed(self, _event=None) -> None:
+        try:
+            self.sync_outline_button()
+        except RuntimeError:  # closed
+            self.viewer.layers.events.removed.disconnect(self._on_removed)
 
     def _style(self, layer) -> None:
         """Colour a mask layer by its role (once: the user's later choice stays) and outline it
         when outlines are on."""
-        if not isinstance(layer, Labels) or layer in self._coloured:
+        if not isinstance(layer, Labels):
+            return
+        if layer not in self._contours:
+            # Every Labels layer: a role given later makes it a mask without an event.
+            self._contours.add(layer)
+            layer.events.contour.connect(self._on_contour)
+        if layer in self._coloured:
             return
         if _display.apply_role_colours(layer):
             self._coloured.add(layer)
             if self.outline_button.isChecked():
                 _display.set_outline(layer, True)
 
+    def _on_contour(self, event) -> None:
+        if self._outlining:  # set_outlines syncs once at its end
+            return
+        try:
+            self.sync_outline_button()
+        except RuntimeError:  # closed
+            event.source.events.contour.disconnect(self._on_contour)
+
     def mask_layers(self) -> list:
         """The lesions, edema and cord layers in the viewer."""
-        from .._study import LABEL_ROLES, role_of
+        return _display.mask_layers(self.viewer)
 
-        return [layer for layer in self.viewer.layers if isinstance(layer, Labels) and role_of(layer) in LABEL_ROLES]
+    def sync_outline_button(self) -> None:
+        """Show on the "Outlines" button whether the masks are outlined, however they were
+        switched (Shift+O, napari's layer controls): checked when every mask is. The button
+        only shows it here; it does not act (no ``toggled``)."""
+        masks = self.mask_layers()
+        if not masks:
+            return  # nothing to show: keep the user's choice for the masks to come
+        on = all(_display.is_outlined(layer) for layer in masks)
+        if self.outline_button.isChecked() != on:
+            blocked = self.outline_button.blockSignals(True)
+            self.outline_button.setChecked(on)
+            self.outline_button.blockSignals(blocked)
 
     def set_outlines(self, on: bool) -> None:
         """Draw the masks as outlines (``on``) or filled."""
-        for layer in self.mask_layers():
-            _display.set_outline(layer, on)
+        self._outlining = True
+        try:
+            for layer in self.mask_layers():
+                _display.set_outline(layer, on)
+        finally:
+            self._outlining = False
         if self.outline_button.isChecked() != on:
             self.outline_button.setChecked(on)
+        self.sync_outline_button()
 
     def window_target(self):
         """The image a window preset applies to: the selected image layer, else the top visible one."""

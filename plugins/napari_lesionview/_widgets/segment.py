@@ -26,18 +26,16 @@ only inside a segmented cord (T2-bright CSF beside the cord looks like edema).
 
 Keyboard shortcuts
 ------------------
-:data:`SHORTCUTS` are bound on the viewer (``viewer.bind_key``) to keys napari leaves free, so
-they work whichever layer is active; they act on the newest Segment widget of the viewer.
+:data:`SHORTCUTS` are bound on the viewer to keys napari leaves free, so they work whichever
+layer is active; they act on the newest Segment widget of the viewer (see ``_shortcuts``).
 """
 
 from __future__ import annotations
 
 import functools
-import weakref
 
 import numpy as np
 from napari.qt.threading import create_worker
-from napari.utils.key_bindings import coerce_keybinding
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -55,10 +53,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .. import _display
 from .._layers import layer_geometry
 from .._space import napari_to_lps
 from .._study import ROLE_KEY, find_layer, transform_kwargs, unproxied
+from . import _shortcuts
 from ._notify import UserFacingError, reported
+from .levels import SHORTCUTS as LEVEL_SHORTCUTS
 
 #: Mouse travel (canvas pixels) below which a press-release is a click, not a pan (as napari's).
 CLICK_PIXELS = 5
@@ -68,8 +69,6 @@ _ROLE_WORDS = {"t1c": "T1 post-contrast", "t2": "T2", "lesions": "lesions", "ede
                "cord": "cord"}
 #: What the user does to get a cord mask (the buttons' words).
 SEGMENT_CORD_FIRST = "segment the cord first: 'Cord: click centerline', then 'Segment cord from clicks'"
-#: Contour thickness (pixels) of a mask drawn as outlines; 0 fills it.
-OUTLINE = 1
 #: (key, what it does, SegmentWidget method). Keys napari binds to nothing by default, so no
 #: napari shortcut is shadowed (tests/test_napari_segment.py checks this against napari's own).
 SHORTCUTS = (
@@ -78,8 +77,6 @@ SHORTCUTS = (
     ("J", "reject the selected proposal", "reject_proposal"),
     ("Shift+O", "masks as outlines / filled", "toggle_outlines"),
 )
-#: Segment widgets by viewer, oldest first: a shortcut acts on the newest one still open.
-_LIVE: list[weakref.ref] = []
 
 
 def write_labels(layer, new: np.ndarray) -> int:
@@ -141,13 +138,13 @@ class SegmentWidget(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("lesionview-segment-status")
         self.status.setWordWrap(True)
-        self.shortcuts = QLabel("Keys: " + " · ".join(f"<b>{key}</b> {what}" for key, what, _ in SHORTCUTS))
+        # The help lists the Levels widget's key too: the panel has both.
+        self.shortcuts = QLabel(_shortcuts.help_text(SHORTCUTS + LEVEL_SHORTCUTS))
         self.shortcuts.setObjectName("lesionview-segment-shortcuts")
         self.shortcuts.setWordWrap(True)
         self._layout()
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
-        _LIVE.append(weakref.ref(self))
-        bind_shortcuts(self.viewer)
+        _shortcuts.register(self, SHORTCUTS)
 
     # ------------------------------------------------------------------ layout
     @staticmethod
@@ -558,54 +555,18 @@ class SegmentWidget(QWidget):
     @reported("Outlines")
     def toggle_outlines(self) -> bool | None:
         """Draw the lesions, edema and cord masks as outlines, or filled again when they all are
-        outlined (the Shift+O key). Returns True when outlines are now on."""
-        layers = [layer for role in ("lesions", "edema", "cord")
-                  if (layer := find_layer(self.viewer, role)) is not None and hasattr(layer, "contour")]
+        outlined (the Shift+O key; the lesionview panel's "Outlines" button follows). Returns True
+        when outlines are now on."""
+        layers = _display.mask_layers(self.viewer)
         if not layers:
             raise UserFacingError("no lesions, edema or cord layer to outline; create them in the Study widget")
-        on = not all(layer.contour > 0 for layer in layers)
+        on = not all(_display.is_outlined(layer) for layer in layers)
         for layer in layers:
-            layer.contour = OUTLINE if on else 0
+            _display.set_outline(layer, on)
         return on
 
 
 # ---------------------------------------------------------------------- keyboard shortcuts
-def _alive(widget) -> bool:
-    try:
-        widget.objectName()  # raises once Qt has deleted the widget
-    except RuntimeError:
-        return False
-    return True
-
-
 def widget_for(viewer) -> SegmentWidget | None:
     """The newest Segment widget open on ``viewer`` (shortcuts act on it)."""
-    _LIVE[:] = [ref for ref in _LIVE if ref() is not None and _alive(ref())]
-    return next((w for ref in reversed(_LIVE) if (w := ref()).viewer is viewer), None)
-
-
-def _shortcut(method: str, what: str):
-    def run(viewer):
-        widget = widget_for(viewer)
-        if widget is not None:
-            getattr(widget, method)()
-
-    run.__name__ = run.__qualname__ = f"lesionview_{method}"
-    run.__doc__ = f"lesionview: {what}"
-    run.lesionview = True  # ours: a second Segment widget on the same viewer keeps it
-    return run
-
-
-def bind_shortcuts(viewer) -> list[str]:
-    """Bind :data:`SHORTCUTS` on ``viewer``; returns the keys bound. A key the user has already
-    bound on this viewer to something else is left as it is (and said)."""
-    bound = []
-    for key, what, method in SHORTCUTS:
-        current = viewer.keymap.get(coerce_keybinding(key))
-        if current is not None and not getattr(current, "lesionview", False):
-            show_warning(f"key {key} is already bound on this viewer; lesionview's shortcut "
-                         f"({what}) is off")
-            continue
-        viewer.bind_key(key, _shortcut(method, what), overwrite=True)
-        bound.append(key)
-    return bound
+    return _shortcuts.newest(SegmentWidget, viewer)

@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 )
 
 from .. import _autosave
+from .._display import label_colormap
 from .._sample import levels_layer_data
 from .._study import (
     IMAGE_ROLES,
@@ -51,9 +52,6 @@ _NONE = "(none)"
 _ROLE_TITLES = {"t1c": "T1 post-contrast", "t2": "T2"}
 _TOOLTIPS = {"t1c": "Image the lesion tools work on (enhancing lesions).",
              "t2": "Image the cord and edema tools work on."}
-# Label colours of the one-class masks (the lesion layer keeps one colour per lesion): the
-# colour-blind-safe Okabe-Ito yellow and sky blue, as _display.ROLE_COLOURS.
-_COLOURS = {"edema": "#F0E442", "cord": "#56B4E9"}
 
 
 class StudyWidget(QWidget):
@@ -196,10 +194,9 @@ class StudyWidget(QWidget):
         added = []
         for role in LABEL_ROLES:
             if find_layer(self.viewer, role) is None:
+                # Colour-blind-safe colours by role, as the samples and the panel show them.
                 kwargs = {**transform_kwargs(ref), "name": role, "metadata": self._metadata(ref, role),
-                          "opacity": 0.7 if role == "lesions" else 0.5}
-                if role in _COLOURS:
-                    kwargs["colormap"] = {None: "transparent", 0: "transparent", 1: _COLOURS[role]}
+                          "opacity": 0.7 if role == "lesions" else 0.5, "colormap": label_colormap(role)}
                 added.append(self.viewer.add_labels(np.zeros(ref.data.shape, np.uint8), **kwargs))
         if find_layer(self.viewer, POINTS_ROLE) is None:
             grid = transform_kwargs(ref)
