@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,9 @@ class Shots:
     def __call__(self, name: str) -> None:
         if self.folder:
             from PIL import Image
+            from qtpy.QtWidgets import QApplication
 
+            QApplication.processEvents()  # layouts settled, as the user sees them
             # 256 colours: a tenth of the bytes of the RGBA screenshot, for the README.
             picture = Image.fromarray(self.viewer.screenshot(canvas_only=False)).convert("RGB")
             picture.quantize(256).save(self.folder / f"workflow_{name}.png", optimize=True)
@@ -71,6 +74,16 @@ def _open_folder(viewer, monkeypatch, folder: Path) -> None:
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
     (action,) = [a for a in viewer.window.file_menu.actions() if a.text() == "Open Folder..."]
     action.trigger()
+
+
+def _laid_out_apart(widget) -> bool:
+    """The shown items of ``widget``'s layout lie one below the other, none drawn over another (a
+    layout squeezed below its minimum height overlaps them)."""
+    layout = widget.layout()
+    items = [layout.itemAt(i) for i in range(layout.count())]
+    rects = [item.geometry() for item in items
+             if (item.widget() is None or item.widget().isVisible()) and not item.geometry().isEmpty()]
+    return all(above.bottom() < below.top() for above, below in pairwise(rects))
 
 
 def _tab(qtbot, panel, title: str) -> None:
@@ -134,6 +147,10 @@ def test_the_readme_workflow_by_clicks_from_file_open_to_export(napari_settings,
     press(qtbot, panel.segment, "lesionview-segment-grow")   # grow mode off again
     press(qtbot, panel.segment, "lesionview-segment-edema")
     assert np.count_nonzero(layers["edema"].data) > np.count_nonzero(layers["lesions"].data), _napari_errors(since)
+    if shots.folder:  # the picture shows the table and the guide caught up
+        qtbot.waitUntil(lambda: panel.measurements.is_current and panel.measurements.result is not None,
+                        timeout=60_000)
+        qtbot.wait(300)
     shots("2_segment")
 
     # 4. Levels: click the vertebral bodies C2 to C7, each named as suggested.
@@ -156,6 +173,8 @@ def test_the_readme_workflow_by_clicks_from_file_open_to_export(napari_settings,
     assert small == pytest.approx(3.0, abs=1.5) and large == pytest.approx(11.0, abs=2.0)
     assert result.edema[0].levels.count >= 3 and result.edema[0].longitudinally_extensive
     assert table.table.rowCount() == 3
+    qtbot.wait(100)  # the layout follows the warnings an event loop later
+    assert _laid_out_apart(table), "Measurements widgets drawn over each other"
     shots("3_levels_and_table")
 
     # 6. Export: every format into a folder the user picks.

@@ -192,7 +192,8 @@ class StudyWidget(QWidget):
                          "are made on its voxel grid.")
             return []
         added = []
-        for role in LABEL_ROLES:
+        # Bottom to top: cord, edema, lesions (as the samples), so the lesions show over the rest.
+        for role in reversed(LABEL_ROLES):
             if find_layer(self.viewer, role) is None:
                 # Colour-blind-safe colours by role, as the samples and the panel show them.
                 kwargs = {**transform_kwargs(ref), "name": role, "metadata": self._metadata(ref, role),
