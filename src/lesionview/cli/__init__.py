@@ -12,8 +12,12 @@ import os
 import sys
 import time
 
-from ..errors import LesionviewError, shown_path
-from ._common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOFTWARE
+try:
+    from ..errors import LesionviewError, shown_path
+    from ._common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_SOFTWARE
+except KeyboardInterrupt:  # Ctrl-C while the console script imports this module, before main() runs
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130) from None  # EXIT_INTERRUPTED, which could not be imported
 
 EPILOG = (
     "Exit status: 0 done; 2 bad input, or an output that cannot be written; 3 report written "
