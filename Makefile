@@ -15,7 +15,7 @@ DEB_PKGS := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcb-
 #  HTML headless, turn the PDF into PNG pages and validate DICOM SEG/SR with dciodvfy)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup sysdeps sample demo test fuzz bench screenshots lint clean
+.PHONY: setup sysdeps sample demo test validate fuzz bench screenshots lint clean
 
 setup: $(STAMP) $(SYSSTAMP)
 
@@ -54,6 +54,12 @@ demo: setup sample
 test: setup sample
 	$(VENV)/bin/ruff check src plugins tests benchmarks scripts
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest
+
+# The segmentation run as a user would on the 24 phantoms of the validation family (cervical and
+# thoracic; sagittal, axial and oblique; 2-4 mm slices; noise, bias field, rim-enhancing lesions),
+# scored against their truth: one table per group (lesionview/phantom/validate.py).
+validate: setup sample
+	$(PY) -m lesionview.phantom.validate
 
 # make test fuzzes a few hundred mutants of real files and sends Ctrl-C at 8 moments per command;
 # this checks thousands of mutants with other seeds, and Ctrl-C at 30 moments.

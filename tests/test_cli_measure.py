@@ -22,6 +22,7 @@ import typer
 
 from lesionview.geometry import Geometry
 from lesionview.io import write_nifti
+from lesionview.measure.models import LevelSpan
 
 EXIT_BAD_INPUT = 2
 
@@ -524,3 +525,72 @@ def test_phantom_twin_levels_from_its_landmarks_csv(twin, tmp_path):
     assert edema["longitudinally_extensive"] is truth["edema"]["longitudinally_extensive"]
     assert data["multiplicity"]["kind"] == "adjacent pair"
     assert data["multiplicity"]["pairs"][0]["level_distance"] == 1
+    # 3 mm sagittal slices lie in the axial plane, not across the cord: the axial diameters carry
+    # the ±, the lengths along the cord and the levels do not.
+    rows, below = printed_table(res.stdout, "Enhancing lesions")
+    assert [row["levels"] for row in rows] == ["C5", "C6"]
+    assert all("±" not in row["CC mm"] and row["axial mm"].endswith(" ± 3.0") for row in rows)
+    assert below == "T2 edema"  # the next table: no caption
+    (edema_row,), _ = printed_table(res.stdout, "T2 edema")
+    assert edema_row["levels"] == truth["edema"]["levels"] and "±" not in edema_row["CC mm"]
+
+
+# ------------------------------------------------------------------------------ thick slices
+def printed_table(stdout: str, title: str) -> tuple[list[dict[str, str]], str]:
+    """The rows of the printed table ``title`` as {column: cell text}, and the line below it
+    (its caption if it has one)."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == title)
+    header, rows = None, []
+    for i, line in enumerate(lines[start + 1:], start + 1):
+        if line.startswith("┃") and header is None:
+            header = [c.strip() for c in line.strip("┃ ").split("┃")]
+        elif line.startswith("│"):
+            rows.append(dict(zip(header, (c.strip() for c in line.strip("│ ").split("│")))))
+        elif line.startswith("└"):
+            return rows, lines[i + 1].strip() if i + 1 < len(lines) else ""
+    raise AssertionError(f"no table {title!r} in:\n{stdout}")
+
+
+@pytest.fixture(scope="module")
+def twin_axial(tmp_path_factory):
+    """The twin phantom rendered afresh on 3 mm axial slices (0.5 mm pixels), as NIfTI files."""
+    from lesionview.phantom import render_maps
+
+    d = tmp_path_factory.mktemp("twin_axial")
+    spacing, lo, hi = np.array([0.5, 0.5, 3.0]), np.array([-20.0, -30.0, -110.0]), np.array([20.0, 20.0, 90.0])
+    g = Geometry(tuple(int(n) for n in np.ceil((hi - lo) / spacing) + 1), tuple(spacing), tuple(lo))
+    maps = render_maps("twin", g)
+    for name, array in (("lesion", maps.lesion_labels), ("edema", maps.edema), ("cord", maps.cord)):
+        write_nifti(array, d / f"{name}.nii.gz", geometry=g)
+    shutil.copy(SAMPLE / "twin" / "landmarks.csv", d / "landmarks.csv")
+    return d
+
+
+def test_thick_axial_slices_print_the_craniocaudal_uncertainty(twin_axial, tmp_path):
+    """3 mm slices across the cord: each length along the cord reads "9.0 ± 3.0", and a lesion
+    whose end may lie in the next level reads "C5 (C6?)", spelt out under the table."""
+    d = twin_axial
+    res = run_cli(d / "lesion.nii.gz", "--edema", d / "edema.nii.gz", "--cord", d / "cord.nii.gz",
+                  "--levels", d / "landmarks.csv", "--out", tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads((tmp_path / "measurements.json").read_text())
+    rows, below = printed_table(res.stdout, "Enhancing lesions")
+    assert len(rows) == len(data["lesions"]) == 2
+    for row, les in zip(rows, data["lesions"]):
+        unc = les["craniocaudal_uncertainty_mm"]
+        assert unc >= 3.0
+        assert row["CC mm"] == f"{les['craniocaudal_mm']:.1f} ± {unc:.1f}" == f"{les['craniocaudal_mm']:.1f} ± 3.0"
+        assert "±" not in row["axial mm"]  # the axial plane is the slice plane: fine
+    # Lesion 1 is in C5, but its lower end may lie in C6, 3 mm below; lesion 2 is in C6 either way.
+    assert [row["levels"] for row in rows] == ["C5 (C6?)", "C6"]
+    spans = [LevelSpan.model_validate(les["levels"]) for les in data["lesions"]]
+    assert [(s.label, s.possible_label) for s in spans] == [("C5", "C5-C6"), ("C6", None)]
+    assert below == ("C5 (C6?): C5, possibly also C6: its ends are uncertain by ±3.0 mm along the cord "
+                     "(thick slices)")  # the caption
+    (edema,), below = printed_table(res.stdout, "T2 edema")
+    assert below.startswith("Two enhancing")  # no caption: C1-C7 whichever slice its ends lie in
+    assert edema["CC mm"] == f"{data['edema'][0]['craniocaudal_mm']:.1f} ± 3.0"
+    flat = " ".join(res.stdout.split())
+    assert "C5 (C5-C6 within ±3.0 mm)" in flat  # the summary sentence says it in words
+    assert "slices 3.0 mm thick lie across the cord" in flat

@@ -13,12 +13,18 @@ from napari.layers import Layer
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
 
+from lesionview.geometry import Geometry
+from lesionview.levels import read_landmarks
 from lesionview.levels.names import disc_name, name_of, parse_landmark
 from lesionview.measure import measure
+from lesionview.phantom import render_maps, sample_path
+from lesionview.series import SeriesInfo
+from lesionview.volume import Volume
 from napari_lesionview import _sample
-from napari_lesionview._layers import layer_to_volume
+from napari_lesionview._layers import layer_to_volume, volume_to_layer_data
+from napari_lesionview._sample import levels_layer_data
 from napari_lesionview._space import lps_to_napari
-from napari_lesionview._study import find_layer
+from napari_lesionview._study import ROLE_KEY, find_layer
 from napari_lesionview._widgets import measurements as mw
 from napari_lesionview._widgets.levels import levels_from_layer
 from napari_lesionview._widgets.measurements import (
@@ -46,7 +52,8 @@ def open_twin(viewer) -> None:
 
 def measure_layers(viewer):
     """The oracle: lesionview.measure called directly on the viewer's layers."""
-    vol = {role: layer_to_volume(find_layer(viewer, role)) for role in ("lesions", "edema", "cord", "t1c")}
+    layers = {role: find_layer(viewer, role) for role in ("lesions", "edema", "cord", "t1c")}
+    vol = {role: None if layer is None else layer_to_volume(layer) for role, layer in layers.items()}
     points = find_layer(viewer, "levels")
     return measure(vol["lesions"], image=vol["t1c"], edema=vol["edema"], cord=vol["cord"],
                    levels=None if points is None else levels_from_layer(points))
@@ -97,6 +104,9 @@ def test_table_equals_measure(twin, tmp_path):
     assert rows[0][1][1] == first.levels.label == "C5" and rows[1][1][1] == "C6"
     assert rows[2][1][10] == "longitudinally extensive"
     assert "±" in rows[0][1][3]  # 3 mm sagittal slices: axial diameters carry their uncertainty
+    # ...but lengths along the cord and levels do not (the slices lie along the cord).
+    assert all("±" not in texts[4] and "?" not in texts[1] for _, texts, _ in rows)
+    assert rows[0][1][4] == f"{first.craniocaudal_mm:.1f}"
     assert widget.summary.text() == expected.summary
     assert widget.summary.wordWrap()
     # Every warning of the core is on screen (here: 3 mm sagittal slices).
@@ -451,3 +461,58 @@ def test_summary_and_five_rows_fit_a_narrow_dock(twin, qtbot):
     table = widget.table
     rows = ROWS_SHOWN * table.verticalHeader().defaultSectionSize()
     assert table.viewport().height() >= rows
+
+
+# ------------------------------------------------------------------------- thick axial slices
+@pytest.fixture(scope="module")
+def twin_axial_layers():
+    """Layer tuples of the twin phantom rendered afresh on 3 mm axial slices (0.5 mm pixels):
+    cord, edema and lesion masks with their roles, and the sample's vertebral landmarks."""
+    spacing, lo, hi = np.array([0.5, 0.5, 3.0]), np.array([-20.0, -30.0, -110.0]), np.array([20.0, 20.0, 90.0])
+    g = Geometry(tuple(int(n) for n in np.ceil((hi - lo) / spacing) + 1), tuple(spacing), tuple(lo))
+    maps = render_maps("twin", g)
+    layers = []
+    for role, array in (("cord", maps.cord), ("edema", maps.edema), ("lesions", maps.lesion_labels)):
+        data, kwargs, kind = volume_to_layer_data(Volume(array, g, info=SeriesInfo(series_description=role)),
+                                                  as_labels=True)
+        kwargs["metadata"][ROLE_KEY] = role
+        layers.append((data, kwargs, kind))
+    names, positions = read_landmarks(sample_path("twin") / "landmarks.csv")
+    grid = {k: layers[0][1][k] for k in ("scale", "translate", "affine") if k in layers[0][1]}
+    layers.append(levels_layer_data(names, positions, **grid))
+    return layers
+
+
+def test_thick_axial_slices_show_the_craniocaudal_uncertainty(viewer, qtbot, twin_axial_layers):
+    """3 mm slices across the cord: "9.0 ± 3.0" in the craniocaudal column, "C5 (C6?)" where a
+    lesion's end may lie in the next level, and the tooltip spells it out."""
+    for data, kwargs, kind in twin_axial_layers:
+        viewer.add_layer(Layer.create(data, kwargs, kind))
+    widget = MeasurementsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Measurements")
+    qtbot.waitUntil(lambda: settled(widget), timeout=TIMEOUT_MS)
+    result = widget.result
+    _same(result, measure_layers(viewer))
+    rows = table_rows(widget)
+    assert [kind for kind, _, _ in rows] == ["lesion", "lesion", "edema"]
+    regions = [*result.lesions, *result.edema]
+    for (_, texts, raws), region in zip(rows, regions):
+        unc = region.craniocaudal_uncertainty_mm
+        assert unc >= 3.0
+        assert texts[4] == f"{region.craniocaudal_mm:.1f} ± 3.0"
+        assert tuple(raws[4]) == (region.craniocaudal_mm, unc)
+    (_, first, _), (_, second, _), (_, edema, _) = rows
+    assert first[1] == "C5 (C6?)" and first[4] == "3.0 ± 3.0"  # its lower end may lie in C6
+    assert second[1] == "C6" and edema[1] == "C1-C7"            # whichever slice their ends lie in
+    assert "±" not in first[3]                                   # the axial plane is the slice plane
+    assert "C5 (C5-C6 within ±3.0 mm)" in widget.summary.text()
+    assert any("thick lie across the cord" in w for w in result.warnings)
+    table = widget.table
+    tip = table.item(0, 3).toolTip()
+    assert "Levels: C5, possibly also C6: its ends are uncertain by ±3.0 mm along the cord (thick slices)" in tip
+    assert "Craniocaudal (mm): 3.0 ± 3.0" in tip
+    assert "Levels: C6\n" in table.item(1, 0).toolTip()
+    assert "C5 (C6?)" in table.horizontalHeaderItem(1).toolTip()
+    # The key columns still fit a laptop's dock.
+    widths = [table.columnWidth(c) for c in range(KEY_COLUMNS)]
+    assert sum(widths) <= 440, widths

@@ -342,3 +342,22 @@ def test_the_sct_lesion_passes_the_check(shared_data):
     cord = load_volume(folder / "t2_fake_lesion_sc_seg.nii.gz").array != 0
     assert check_lesion(truth, img.geometry)[0] == ""
     assert check_lesion(truth, img.geometry, cord_region=cord)[0] == ""
+
+
+def test_a_pole_slice_is_kept_only_when_the_lesion_fills_it_at_half_maximum():
+    """3 mm slices along z: the lesion fills slice 3 at 60 % and slice 8 at 35 %. A raised
+    sensitivity grows in-plane rims, but a thick pole slice is kept only at half maximum."""
+    g = Geometry((24, 24, 12), spacing=(0.5, 0.5, 3.0))
+    img = np.full(g.shape, 100.0)
+    img[8:16, 8:16, 4:8] = 500.0
+    img[8:16, 8:16, 3] = 100.0 + 0.60 * 400.0
+    img[8:16, 8:16, 8] = 100.0 + 0.35 * 400.0
+    for sensitivity in (0.5, 0.75, 0.9):
+        seg = grow_lesion(img, g, g.index_to_world([12, 12, 5]), sensitivity=sensitivity)
+        slices = np.flatnonzero(seg.mask.any(axis=(0, 1))).tolist()
+        assert slices == [3, 4, 5, 6, 7], (sensitivity, slices)
+        assert seg.details["pole_slices_removed"] == (0 if sensitivity == 0.5 else 1)
+    # The same image on 0.5 mm isotropic voxels has no thick slices: the sensitivity decides.
+    fine = Geometry(g.shape, spacing=(0.5, 0.5, 0.5))
+    seg = grow_lesion(img, fine, fine.index_to_world([12, 12, 5]), sensitivity=0.75)
+    assert np.flatnonzero(seg.mask.any(axis=(0, 1))).tolist() == [3, 4, 5, 6, 7, 8]

@@ -61,6 +61,7 @@ from lesionview.geometry import Geometry
 from lesionview.levels import LevelModel
 from lesionview.measure import Edema, Lesion, StudyMeasurements, measure
 from lesionview.measure.models import InputRecord
+from lesionview.report.cells import length_cell, levels_cell, levels_sentence, plus_minus
 from lesionview.volume import Volume
 
 from .._layers import layer_to_volume
@@ -75,16 +76,21 @@ COALESCE_MS = 0
 #: Column titles, the key ones first: what a report quotes (region, levels, size, volume).
 COLUMNS = ("Region", "Levels", "Max ⌀ (mm)", "Axial long × short (mm)", "Craniocaudal (mm)", "Volume (mm³)",
            "Level count", "IBSI ⌀ (mm)", "Cord occupancy", "Enhancement", "Assessment")
+#: Column of the vertebral levels (its tooltip line is spelt out: :func:`row_tooltip`).
+LEVELS_COLUMN = COLUMNS.index("Levels")
 #: The first KEY_COLUMNS columns are always shown; the others with "More columns".
 KEY_COLUMNS = 6
 #: Header text: the titles on two lines, so the key columns fit a laptop's dock (~440 px).
 HEADERS = ("Region", "Levels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
            "Volume\n(mm³)", "Level\ncount", "IBSI ⌀\n(mm)", "Cord\noccupancy", "Enhance-\nment", "Assessment")
-HEADER_TIPS = ("Lesion or edema region (its label id)", "Vertebral levels it spans",
+HEADER_TIPS = ("Lesion or edema region (its label id)",
+               ("Vertebral levels it spans; \"C5 (C6?)\": across slices 3 mm or more thick it may "
+                "reach C6 too within the craniocaudal uncertainty (the row's tooltip says so in full)"),
                "Calibrated maximum 3D diameter (see the README's Measurements)",
                ("Longest diameter perpendicular to the cord axis × the longest perpendicular to that in the "
                 "same plane, ± the uncertainty from slice thickness"),
-               "Extent along the cord axis", "Volume", "Number of vertebral levels spanned",
+               ("Extent along the superior-inferior axis, ± the slice thickness when slices 3 mm or more "
+                "thick lie across the cord"), "Volume", "Number of vertebral levels spanned",
                "IBSI maximum 3D diameter (mesh vertices)",
                "Largest fraction of the cord cross-section the lesion takes",
                "Mean lesion intensity / mean normal-cord intensity on T1+C",
@@ -193,16 +199,15 @@ def _num(value, fmt: str = "{:.1f}") -> str:
 
 def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
     """(text, raw value) of each column for a lesion row."""
-    axial = f"{les.axial_long_mm:.1f} × {les.axial_short_mm:.1f}"
-    if les.axial_uncertainty_mm:
-        axial += f" ± {les.axial_uncertainty_mm:.1f}"
+    axial = f"{les.axial_long_mm:.1f} × {les.axial_short_mm:.1f}{plus_minus(les.axial_uncertainty_mm)}"
     levels = les.levels
     return [
         (f"Lesion {les.id}", les.id),
-        (levels.label if levels else "—", levels.label if levels else None),
+        (levels_cell(levels, les.craniocaudal_uncertainty_mm, unknown="—"), levels.label if levels else None),
         (_num(les.max_diameter_mm), les.max_diameter_mm),
         (axial, (les.axial_long_mm, les.axial_short_mm, les.axial_uncertainty_mm)),
-        (_num(les.craniocaudal_mm), les.craniocaudal_mm),
+        (length_cell(les.craniocaudal_mm, les.craniocaudal_uncertainty_mm),
+         (les.craniocaudal_mm, les.craniocaudal_uncertainty_mm)),
         (_num(les.volume_mm3), les.volume_mm3),
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         (_num(les.max_diameter_ibsi_mm), les.max_diameter_ibsi_mm),
@@ -210,6 +215,18 @@ def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
         (_num(les.enhancement_ratio, "{:.2f}"), les.enhancement_ratio),
         ("measurable" if les.measurable else "not measurable (< 10 mm)", les.measurable),
     ]
+
+
+def row_tooltip(region: Lesion | Edema, cells: list[tuple[str, object]]) -> str:
+    """Every field of a row, one per line ("Volume (mm³): 162.0"); the levels spelt out when the
+    cell abbreviates them ("C5, possibly also C6: its ends are uncertain by ±3.0 mm ...")."""
+    lines = []
+    for c, (text, _) in enumerate(cells):
+        if c == LEVELS_COLUMN:
+            text = levels_sentence(region.levels, region.craniocaudal_uncertainty_mm, unknown=text)
+        if text:
+            lines.append(f"{COLUMNS[c]}: {text}")
+    return "\n".join(lines)
 
 
 def edema_cells(ed: Edema) -> list[tuple[str, object]]:
@@ -222,9 +239,10 @@ def edema_cells(ed: Edema) -> list[tuple[str, object]]:
     blank = ("", None)
     return [
         (f"Edema {ed.id}", ed.id),
-        (levels.label if levels else "—", levels.label if levels else None),
+        (levels_cell(levels, ed.craniocaudal_uncertainty_mm, unknown="—"), levels.label if levels else None),
         blank, blank,
-        (_num(ed.craniocaudal_mm), ed.craniocaudal_mm),
+        (length_cell(ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm),
+         (ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm)),
         (_num(ed.volume_mm3), ed.volume_mm3),
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         blank, blank, blank,
@@ -482,14 +500,14 @@ class MeasurementsWidget(QWidget):
         self.copy_button.setEnabled(bool(result.summary))
         self.status.setStyleSheet("")
         self.status.setText(f"{len(result.lesions)} lesion(s), {len(result.edema)} edema region(s)")
-        rows = [("lesion", les.id, lesion_cells(les)) for les in result.lesions]
-        rows += [("edema", ed.id, edema_cells(ed)) for ed in result.edema]
+        rows = [("lesion", les, lesion_cells(les)) for les in result.lesions]
+        rows += [("edema", ed, edema_cells(ed)) for ed in result.edema]
         self.table.blockSignals(True)
         try:
             self.table.clearSelection()
             self.table.setRowCount(len(rows))
-            for r, (kind, ident, cells) in enumerate(rows):
-                tip = "\n".join(f"{COLUMNS[c]}: {text}" for c, (text, _) in enumerate(cells) if text)
+            for r, (kind, region, cells) in enumerate(rows):
+                tip = row_tooltip(region, cells)
                 for c, (text, raw) in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setToolTip(tip)  # every column, also those "More columns" hides

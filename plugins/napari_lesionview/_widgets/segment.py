@@ -39,6 +39,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -112,6 +113,7 @@ class SegmentWidget(QWidget):
         self.sensitivity.setToolTip("Higher: the lesion grows into fainter enhancement (larger).")
         self._sens_label = QLabel("0.50")
         self.sensitivity.valueChanged.connect(lambda v: self._sens_label.setText(f"{v / 100:.2f}"))
+        self.backend = self._backends()
         self.grow_button = self._button("Grow lesion (click on T1c)", self._toggle_grow, "grow", checkable=True,
                                         tip="While on, a click on the T1c grows a lesion there (key G: at the pointer)")
         self.propose_button = self._button("Propose lesions", self.propose_lesions, "propose",
@@ -172,6 +174,25 @@ class SegmentWidget(QWidget):
         return spin
 
     @staticmethod
+    def _backends() -> QComboBox:
+        """The installed segmentation back ends ("classical" first); those that cannot grow a
+        lesion here are greyed out, the reason in their tooltip."""
+        from lesionview.segment import available_backends
+
+        combo = QComboBox()
+        combo.setObjectName("lesionview-segment-backend")
+        combo.setToolTip("Who draws a lesion from a click: lesionview's region growing (classical) "
+                         "or an installed model")
+        for name, info in available_backends().items():
+            usable = info.available and "lesion" in info.targets
+            combo.addItem(name if usable else f"{name} (unavailable)", name)
+            why = info.reason or "it does not segment lesions"
+            combo.setItemData(combo.count() - 1, info.description if usable else why,
+                              Qt.ItemDataRole.ToolTipRole)
+            combo.model().item(combo.count() - 1).setEnabled(usable)
+        return combo
+
+    @staticmethod
     def _row(*widgets) -> QWidget:
         row = QWidget()
         layout = QHBoxLayout(row)
@@ -184,6 +205,7 @@ class SegmentWidget(QWidget):
         lesions = QGroupBox("Enhancing lesions (T1c)")
         form = QFormLayout(lesions)
         form.addRow("Sensitivity", self._row(self.sensitivity, self._sens_label))
+        form.addRow("Back end", self.backend)
         form.addRow(self.grow_button)
         form.addRow(self.propose_button)
         form.addRow(self.proposals)
@@ -303,7 +325,7 @@ class SegmentWidget(QWidget):
     @reported("Grow lesion")
     def grow_at(self, world_position) -> int | None:
         """Grow a lesion from the napari world position; write it as a new id. Returns the id."""
-        from lesionview.segment.lesion import grow_lesion
+        from lesionview.segment.backends import CLASSICAL, Point, segment_with
 
         if self.viewer.dims.ndisplay != 2:
             raise UserFacingError("switch to the 2D view to click a seed")
@@ -311,16 +333,18 @@ class SegmentWidget(QWidget):
         lesions = self._labels("lesions", t1c)
         seed = napari_to_lps(np.asarray(world_position, dtype=float)[-3:])
         cord = self._cord_mask(t1c)
-        # grow_lesion refuses a region that cannot be an intramedullary lesion (check_lesion).
-        seg = grow_lesion(np.asarray(t1c.data), layer_geometry(t1c), seed,
-                          cord_region=cord, sensitivity=self.sensitivity_value)
+        # The chosen back end draws it (classical: grow_lesion, the click as a positive point); a
+        # region that cannot be an intramedullary lesion is refused whichever drew it (check_lesion).
+        backend = self.backend.currentData() or CLASSICAL
+        seg = segment_with(backend, {"t1c": np.asarray(t1c.data)}, layer_geometry(t1c), Point(seed), "lesion",
+                           masks={"cord": cord}, sensitivity=self.sensitivity_value)
         if not np.any(seg.mask):
             # The core says "segment the cord first"; here is how, in the widget's words.
             hint = " ('Cord: click centerline', then 'Segment cord from clicks')" if (
                 cord is None and seg.details.get("refused")) else ""
             raise UserFacingError((seg.reason or "nothing grew from this point") + hint)
         new_id = self._add_lesion(lesions, seg.mask)
-        text = f"lesion {new_id}: {seg.volume_mm3:.1f} mm³"
+        text = f"lesion {new_id}: {seg.volume_mm3:.1f} mm³" + ("" if backend == CLASSICAL else f" ({backend})")
         if cord is None:
             text += " (no cord yet: whether it lies inside the cord is not checked)"
         self._tell(text, seg.reason)

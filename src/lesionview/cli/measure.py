@@ -26,6 +26,7 @@ from ..measure import StudyMeasurements, measure
 from ..measure.models import InputRecord
 from ..measure.multiplicity import TWIN_GAP_MM
 from ..report.build import ReportResult, report_targets, write_report
+from ..report.cells import length_cell, levels_cell, levels_sentence, plus_minus
 from ._common import EXIT_PARTIAL, console, err_console, user_errors
 
 
@@ -195,30 +196,47 @@ def _sha256(path: Path) -> str:
 
 
 def _print(result: StudyMeasurements) -> None:
-    table = Table(title="Enhancing lesions", title_justify="left")
+    """The lesion and edema tables, the summary and the warnings.
+
+    Across slices of 3 mm or more a length carries its uncertainty ("12.0 ± 3.0") and levels the
+    range they may reach ("C5 (C6?)"): :mod:`lesionview.report.cells`, as napari's table.
+    """
+    table = Table(title="Enhancing lesions", title_justify="left", caption=_levels_caption(result.lesions),
+                  caption_justify="left")
     for col in ("id", "levels", "volume mm³", "max diam mm", "IBSI mm", "axial mm", "CC mm",
                 "occupancy", "enh. ratio", "edema"):
         table.add_column(col, justify="right")
     for les in result.lesions:
-        unc = f" ±{les.axial_uncertainty_mm:g}" if les.axial_uncertainty_mm else ""
-        table.add_row(str(les.id), les.levels.label if les.levels else "", f"{les.volume_mm3:.1f}",
-                      f"{les.max_diameter_mm:.1f}", f"{les.max_diameter_ibsi_mm:.1f}",
-                      f"{les.axial_long_mm:.1f} x {les.axial_short_mm:.1f}{unc}", f"{les.craniocaudal_mm:.1f}",
+        table.add_row(str(les.id), levels_cell(les.levels, les.craniocaudal_uncertainty_mm),
+                      f"{les.volume_mm3:.1f}", f"{les.max_diameter_mm:.1f}", f"{les.max_diameter_ibsi_mm:.1f}",
+                      f"{les.axial_long_mm:.1f} x {les.axial_short_mm:.1f}{plus_minus(les.axial_uncertainty_mm)}",
+                      length_cell(les.craniocaudal_mm, les.craniocaudal_uncertainty_mm),
                       _opt(les.cord_occupancy, "{:.0%}"), _opt(les.enhancement_ratio, "{:.2f}"),
                       _opt(les.edema_id, "{}"))
     console.print(table)
     if result.edema:
-        et = Table(title="T2 edema", title_justify="left")
+        et = Table(title="T2 edema", title_justify="left", caption=_levels_caption(result.edema),
+                   caption_justify="left")
         for col in ("id", "levels", "count", "extensive", "CC mm", "volume mm³", "lesions"):
             et.add_column(col, justify="right")
         for ed in result.edema:
-            et.add_row(str(ed.id), ed.levels.label if ed.levels else "", _opt(ed.levels and ed.levels.count, "{}"),
-                       _opt(ed.longitudinally_extensive, "{}"), f"{ed.craniocaudal_mm:.1f}",
+            et.add_row(str(ed.id), levels_cell(ed.levels, ed.craniocaudal_uncertainty_mm),
+                       _opt(ed.levels and ed.levels.count, "{}"), _opt(ed.longitudinally_extensive, "{}"),
+                       length_cell(ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm),
                        f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)))
         console.print(et)
     console.print(f"[bold]{escape(shown_path(result.summary))}[/]")
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {escape(shown_path(w))}")
+
+
+def _levels_caption(regions) -> str | None:
+    """What "C5 (C6?)" means, under a table that shows one: its first such row spelt out."""
+    for r in regions:
+        cell = levels_cell(r.levels, r.craniocaudal_uncertainty_mm)
+        if r.levels is not None and cell != r.levels.label:
+            return f"{cell}: {levels_sentence(r.levels, r.craniocaudal_uncertainty_mm)}"
+    return None
 
 
 def _opt(value, fmt: str) -> str:

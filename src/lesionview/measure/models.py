@@ -32,12 +32,26 @@ class LevelSpan(_Model):
                                         description="Fraction of the region's volume in each level.")
     outside_fraction: float = Field(0.0, ge=0, le=1,
                                     description="Fraction of the volume outside the modelled levels.")
+    possible_first: str | None = Field(
+        None, description="Most superior level the region may reach within its craniocaudal "
+                          "uncertainty (thick slices along the cord); set when levels are known.")
+    possible_last: str | None = Field(
+        None, description="Most inferior level the region may reach within its craniocaudal uncertainty.")
 
     @property
     def label(self) -> str:
         if self.first is None:
             return "unknown"
         return self.first if self.first == self.last else f"{self.first}-{self.last}"
+
+    @property
+    def possible_label(self) -> str | None:
+        """The level range the region may span within its craniocaudal uncertainty, when that
+        differs from :attr:`label` ("C5-C7" for a lesion read "C5-C6"), else None."""
+        first, last = self.possible_first or self.first, self.possible_last or self.last
+        if self.first is None or (first, last) == (self.first, self.last):
+            return None
+        return first if first == last else f"{first}-{last}"
 
 
 class Lesion(_Model):
@@ -53,6 +67,10 @@ class Lesion(_Model):
         None, description="+- this much on the axial diameters (thick slices lying in the axial plane).")
     craniocaudal_mm: float = Field(description="Extent along the superior-inferior axis.")
     craniocaudal_along_cord_mm: float | None = Field(None, description="Extent along the cord centerline.")
+    craniocaudal_uncertainty_mm: float | None = Field(
+        None, ge=0, description="+- this much on the craniocaudal lengths: one voxel box projected on the "
+                                "cord axis at the lesion (the slice thickness for axial slices, about the "
+                                "pixel size for sagittal ones).")
     cord_occupancy: float | None = Field(None, ge=0, le=1,
                                          description="Largest fraction of the cord cross-section taken.")
     enhancement_ratio: float | None = Field(
@@ -68,6 +86,8 @@ class Edema(_Model):
     volume_mm3: float
     craniocaudal_mm: float
     craniocaudal_along_cord_mm: float | None = None
+    craniocaudal_uncertainty_mm: float | None = Field(
+        None, ge=0, description="+- this much on the craniocaudal lengths (one voxel box along the cord).")
     levels: LevelSpan | None = None
     longitudinally_extensive: bool | None = Field(
         None, description="Spans >= 3 vertebral levels (None without levels).")
@@ -88,6 +108,9 @@ class LesionPair(_Model):
     b: int
     gap_mm: float = Field(ge=0, description="Minimum edge-to-edge distance between the lesions.")
     gap_uncertainty_mm: float = Field(ge=0, description="+- one voxel's longest side.")
+    gap_craniocaudal_uncertainty_mm: float | None = Field(
+        None, ge=0, description="+- this much on the gap along the cord: one voxel box projected on the "
+                                "cord axis between the lesions (the slice thickness for axial slices).")
     same_edema: bool
     level_distance: int | None = Field(None, description="0: same level, 1: neighbouring levels.")
     adjacent: bool

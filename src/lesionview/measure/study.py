@@ -15,10 +15,18 @@ from ..errors import GeometryMismatchError
 from ..geometry import SUPERIOR, Geometry
 from ..volume import Volume
 from . import diameters
+from ._axial import THICK_SLICE_MM
 from .components import bounding_boxes, check_mask, compact_labels, label_regions, structure
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
-from .sections import boundary_points, cord_occupancy, extent_along, surface_gap, world_points
+from .sections import (
+    boundary_points,
+    cord_occupancy,
+    extent_along,
+    surface_gap,
+    voxel_extent_along,
+    world_points,
+)
 from .summary import summarise
 
 #: RECIST 1.1 / RANO-BM: a lesion is measurable from 10 mm longest diameter.
@@ -159,12 +167,20 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     gaps = {(a.id, b.id): surface_gap(boundaries[a.id], boundaries[b.id], ref)
             for i, a in enumerate(regions) for b in regions[i + 1:]}
     level_sets = {row.id: _level_indices(levels, row.levels) for row in lesion_rows}
-    multiplicity = classify([r.id for r in regions], gaps, level_sets, edema_of, twin_gap_mm=twin_gap_mm)
+    gap_steps = {(a.id, b.id): _step_along_cord(ref, centerline, (a.centroid + b.centroid) / 2)
+                 for i, a in enumerate(regions) for b in regions[i + 1:]}
+    multiplicity = classify([r.id for r in regions], gaps, level_sets, edema_of, twin_gap_mm=twin_gap_mm,
+                            gap_steps=gap_steps)
 
     uncertain = [row.axial_uncertainty_mm for row in lesion_rows if row.axial_uncertainty_mm]
     if uncertain:
         warnings.append(f"slices {max(uncertain):.1f} mm thick lie in the axial plane: axial diameters "
                         f"are uncertain by up to +-{max(uncertain):.1f} mm")
+    along = [row.craniocaudal_uncertainty_mm for row in lesion_rows + edema_rows
+             if (row.craniocaudal_uncertainty_mm or 0.0) >= THICK_SLICE_MM]
+    if along:
+        warnings.append(f"slices {max(along):.1f} mm thick lie across the cord: craniocaudal lengths, gaps "
+                        f"and level extents are uncertain by up to +-{max(along):.1f} mm")
     if levels is None and regions:
         warnings.append("no vertebral levels given: levels and adjacency by level are not reported")
     for row in lesion_rows + edema_rows:
@@ -310,10 +326,28 @@ def _plausible(centerline, warnings: list[str]):
 
 
 # ---------------------------------------------------------------------------- per lesion
+def _cord_axis(centerline, point) -> np.ndarray:
+    """The cord's direction at ``point``: the centerline tangent, else superior-inferior."""
+    if centerline is None:
+        return np.asarray(SUPERIOR, float)
+    return np.asarray(centerline.tangent_at(np.asarray(point, float)[None])[0], float)
+
+
+def _step_along_cord(geometry: Geometry, centerline, point) -> float:
+    """The grid step along the cord at ``point`` (mm): one voxel box projected on the cord axis.
+
+    A mask knows an edge across the cord only to within this step (the edge can be anywhere in
+    the outermost slice), so it is the uncertainty of lengths and gaps along the cord: the slice
+    thickness for axial slices, about the pixel size for sagittal ones, in between for oblique.
+    """
+    return round(voxel_extent_along(geometry, _cord_axis(centerline, point)), 4)
+
+
 def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_points, image,
                     normal_cord_mean, edema_id, in_cord: float | None, warnings: list[str]) -> Lesion:
     centroid = r.centroid
-    axis = SUPERIOR if centerline is None else np.asarray(centerline.tangent_at(centroid[None])[0], float)
+    axis = _cord_axis(centerline, centroid)
+    step = _step_along_cord(ref, centerline, centroid)
     axial = diameters.axial_diameters(r.mask, r.geometry, axis=axis)
     max_d = diameters.max_diameter(r.mask, r.geometry)
     along_cord = None if centerline is None else _along_centerline(r.points, centerline, r.geometry)
@@ -336,10 +370,10 @@ def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_point
         axial_long_mm=round(axial.long_mm, 4), axial_short_mm=round(axial.short_mm, 4),
         axial_uncertainty_mm=axial.uncertainty_mm,
         craniocaudal_mm=round(diameters.craniocaudal_length(r.mask, r.geometry), 4),
-        craniocaudal_along_cord_mm=along_cord,
+        craniocaudal_along_cord_mm=along_cord, craniocaudal_uncertainty_mm=step,
         cord_occupancy=occupancy, enhancement_ratio=ratio,
         measurable=max_d >= MEASURABLE_MM,
-        levels=_span(levels, r.points), edema_id=edema_id,
+        levels=_span(levels, r.points, reach=step * axis), edema_id=edema_id,
     )
 
 
@@ -370,7 +404,9 @@ def _finite_mean(values: np.ndarray) -> float | None:
 
 
 # ---------------------------------------------------------------------------- levels
-def _span(levels, points: np.ndarray) -> LevelSpan | None:
+def _span(levels, points: np.ndarray, reach=None) -> LevelSpan | None:
+    """Levels of a region's voxel centres; with ``reach`` (a world vector: the cord axis times the
+    grid step along it), also the levels it may reach within that uncertainty."""
     if levels is None or len(points) == 0:
         return None
     idx = np.asarray(levels.level_of(points))
@@ -381,8 +417,27 @@ def _span(levels, points: np.ndarray) -> LevelSpan | None:
     values, counts = np.unique(known, return_counts=True)
     fractions = {levels.name_of(int(v)): round(float(c) / idx.size, 4) for v, c in zip(values, counts)}
     first, last = int(values.min()), int(values.max())
+    possible = {}
+    if reach is not None:
+        lo, hi = _reach(levels, points, np.asarray(reach, float), first, last)
+        possible = {"possible_first": levels.name_of(lo), "possible_last": levels.name_of(hi)}
     return LevelSpan(first=levels.name_of(first), last=levels.name_of(last), count=last - first + 1,
-                     fractions=fractions, outside_fraction=round(outside, 4))
+                     fractions=fractions, outside_fraction=round(outside, 4), **possible)
+
+
+def _reach(levels, points: np.ndarray, reach: np.ndarray, first: int, last: int) -> tuple[int, int]:
+    """Levels (indices) a region may span when each of its ends may lie up to one grid step along
+    the cord beyond its outermost voxel centres (the half-maximum edge of a lesion lies between
+    the last centre inside it and the first outside). Only the end voxels along the axis move."""
+    t = points @ (reach / max(float(np.linalg.norm(reach)), 1e-12))
+    step = float(np.linalg.norm(reach))
+    ends = points[(t >= t.max() - step) | (t <= t.min() + step)]
+    shifted = np.concatenate([ends + reach, ends - reach])
+    idx = np.asarray(levels.level_of(shifted))
+    idx = idx[idx > 0]
+    if idx.size == 0:
+        return first, last
+    return min(first, int(idx.min())), max(last, int(idx.max()))
 
 
 def _level_indices(levels, span: LevelSpan | None) -> set[int]:
@@ -430,7 +485,8 @@ def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: 
                    levels, centerline) -> Edema:
     lesion_ids = [r.id for r in regions if edema_of.get(r.id) == e.id]
     cc = diameters.craniocaudal_length(e.mask, e.geometry)
-    span = _span(levels, e.points)
+    step = _step_along_cord(ref, centerline, e.centroid)
+    span = _span(levels, e.points, reach=step * _cord_axis(centerline, e.centroid))
     ratio = None
     if lesion_ids:
         inside = np.concatenate([r.points for r in regions if r.id in lesion_ids])
@@ -439,7 +495,7 @@ def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: 
         id=e.id, voxel_count=int(e.mask.sum()), volume_mm3=round(float(e.mask.sum()) * ref.voxel_volume, 4),
         craniocaudal_mm=round(cc, 4),
         craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(e.points, centerline, e.geometry),
-        levels=span,
+        craniocaudal_uncertainty_mm=step, levels=span,
         longitudinally_extensive=None if span is None or span.first is None else span.count >= EXTENSIVE_LEVELS,
         lesion_ids=lesion_ids, length_ratio=ratio,
     )

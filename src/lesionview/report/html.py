@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 from ..io.atomic import atomic_path
+from ..measure._axial import THICK_SLICE_MM
 from ..measure.models import Edema, Lesion, StudyMeasurements
+from ..measure.summary import levels_text
 from ..series import SeriesInfo
 from .images import EDEMA_COLOR, LESION_COLOR, KeyImage
 from .tabular import printable
@@ -117,10 +119,10 @@ _TEMPLATE = r"""<!DOCTYPE html>
     <table class="grid">
       <tr><th>#</th><th>levels</th><th class="num">max diameter mm</th><th class="num">axial mm</th>
           <th class="num">CC mm</th><th class="num">volume mm³</th><th>measurable</th></tr>
-      {% for les in r.lesions %}<tr><td>{{ les.id }}</td><td>{{ level(les.levels) }}</td>
+      {% for les in r.lesions %}<tr><td>{{ les.id }}</td><td>{{ levels_text(les.levels, les.craniocaudal_uncertainty_mm) or level(les.levels) }}</td>
         <td class="num">{{ f1(les.max_diameter_mm) }}</td>
         <td class="num">{{ f1(les.axial_long_mm) }} × {{ f1(les.axial_short_mm) }}</td>
-        <td class="num">{{ f1(les.craniocaudal_mm) }}</td><td class="num">{{ f1(les.volume_mm3) }}</td>
+        <td class="num">{{ f1(les.craniocaudal_mm) }}{{ pm(les.craniocaudal_uncertainty_mm) }}</td><td class="num">{{ f1(les.volume_mm3) }}</td>
         <td>{{ yn(les.measurable) }}</td></tr>{% endfor %}
     </table>
     {% else %}<p>No lesion in the mask.</p>{% endif %}
@@ -128,7 +130,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
     <h3 style="margin-top:12px">Lesion pairs</h3>
     <table class="grid">
       <tr><th>lesions</th><th class="num">gap mm</th><th>levels apart</th><th>same edema</th><th>adjacent pair</th></tr>
-      {% for p in r.multiplicity.pairs %}<tr><td>{{ p.a }} – {{ p.b }}</td><td class="num">{{ f1(p.gap_mm) }}</td>
+      {% for p in r.multiplicity.pairs %}<tr><td>{{ p.a }} – {{ p.b }}</td><td class="num">{{ f1(p.gap_mm) }}{{ pm(p.gap_craniocaudal_uncertainty_mm) }}</td>
         <td>{{ opt(p.level_distance) }}</td><td>{{ yn(p.same_edema) }}</td><td>{{ yn(p.adjacent) }}</td></tr>{% endfor %}
     </table>
     <p class="sub">Adjacent pair: two lesions at most {{ f1(r.multiplicity.twin_gap_mm) }} mm apart (edge to edge) in the same or neighbouring levels.</p>
@@ -207,6 +209,27 @@ def _level(span) -> str:
     return span.label if span is not None else "levels unknown"
 
 
+def _pm(uncertainty: float | None) -> str:
+    """" ± 3.0" after a length along the cord measured across thick slices, else ""."""
+    return f" ± {uncertainty:.1f}" if uncertainty is not None and uncertainty >= THICK_SLICE_MM else ""
+
+
+def _length(item: Lesion | Edema) -> str:
+    along = (f" ({_f1(item.craniocaudal_along_cord_mm)} mm along the cord)"
+             if item.craniocaudal_along_cord_mm is not None else "")
+    unc = item.craniocaudal_uncertainty_mm
+    thick = f" (± {unc:.1f} mm: thick slices across the cord)" if _pm(unc) else ""
+    return f"{_f1(item.craniocaudal_mm)} mm{along}{thick}"
+
+
+def _levels_row(span, uncertainty: float | None, unit: str) -> str:
+    if span is None:
+        return _level(span)
+    count = f" ({span.count}{unit})"
+    text = levels_text(span, uncertainty)
+    return text.replace(span.label, span.label + count, 1) if text else _level(span) + count
+
+
 def _fractions(span) -> str:
     if span is None or not span.fractions:
         return "–"
@@ -221,13 +244,11 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
     unc = f" (± {les.axial_uncertainty_mm:.1f} mm: thick slices)" if les.axial_uncertainty_mm else ""
     x, y, z = les.centroid_lps_mm
     return [
-        ("Vertebral levels", f"{_level(les.levels)}" + (f" ({les.levels.count})" if les.levels else "")),
+        ("Vertebral levels", _levels_row(les.levels, les.craniocaudal_uncertainty_mm, "")),
         ("Maximum 3D diameter", f"{_f1(les.max_diameter_mm)} mm"),
         ("Maximum 3D diameter, IBSI mesh", f"{_f1(les.max_diameter_ibsi_mm)} mm"),
         ("Axial long × short axis", f"{_f1(les.axial_long_mm)} × {_f1(les.axial_short_mm)} mm{unc}"),
-        ("Craniocaudal length", f"{_f1(les.craniocaudal_mm)} mm"
-         + (f" ({_f1(les.craniocaudal_along_cord_mm)} mm along the cord)"
-            if les.craniocaudal_along_cord_mm is not None else "")),
+        ("Craniocaudal length", _length(les)),
         ("Volume", f"{_f1(les.volume_mm3)} mm³ ({les.voxel_count} voxels)"),
         ("Cord occupancy", "–" if les.cord_occupancy is None else f"{les.cord_occupancy:.0%} of the cross-section"),
         ("Enhancement ratio", "–" if les.enhancement_ratio is None else f"{les.enhancement_ratio:.2f} × normal cord"),
@@ -240,11 +261,9 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
 def edema_rows(ed: Edema) -> list[tuple[str, str]]:
     """(label, value) rows of one edema region's table."""
     return [
-        ("Vertebral levels", f"{_level(ed.levels)}" + (f" ({ed.levels.count} levels)" if ed.levels else "")),
+        ("Vertebral levels", _levels_row(ed.levels, ed.craniocaudal_uncertainty_mm, " levels")),
         ("Longitudinally extensive", _yn(ed.longitudinally_extensive)),
-        ("Craniocaudal length", f"{_f1(ed.craniocaudal_mm)} mm"
-         + (f" ({_f1(ed.craniocaudal_along_cord_mm)} mm along the cord)"
-            if ed.craniocaudal_along_cord_mm is not None else "")),
+        ("Craniocaudal length", _length(ed)),
         ("Volume", f"{_f1(ed.volume_mm3)} mm³ ({ed.voxel_count} voxels)"),
         ("Lesions inside", ", ".join(map(str, ed.lesion_ids)) or "none"),
         ("Edema / lesion length", "–" if ed.length_ratio is None else f"{ed.length_ratio:.1f}"),
@@ -313,6 +332,7 @@ def render_html(result: StudyMeasurements, *, images: list[KeyImage] = (), diagr
         images_of=lambda lesion_id: [im for im in images if im.lesion_id == lesion_id],
         b64=lambda data: base64.b64encode(data).decode("ascii"),
         lesion_rows=lesion_rows, edema_rows=edema_rows, level=_level, f1=_f1, yn=_yn, opt=_opt,
+        pm=_pm, levels_text=levels_text,
         parameters=parameters, spacing=" × ".join(f"{s:g}" for s in result.voxel_spacing_mm) + " mm",
         lesion_color=LESION_COLOR, edema_color=EDEMA_COLOR,
     )

@@ -22,6 +22,8 @@ CSV_COLUMNS = [
     "max_diameter_mm", "max_diameter_ibsi_mm", "axial_long_mm", "axial_short_mm", "axial_uncertainty_mm",
     "craniocaudal_mm", "craniocaudal_along_cord_mm", "cord_occupancy", "enhancement_ratio", "measurable",
     "edema_id", "longitudinally_extensive", "lesion_ids", "length_ratio",
+    # Added in 0.x (issue 11), after the original columns so readers by position keep working.
+    "craniocaudal_uncertainty_mm", "levels_possible",
 ]
 
 
@@ -53,6 +55,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "craniocaudal_mm": les.craniocaudal_mm, "craniocaudal_along_cord_mm": les.craniocaudal_along_cord_mm,
             "cord_occupancy": les.cord_occupancy, "enhancement_ratio": les.enhancement_ratio,
             "measurable": les.measurable, "edema_id": les.edema_id,
+            **_uncertain(les),
         })
     for ed in result.edema:
         rows.append({
@@ -62,8 +65,19 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "craniocaudal_along_cord_mm": ed.craniocaudal_along_cord_mm,
             "longitudinally_extensive": ed.longitudinally_extensive,
             "lesion_ids": " ".join(map(str, ed.lesion_ids)), "length_ratio": ed.length_ratio,
+            **_uncertain(ed),
         })
     return [{c: ("" if row.get(c) is None else row.get(c, "")) for c in CSV_COLUMNS} for row in rows]
+
+
+def _uncertain(row) -> dict:
+    """The craniocaudal uncertainty (mm) and the level range reachable within it, when it differs
+    from ``levels`` (thick slices across the cord only, as in the summary)."""
+    from ..measure.summary import levels_text
+
+    text = levels_text(row.levels, row.craniocaudal_uncertainty_mm)
+    possible = text[text.index("(") + 1:text.index(" within")] if "(" in text else ""
+    return {"craniocaudal_uncertainty_mm": row.craniocaudal_uncertainty_mm, "levels_possible": possible}
 
 
 def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:

@@ -175,3 +175,162 @@ def touches_border(mask: np.ndarray, box: tuple[slice, ...], shape) -> bool:
 
 def fmt_point(p) -> str:
     return "(" + ", ".join(f"{v:.1f}" for v in np.asarray(p, float).reshape(-1)) + ") mm"
+
+
+#: Length (mm) of the sections along the cord in which normal cord is estimated.
+SECTION_MM = 6.0
+#: Cord voxels within this distance (mm) of the cord's outline are partial-volume blends with
+#: the CSF around it; they do not give the normal-cord level.
+CORE_MARGIN_MM = 1.0
+
+
+def normal_cord_profile(image: np.ndarray, cord: np.ndarray, geometry: Geometry, box=None):
+    """Normal-cord intensity at every voxel of ``image``, from sections along the cord.
+
+    The cord mask's points are projected on its long axis and cut into ``SECTION_MM`` sections.
+    In each, the lower quartile of the cord's *core* (the voxels farther than ``CORE_MARGIN_MM``
+    from its outline, or the darker half of the cord where no voxel is, as on 3 mm slices cut
+    along a thin cord) is that section's cord level: edema and lesions brighten the core only
+    where they are. Sections whose level stands clearly above the lower mode of all sections
+    (edema filling them) take the level of the normal sections around them, interpolated along
+    the cord; a smooth bias field along the cord is thereby divided out, and long edema (most of
+    the cord) still leaves the normal sections as the lower mode.
+
+    Returns the normal level per voxel (constant across each section) and a dict with
+    ``core`` (the core voxels) and the per-section ``levels``.
+    """
+    spacing = np.asarray(geometry.spacing, float)
+    idx = np.argwhere(cord)
+    normal = np.full(image.shape, np.nan, np.float32)
+    inner = ndimage.distance_transform_edt(np.pad(cord, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    core = cord & (inner > CORE_MARGIN_MM + 1e-6)
+    info = {"core": core, "levels": []}
+    if len(idx) < 20:
+        normal[:] = float(np.median(image[cord])) if cord.any() else 1.0
+        info["core"] = cord
+        return normal, info
+    # Sections in world space (LPS mm, axis pointing up the patient, cut at multiples of
+    # SECTION_MM), so that the answer does not depend on how the array is stored.
+    start = np.array([b.start or 0 for b in box]) if box is not None else np.zeros(3, int)
+    world = geometry.index_to_world(idx + start)
+    centre = world.mean(axis=0)
+    _, _, vt = np.linalg.svd(world[:: max(len(world) // 5000, 1)] - centre, full_matrices=False)
+    axis = vt[0] * (1.0 if vt[0][np.argmax(np.abs(vt[0]))] > 0 else -1.0)
+    t = world @ axis
+    t0 = np.floor(t.min() / SECTION_MM) * SECTION_MM
+    n_sec = max(int(np.ceil((t.max() - t0) / SECTION_MM)), 1)
+    sec = np.clip(((t - t0) / SECTION_MM).astype(int), 0, n_sec - 1)
+    values = image[tuple(idx.T)].astype(np.float64)
+    is_core = core[tuple(idx.T)]
+    # The CSF beside the cord, per section: its brightest voxels within 2 mm of the cord. The
+    # cord-to-CSF ratio does not change with a multiplicative bias field, edema raises it.
+    shell = dilate_mm(cord, spacing, 2.0) & ~cord & np.isfinite(image)
+    sidx = np.argwhere(shell)
+    st = geometry.index_to_world(sidx + start) @ axis
+    ssec = np.clip(((st - t0) / SECTION_MM).astype(int), 0, n_sec - 1)
+    svalues = image[tuple(sidx.T)].astype(np.float64)
+    levels = np.full(n_sec, np.nan)
+    csf = np.full(n_sec, np.nan)
+    for k in range(n_sec):
+        v = values[sec == k]
+        c = values[(sec == k) & is_core]
+        if c.size >= 5:
+            levels[k] = np.percentile(c, 25)
+        elif v.size >= 5:
+            levels[k] = np.percentile(v, 12.5)      # the darker half's lower quartile
+        o = svalues[ssec == k]
+        if o.size >= 10:
+            csf[k] = np.percentile(o, 95)
+    ok = np.isfinite(levels)
+    if not ok.any():
+        normal[:] = float(np.median(values))
+        return normal, info
+    ks = np.arange(n_sec)
+    has_csf = ok & np.isfinite(csf) & (csf > levels)
+    if has_csf.sum() >= max(3, 0.5 * ok.sum()):
+        csf = np.interp(ks, ks[has_csf], csf[has_csf])
+        if n_sec >= 3:
+            csf = ndimage.median_filter(csf, size=3, mode="nearest")
+        ratio = levels / csf
+    else:
+        csf, ratio = np.ones(n_sec), levels
+    mode, spread = lower_mode(ratio[ok]) if ok.sum() >= 10 else (float(np.percentile(ratio[ok], 25)), 0.0)
+    # Edema lifts a section's ratio by tens of percent; noise and CSF estimates by a few.
+    normal_sec = ok & (ratio <= max(mode * 1.15, mode + 2 * spread))
+    if not normal_sec.any():
+        normal_sec = ok
+    # Between normal sections the normal level follows the CSF (the bias field), scaled by
+    # the normal ratio interpolated along the cord.
+    levels_n = np.interp(ks, ks[normal_sec], ratio[normal_sec]) * csf
+    if n_sec >= 3:
+        levels_n = ndimage.median_filter(levels_n, size=3, mode="nearest")
+    # Every voxel of the box: its position along the axis decides its section.
+    # (t is linear in the index: three strides and an offset, no per-voxel world transform.)
+    stride = geometry.direction_matrix.T @ axis * spacing
+    offset = float(geometry.index_to_world(start[None, :].astype(float))[0] @ axis)
+    tt = offset + sum(np.arange(n)[tuple(slice(None) if a == i else None for a in range(3))] * stride[i]
+                      for i, n in enumerate(image.shape))
+    pos = (tt - t0) / SECTION_MM - 0.5
+    normal = np.interp(pos.ravel(), ks, levels_n).reshape(image.shape).astype(np.float32)
+    info["levels"] = levels_n
+    normal_voxel = np.zeros(image.shape, bool)
+    normal_voxel[tuple(idx.T)] = normal_sec[sec]
+    info["normal_sections"] = normal_voxel
+    if not core.any():
+        info["core"] = cord
+    return normal, info
+
+
+def partial_volume_template(image: np.ndarray, cord: np.ndarray, normal_sections: np.ndarray,
+                            spacing, *, step_mm: float = 0.5, min_count: int = 5) -> np.ndarray | None:
+    """What normal cord looks like at each cord voxel's place in its slice, on thick slices.
+
+    On slices much thicker than their pixels, cut along the cord (sagittal, oblique), a cord voxel
+    near the outline of its slice's cord, or in an outer slice, blends cord with CSF and is as
+    bright as edema. Its place is given by its slice and its in-plane distance to the outline of
+    the cord in that slice; the median of the normal sections' voxels at the same place is what
+    that voxel would read without edema. Returns that expected value per voxel (NaN where
+    unknown), or None on grids without thick slices along the cord.
+    """
+    spacing = np.asarray(spacing, float)
+    k = int(np.argmax(spacing))
+    if spacing[k] < 1.5 * np.sort(spacing)[1] or not cord.any():
+        return None
+    in_plane = spacing.copy()
+    in_plane[k] = 1e4                       # distances within each slice only
+    depth = ndimage.distance_transform_edt(np.pad(cord, 1), sampling=in_plane)[1:-1, 1:-1, 1:-1]
+    slab = np.indices(cord.shape)[k]
+    idx = np.nonzero(cord)
+    d_bin = np.minimum((depth[idx] / step_mm).astype(int), 40)
+    key = slab[idx] * 41 + d_bin
+    values = image[idx].astype(np.float64)
+    ref = normal_sections[idx]
+    out = np.full(cord.shape, np.nan, np.float32)
+    if ref.sum() < min_count:
+        return out
+    order = np.argsort(key[ref], kind="stable")
+    keys_ref, vals_ref = key[ref][order], values[ref][order]
+    uniq, start, count = np.unique(keys_ref, return_index=True, return_counts=True)
+    med = np.array([np.median(vals_ref[a:a + n]) for a, n in zip(start, count)])
+    med[count < min_count] = np.nan
+    pos = np.searchsorted(uniq, key)
+    pos = np.clip(pos, 0, len(uniq) - 1)
+    found = uniq[pos] == key
+    out[idx] = np.where(found, med[pos], np.nan)
+    return out
+
+
+def thick_along_cord(cord: np.ndarray, spacing) -> bool:
+    """True when the slices are much thicker than their pixels (1.5x or more) and cut along the
+    cord (sagittal, coronal, oblique): partial volume across the slices then dominates what a
+    thin cord's voxels read. Axial stacks (slices across the cord) and thin slices give False."""
+    sp = np.asarray(spacing, float)
+    k = int(np.argmax(sp))
+    if sp[k] < 1.5 * np.sort(sp)[1]:
+        return False
+    idx = np.argwhere(cord)
+    if len(idx) < 20:
+        return False
+    pts = idx[:: max(len(idx) // 5000, 1)] * sp
+    _, _, vt = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)
+    return bool(abs(vt[0][k]) < 0.7)

@@ -21,6 +21,22 @@ How the cord is found on T2 (:func:`segment_cord`)
    interpolated from its neighbours, and the radius is kept within ``tolerance_mm`` above a
    median-filtered radius map (cutting leaks) and never below it (filling bites taken by edema
    as bright as CSF). Every voxel inside the radius is cord; holes are filled.
+
+   On slices much thicker than their pixels that cut along the cord (sagittal, coronal,
+   oblique: 2-4 mm slices, 0.5-0.8 mm pixels) the cord spans only 2-4 slices, and a radius per
+   angular sector would be guessed across the slices (it used to fill the search tube). There
+   each slice holds one *chord* of the cross-section, measured along the fine in-plane direction
+   across the cord: the halfway threshold marks the voxels whose partial-volume cord fraction is
+   at least one half, so in an outer slice the chord is that of the slice's centre. A slice side
+   whose chord no fluid closes, or that lies beyond a slice without cord, holds none; the full
+   chord is a concave function of the slice position (a cross-section is convex), which cuts
+   bone and fat reached through a thin CSF ring. The CSF level is then the typical brightest
+   voxel per sector (a thin ring is partial volume), and a bright region touching the curve
+   that holds voxels as bright as CSF is fluid, not a lesion.
+4. Plausibility: the median cross-section must be a cord's (``MIN_AREA_MM2``-``MAX_AREA_MM2``)
+   and clearly smaller than the search tube, and the CSF must stand ``MIN_CONTRAST_NOISE``
+   noise standard deviations above the cord; otherwise the mask is empty and ``reason`` says why
+   and what to do (check the clicks, or draw or import the cord).
 """
 
 from __future__ import annotations
@@ -46,6 +62,12 @@ DEFAULT_RADIUS_MM = 10.0
 #: low enough that fat and flow artefacts brighter than CSF do not lift the threshold
 #: (85 was best on the phantom and on both SCT images; 95 over-segmented the SCT lesion image).
 CSF_PERCENTILE = 85
+#: Plausible cross-section of the spinal cord (mm^2): ~30 in an atrophic thoracic cord to ~120 at
+#: the cervical enlargement, with margins; outside, segment_cord refuses rather than guess.
+MIN_AREA_MM2 = 12.0
+#: The CSF must be brighter than the cord by this many noise standard deviations.
+MIN_CONTRAST_NOISE = 6.0
+MAX_AREA_MM2 = 160.0
 
 
 # ---------------------------------------------------------------------------------- tube geometry
@@ -79,18 +101,48 @@ def _tube(centerline: Centerline, geometry: Geometry, radius_mm: float) -> _Tube
         return _Tube(box, index.reshape(0, 3), empty, empty, empty, centerline.length_mm)
     world = geometry.index_to_world(index)
     # Cheap prefilter on the distance to the nearest curve sample (samples are 0.5 mm apart).
-    dist, _ = centerline._tree.query(world, distance_upper_bound=radius_mm + 1.0)
+    dist, nearest = centerline._tree.query(world, distance_upper_bound=radius_mm + 1.0)
     keep = np.isfinite(dist)
-    index, world = index[keep], world[keep]
+    index, world, nearest = index[keep], world[keep], nearest[keep]
     length = centerline.length_mm
-    s = centerline.arclength_of(world)
-    foot = centerline.point_at(np.clip(s, 0.0, length))
+    s, foot = _project(centerline, world, nearest)
     offset = world - foot
     r = np.linalg.norm(offset, axis=1)
     keep = r <= radius_mm
     index, s, r, offset = index[keep], s[keep], r[keep], offset[keep]
     theta = _angles(centerline, s, offset)
     return _Tube(box, index, s, r, theta, length)
+
+
+def _project(centerline: Centerline, world: np.ndarray, nearest: np.ndarray):
+    """Arc length of each point's foot on the curve (extended beyond the ends) and the nearest
+    point of the curve itself (an end point beyond the ends), from the nearest curve sample.
+
+    As :meth:`Centerline.arclength_of`, reusing the sample index the caller's query found.
+    """
+    pts = centerline.points
+    n_seg = len(pts) - 1
+    d = np.diff(pts, axis=0)
+    lengths = np.linalg.norm(d, axis=1)
+    d = d / lengths[:, None]
+    cum = np.concatenate([[0.0], np.cumsum(lengths)])
+    best_s = np.full(len(world), np.nan)
+    best_foot = np.zeros_like(world)
+    best = np.full(len(world), np.inf)
+    for step in (-1, 0):
+        seg = np.clip(nearest + step, 0, n_seg - 1)
+        rel = world - pts[seg]
+        t = np.einsum("ij,ij->i", rel, d[seg])
+        lo = np.where(seg == 0, -np.inf, 0.0)
+        hi = np.where(seg == n_seg - 1, np.inf, lengths[seg])
+        t = np.clip(t, lo, hi)
+        dist = np.linalg.norm(rel - t[:, None] * d[seg], axis=1)
+        better = dist < best
+        best[better] = dist[better]
+        best_s[better] = cum[seg[better]] + t[better]
+        tc = np.clip(t[better], 0.0, lengths[seg[better]])
+        best_foot[better] = pts[seg[better]] + tc[:, None] * d[seg[better]]
+    return best_s, best_foot
 
 
 def _index_box(pts: np.ndarray, geometry: Geometry, margin_mm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -246,12 +298,15 @@ def segment_cord(t2, geometry: Geometry | None, centerline_points, *,
     Returns
     -------
     Segmentation
-        Boolean cord mask on the image grid, empty with a reason on bad input. ``details``:
-        thresholds, reference intensities, radius used, centerline length.
+        Boolean cord mask on the image grid, empty with a reason on bad input or when no
+        plausible cord can be outlined (never the search tube). ``details``: thresholds,
+        reference intensities, ``model`` ("star" or "chords per slice"), ``median_area_mm2``,
+        ``median_radius_mm`` (of the circle of that area), ``noise_sigma``, centerline length.
 
     Examples
     --------
-    A dark 3 mm-radius cord in bright CSF, stored sagittally with 3 mm left-right slices:
+    A dark 3 mm-radius cord in bright CSF, stored sagittally with 3 mm left-right slices (the
+    mask holds the voxels whose centre lies inside the cord):
 
     >>> from lesionview.geometry import Geometry
     >>> g = Geometry((9, 80, 40), spacing=(3.0, 0.5, 0.5), origin=(12.0, -10.0, 20.0),
@@ -259,8 +314,14 @@ def segment_cord(t2, geometry: Geometry | None, centerline_points, *,
     >>> world = g.index_to_world(np.argwhere(np.ones(g.shape, bool))).reshape(*g.shape, 3)
     >>> t2 = np.where(np.hypot(world[..., 0], world[..., 1]) < 3.0, 400.0, 1400.0)
     >>> seg = segment_cord(t2, g, [[0, 0, 15], [0, 0.5, 0], [0, 0, -15]])
-    >>> seg.ok, round(seg.details["median_radius_mm"])
-    (True, 3)
+    >>> seg.ok, seg.details["model"]
+    (True, 'chords per slice')
+
+    Only the slice through the axis has its centre inside the cord: a 5.5 mm chord of voxel
+    centres on one 3 mm slice.
+
+    >>> round(seg.details["median_area_mm2"], 1)
+    16.5
     """
     own = getattr(t2, "geometry", None)
     if geometry is None:
@@ -303,8 +364,11 @@ def segment_cord(t2, geometry: Geometry | None, centerline_points, *,
         return Segmentation.empty(geometry, "the image is constant around the cord (no contrast).", **details)
 
     # 1. Reference intensities per section, and the threshold between them.
-    refs = _references(s, r, values, tube.length_mm, core_mm=core_mm, stats_mm=stats_mm,
-                       search_radius_mm=search_radius_mm)
+    sector = np.floor((theta + np.pi + np.pi / sectors) / (2 * np.pi) * sectors).astype(int) % sectors
+    chords = _chord_frame(geometry, centerline, s, idx, tube.box)
+    refs = _references(s, r, values, sector, tube.length_mm, core_mm=core_mm, stats_mm=stats_mm,
+                       search_radius_mm=search_radius_mm, max_radius_mm=max_radius_mm, sectors=sectors,
+                       thin_ring=chords is not None)
     if refs is None:
         return Segmentation.empty(geometry, "too few voxels near the centerline to estimate cord and "
                                   "CSF intensities.", **details)
@@ -314,6 +378,15 @@ def segment_cord(t2, geometry: Geometry | None, centerline_points, *,
     if not typical > 0:
         return Segmentation.empty(geometry, "the cord is not darker than the fluid around it: is this "
                                   "a T2-weighted image?", **details)
+    # The fluid must stand out of the noise: a cord cannot be outlined on a contrast of a few
+    # noise standard deviations (no CSF around it, or the wrong series).
+    noise = _noise(image, tube.box)
+    details["noise_sigma"] = round(noise, 2)
+    if typical < MIN_CONTRAST_NOISE * noise:
+        return Segmentation.empty(geometry, f"no CSF is seen around the cord: the fluid is only {typical:.0f} "
+                                  f"brighter than the cord, {typical / max(noise, 1e-9):.1f} times the noise "
+                                  f"({noise:.0f}); check the clicks sit on the cord of a T2-weighted series, "
+                                  "or draw or import the cord mask.", **details)
     good = contrast >= min_contrast * typical
     thresholds = cord_ref + threshold_fraction * contrast
     thresholds = np.interp(centres, centres[good], thresholds[good])
@@ -343,29 +416,53 @@ def segment_cord(t2, geometry: Geometry | None, centerline_points, *,
     n_sec = max(int(np.ceil(tube.length_mm / step)), 1)
     sec = np.clip((s / tube.length_mm * n_sec).astype(int), 0, n_sec - 1)
     # Sectors centred on the patient axes: voxels of a sagittal slice through the curve sit
-    # mid-sector, not on a border where round-off would scatter them.
-    sector = np.floor((theta + np.pi + np.pi / sectors) / (2 * np.pi) * sectors).astype(int) % sectors
+    # mid-sector, not on a border where round-off would scatter them (``sector``, above).
+    if chords is not None:
+        # Thick slices crossing the cord: each slice's cord is a chord along the fine in-plane
+        # direction, measured on its own (see _chord_frame); "sectors" are (slice, side) pairs.
+        sector, dist, n_ang = chords
+    else:
+        dist, n_ang = r, sectors
     # Walking out from the curve, the cord ends at the first bright (CSF) voxel: dark voxels
     # beyond it (dura, bone, ligaments reached through a thin CSF ring) are not cord.
-    bright = near & _fluid(local, box_shape, values >= threshold, r, core_mm, max_radius_mm)
-    first_bright = np.full((n_sec, sectors), np.inf)
-    np.minimum.at(first_bright, (sec[bright], sector[bright]), r[bright])
-    candidate &= r < first_bright[sec, sector]
-    radius = np.full((n_sec, sectors), -np.inf)
-    np.maximum.at(radius, (sec[candidate], sector[candidate]), r[candidate])
-    # A sector without candidate voxels (thick slices leave some with none near the curve, a
-    # bright lesion can hide the cord in others) borrows from its neighbours.
+    csf_at = np.interp(s, centres, csf_ref)
+    # On thick slices a tight canal's CSF ring closes within the search radius, and edema
+    # touching it would make the two one "lesion"; on thin slices a lesion as bright as CSF is.
+    bright = near & _fluid(local, box_shape, values >= threshold, r, core_mm, max_radius_mm,
+                           (values >= csf_at) if chords is not None else np.zeros_like(near))
+    first_bright = np.full((n_sec, n_ang), np.inf)
+    np.minimum.at(first_bright, (sec[bright], sector[bright]), dist[bright])
+    candidate &= dist < first_bright[sec, sector]
+    radius = np.full((n_sec, n_ang), -np.inf)
+    np.maximum.at(radius, (sec[candidate], sector[candidate]), dist[candidate])
     radius[~np.isfinite(radius)] = np.nan
+    if chords is not None:
+        # No dark voxel before the fluid: this side of this slice lies outside the cord.
+        radius[np.isnan(radius) & np.isfinite(first_bright)] = 0.0
+        # ... and a chord that no fluid closes is not cord either: past a thin CSF ring, a slice
+        # of bone, fat and partial-volume CSF can be as dark as the threshold all along.
+        radius[~np.isfinite(first_bright)] = 0.0
+        radius = _contiguous_slices(radius, geometry, centerline, tube.box, n_sec, tolerance_mm)
     raw = radius
-    radius = _fill_nan(radius)
-    # Sectors wrap around the curve; sections do not.
-    padded = np.concatenate([radius[:, -1:], radius, radius[:, :1]], axis=1)
-    smooth = ndimage.median_filter(padded, size=(5, 3), mode="nearest")[:, 1:-1]
+    if chords is None:
+        # A sector without candidate voxels (a bright lesion can hide the cord) borrows from
+        # its neighbours; sectors wrap around the curve, sections do not.
+        radius = _fill_nan(radius)
+        padded = np.concatenate([radius[:, -1:], radius, radius[:, :1]], axis=1)
+        smooth = ndimage.median_filter(padded, size=(5, 3), mode="nearest")[:, 1:-1]
+    else:
+        # A slice side without cord voxels lies outside the cord (its partial-volume cord
+        # fraction is below one half), unless its neighbours along the cord have some (a
+        # lesion hiding it): fill along the cord only, never across slices.
+        radius = _fill_nan_along(radius)
+        smooth = ndimage.median_filter(radius, size=(5, 1), mode="nearest")
     # Keep the measured radius unless it is a bite (below the smooth model: bright lesion or
-    # edema at the edge) or a spike (a leak through thin CSF); thick slices make the measured
-    # radius ragged from sector to sector, hence the tolerance.
+    # edema at the edge) or a spike (a leak through thin CSF).
     radius = np.clip(np.nan_to_num(raw, nan=-1.0), smooth, smooth + tolerance_mm)
-    inside_cord = near & (r <= radius[sec, sector] + 1e-6)
+    if chords is not None:
+        radius[smooth <= 0] = -1.0
+        radius = _contiguous_slices(radius, geometry, centerline, tube.box, n_sec, tolerance_mm)
+    inside_cord = near & (dist <= radius[sec, sector] + 1e-6)
 
     mask_box = np.zeros(box_shape, bool)
     mask_box[tuple(local[inside_cord].T)] = True
@@ -376,22 +473,40 @@ def segment_cord(t2, geometry: Geometry | None, centerline_points, *,
         mask_box = np.isin(labels, np.unique(core[core > 0]))
     mask = np.zeros(geometry.shape, bool)
     mask[tube.box] = mask_box
-    radii = radius[np.isfinite(radius)]
-    details.update(section_mm=float(step), sectors=int(sectors),
-                   median_radius_mm=float(np.median(radii)) if radii.size else 0.0,
-                   max_model_radius_mm=float(radii.max()) if radii.size else 0.0,
+    # Plausibility: a cord cross-section is ~30-120 mm^2; a mask that fills the search tube is
+    # not a cord but fluid, bone or a partial-volume blur taken for it.
+    per_section = np.bincount(sec[inside_cord], minlength=n_sec) * geometry.voxel_volume / step
+    area = float(np.median(per_section))
+    tube_area = np.pi * max_radius_mm ** 2
+    details.update(section_mm=float(step), sectors=int(sectors), model="chords per slice" if chords else "star",
+                   median_area_mm2=round(area, 1), median_radius_mm=float(np.sqrt(area / np.pi)),
                    threshold=float(np.median(thresholds)))
     if not mask.any():
         return Segmentation(mask, geometry, "no cord was found around the centerline.", details)
+    filled = float(np.mean(per_section > 0.6 * tube_area))
+    if area > MAX_AREA_MM2 or area > 0.6 * tube_area or filled > 0.25:
+        return Segmentation.empty(
+            geometry, f"the cord could not be told from the fluid around it: its cross-section came out "
+            f"at {area:.0f} mm^2 (a cord is {MIN_AREA_MM2:.0f}-{MAX_AREA_MM2:.0f} mm^2), filling the "
+            f"{max_radius_mm:g} mm search tube; on these slices the CSF beside the cord is not seen. Check the "
+            "clicks sit on the cord of a T2-weighted series, or draw or import the cord mask.", **details)
+    if area < MIN_AREA_MM2:
+        return Segmentation.empty(
+            geometry, f"no cord could be outlined around the clicks: its cross-section came out at "
+            f"{area:.0f} mm^2 (a cord is {MIN_AREA_MM2:.0f}-{MAX_AREA_MM2:.0f} mm^2); either no fluid closes "
+            "it within the search tube or the clicks are off the cord. Check the clicks sit on the cord "
+            "of a T2-weighted series, or draw or import the cord mask.", **details)
     return Segmentation(mask, geometry, "", details)
 
 
-def _fluid(local, box_shape, bright, r, core_mm, max_radius_mm) -> np.ndarray:
+def _fluid(local, box_shape, bright, r, core_mm, max_radius_mm, csf_bright) -> np.ndarray:
     """Which bright voxels are CSF (a barrier) rather than a lesion or edema inside the cord.
 
     A bright region that reaches the centerline but not the outside of the cord is taken for an
-    intramedullary lesion or edema; every other bright region (connected to the CSF beyond
-    ``max_radius_mm``, or a pocket of fluid that is neither) is a barrier.
+    intramedullary lesion or edema, unless it holds voxels as bright as the CSF itself
+    (``csf_bright``): in a tight canal the CSF ring closes within ``max_radius_mm`` and edema
+    touching it joins the two into one region. Every other bright region (connected to the CSF
+    beyond ``max_radius_mm``, or a pocket of fluid that is neither) is a barrier.
     """
     grid = np.zeros(box_shape, bool)
     grid[tuple(local[bright].T)] = True
@@ -400,15 +515,27 @@ def _fluid(local, box_shape, bright, r, core_mm, max_radius_mm) -> np.ndarray:
     at_core = np.unique(lab[bright & (r <= core_mm)])
     outside = np.unique(lab[bright & (r > max_radius_mm)])
     inside_only = np.setdiff1d(at_core[at_core > 0], outside)
+    fluid_like = np.bincount(lab[bright & csf_bright], minlength=labels.max() + 1) >= 5
+    inside_only = inside_only[~fluid_like[inside_only]]
     return bright & ~np.isin(lab, inside_only)
 
 
-def _references(s, r, values, length, *, core_mm, stats_mm, search_radius_mm):
-    """Section centres, cord and CSF reference intensities (robust percentiles)."""
+def _references(s, r, values, sector, length, *, core_mm, stats_mm, search_radius_mm, max_radius_mm, sectors,
+                thin_ring=False):
+    """Section centres, cord and CSF reference intensities (robust percentiles).
+
+    The CSF level is the larger of two estimates: the 85th percentile of the whole ring (a wide
+    canal) and the typical brightest voxel per angular sector within ``max_radius_mm`` of the
+    curve (a thin CSF ring, 1-2 mm in a tight thoracic canal, is a small part of the ring and
+    would otherwise pass for its bone and muscle). The second is taken when it is much higher,
+    or always with ``thin_ring`` (thick slices along the cord, whose CSF beside the cord is a
+    partial-volume blend).
+    """
     n = max(round(length / stats_mm), 1)
     edges = np.linspace(0.0, length, n + 1)
     centres, cord, csf = [], [], []
     ring = (r > core_mm) & (r <= search_radius_mm)
+    near_ring = (r > core_mm) & (r <= max_radius_mm + 1.0)
     core = r <= core_mm
     for a, b in pairwise(edges):
         in_sec = (s >= a - 0.5 * stats_mm) & (s <= b + 0.5 * stats_mm)   # overlapping windows
@@ -419,10 +546,118 @@ def _references(s, r, values, length, *, core_mm, stats_mm, search_radius_mm):
         # Lower quartile: a bright lesion or edema at the centre does not lift the cord value.
         cord.append(np.percentile(c, 25))
         # CSF: the bright end of the ring (the cord, bone and ligaments are darker).
-        csf.append(np.percentile(o, CSF_PERCENTILE))
+        level = np.percentile(o, CSF_PERCENTILE)
+        sel = in_sec & near_ring
+        if sel.any():
+            peak = np.full(sectors, np.nan)
+            np.fmax.at(peak, sector[sel], values[sel])
+            if np.isfinite(peak).sum() >= sectors // 2:
+                # The median sector: a fluid ring seen all around, not one bright spot. Only
+                # when the ring percentile falls far short of it (a thin ring) does it replace it.
+                ring_peak = float(np.nanpercentile(peak, 50))
+                if thin_ring:
+                    level = max(level, float(np.nanpercentile(peak, 75)))
+                elif level - cord[-1] < 0.25 * (ring_peak - cord[-1]):
+                    level = ring_peak
+        csf.append(level)
     if not centres:
         return None
     return np.array(centres), np.array(cord), np.array(csf)
+
+
+def _chord_frame(geometry: Geometry, centerline: Centerline, s, idx, box):
+    """(slice, side) index and in-plane distance of each voxel, when slices are thick across the cord.
+
+    On slices much thicker than their pixels, cut along the cord (sagittal, coronal, oblique),
+    only the in-plane direction across the cord (``e_f``) is finely sampled; across the slices
+    the cord spans 2-4 voxels. Each slice then holds one chord of the cord's cross-section: in a
+    slice whose centre lies inside the cord, the cord fills more than half of the voxel (its
+    partial-volume fraction is >= 0.5) and the voxel is darker than the halfway threshold; in a
+    slice whose centre lies outside, CSF fills more than half and it is brighter. Measuring the
+    chord slice by slice along ``e_f`` (where the boundary is sharp) gives the voxel-centre cord
+    without ever guessing a radius across slices.
+
+    Returns None for grids without a coarse axis across the cord (axial stacks, isotropic voxels).
+    """
+    spacing = np.array(geometry.spacing)
+    k = int(np.argmax(spacing))
+    if spacing[k] < 1.5 * np.sort(spacing)[1]:
+        return None
+    normal = geometry.direction_matrix[:, k]
+    t = centerline.tangent_at_arclength(np.clip(s, 0.0, centerline.length_mm))
+    across = normal[None, :] - (t @ normal)[:, None] * t
+    norm = np.linalg.norm(across, axis=1)
+    if np.median(norm) < 0.7:       # the slices cut across the cord: the in-plane star is fine
+        return None
+    e_f = np.cross(t, across / norm[:, None])
+    world = geometry.index_to_world(idx)
+    foot = centerline.point_at(np.clip(s, 0.0, centerline.length_mm))
+    along = np.einsum("ij,ij->i", world - foot, e_f)
+    slab = idx[:, k] - box[k].start
+    return 2 * slab + (along >= 0), np.abs(along), 2 * (box[k].stop - box[k].start)
+
+
+def _contiguous_slices(chord, geometry: Geometry, centerline: Centerline, box, n_sec: int,
+                       tolerance_mm: float) -> np.ndarray:
+    """Chords (sections x (slice, side)) trimmed to slices that hold cord on a contiguous run.
+
+    Walking out from the slice(s) the centerline passes through, the cord ends at the first slice
+    without cord: a dark slice beyond it (bone or fat past a thin CSF ring, joined through partial
+    volume) is not cord. A cross-section is convex, so a slice's chord cannot exceed the one
+    nearer the centre by more than ``tolerance_mm``.
+    """
+    k = int(np.argmax(geometry.spacing))
+    n_slab = chord.shape[1] // 2
+    s = (np.arange(n_sec) + 0.5) / n_sec * centerline.length_mm
+    where = geometry.world_to_index(centerline.point_at(s))[:, k] - box[k].start
+    out = np.nan_to_num(chord, nan=0.0).reshape(n_sec, n_slab, 2)
+    out = np.maximum(out, 0.0)
+    full = out.sum(axis=2)
+    for i in range(n_sec):
+        j0 = int(np.clip(np.floor(where[i]), 0, n_slab - 1))
+        for step in (-1, 1):
+            # The line of slices through the centre: the full chord of a convex section is a
+            # concave function of the slice position, so f[j+1] <= 2 f[j] - f[j-1].
+            inner, edge = (j0 + 1, j0) if step < 0 else (j0, j0 + 1)
+            if not 0 <= edge < n_slab:
+                continue
+            prev2 = full[i, inner] if 0 <= inner < n_slab else full[i, edge]
+            prev = full[i, edge]
+            j = edge + step
+            while 0 <= j < n_slab:
+                bound = max(2 * prev - prev2, 0.0) + tolerance_mm if prev > 0 else 0.0
+                bound = min(bound, prev + tolerance_mm)
+                if full[i, j] > bound:
+                    out[i, j] *= bound / full[i, j]
+                    full[i, j] = bound
+                if full[i, j] <= 0:
+                    out[i, j] = 0.0
+                    full[i, j] = 0.0
+                prev2, prev = prev, full[i, j]
+                j += step
+    return out.reshape(n_sec, 2 * n_slab)
+
+
+def _fill_nan_along(radius: np.ndarray) -> np.ndarray:
+    """Replace NaN entries by interpolation along the cord (per column); all-NaN columns are 0."""
+    out = radius.copy()
+    sec = np.arange(out.shape[0])
+    for j in range(out.shape[1]):
+        col = out[:, j]
+        ok = np.isfinite(col)
+        if ok.any() and not ok.all():
+            out[:, j] = np.interp(sec, sec[ok], col[ok])
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _noise(image: np.ndarray, box) -> float:
+    """Noise standard deviation in ``box``: MAD of neighbour differences along the finest axis."""
+    crop = np.asarray(image[box], dtype=np.float32)
+    d = np.diff(crop, axis=int(np.argmax(crop.shape)))
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
 def _grid_step_along(geometry: Geometry, centerline: Centerline) -> float:

@@ -15,12 +15,17 @@ from ._stats import (
     lower_mode,
     mask_array,
     noise_sigma,
+    normal_cord_profile,
+    partial_volume_template,
     seed_index,
+    thick_along_cord,
 )
 from .result import Segmentation
 
 #: The edema's own level is read in this shell around the lesion (inner, outer distance, mm).
 LEVEL_SHELL_MM = (0.5, 3.0)
+#: Percentile of the shell taken as the edema level on thick slices along the cord.
+LEVEL_PERCENTILE_THICK = 75
 #: ... or within this distance of a click (mm).
 LEVEL_RADIUS_MM = 2.0
 #: Why there is no edema without a cord region: said to the caller, with what to do.
@@ -45,8 +50,20 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
 
     Normal cord is the *lower mode* of the cord region's T2 intensities: the most frequent value
     among those below the cord's median (robust to edema covering many levels, since edema is the
-    bright minority), with the spread of the values below it. The edema's own level is the median
-    T2 in a 0.5-3 mm shell around the lesion (or within 2 mm of the click). Hysteresis
+    bright minority). The edema's own level is the median T2 in a 0.5-3 mm shell around the
+    lesion (or within 2 mm of the click).
+
+    On slices much thicker than their pixels that cut along the cord (3-4 mm sagittal or oblique
+    series) a thin cord's voxels are blends with the CSF beside it, as bright as edema, and a bias
+    field changes the cord's level along it. There the normal cord is read section by section
+    along the cord (6 mm sections, :func:`~lesionview.segment._stats.normal_cord_profile`): the
+    darker part of each section, divided by the CSF beside it so that the sections edema lifts
+    stand out even when edema covers most of the cord, and interpolated over them. Each voxel is
+    then compared with normal cord *at the same place in its slice* (same slice, same in-plane
+    depth under the cord's outline, from the normal sections:
+    :func:`~lesionview.segment._stats.partial_volume_template`), so partial volume with CSF
+    cancels out; the edema level is the 75th percentile of the shell (its partial volume with
+    normal cord dilutes the median). Hysteresis
     thresholding (``skimage.filters.apply_hysteresis_threshold``) then keeps the voxels above
     ``low = normal + (1 - sensitivity) * (level - normal)`` that are connected (face neighbours)
     to voxels above ``high = normal + (1 - sensitivity / 2) * (level - normal)``, and of those the
@@ -128,9 +145,35 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
         return empty(geometry, "the image has no contrast (every voxel has the same value)")
     start_box = start[box]
     allowed = cord[box] & finite
-    ref, sigma = lower_mode(crop[allowed])
-    ref_source = "lower mode of the cord region"
-    sigma = max(sigma, noise_sigma(crop, finite, geometry.spacing))
+    # Normal cord, section by section along the cord (see normal_cord_profile): the image is
+    # divided by it, so a bias field along the cord and the partial-volume CSF of thick slices
+    # do not pass for edema, and normal cord reads 1 everywhere.
+    expected = None
+    if thick_along_cord(allowed, geometry.spacing):
+        normal, profile = normal_cord_profile(crop, allowed, geometry, box)
+        scale = float(np.median(normal[allowed]))
+        crop = np.where(finite, crop / np.maximum(normal, 1e-6) * scale, crop).astype(np.float32)
+        ref_source = "normal sections of the cord (lower quartile of their core), section by section"
+        expected = partial_volume_template(crop, allowed, profile.get("normal_sections", allowed),
+                                           geometry.spacing)
+    if expected is not None:
+        # Thick slices along the cord: compare each voxel with normal cord at the same place in
+        # its slice (partial volume with CSF included), not with the pure cord.
+        known = np.isfinite(expected)
+        crop = np.where(known, crop - expected + scale, crop).astype(np.float32)
+        # A place in the slices where the normal cord was never seen (an outer slice the cord
+        # only enters where the edema is) cannot be judged: its partial volume is unknown.
+        allowed &= known
+        ref_source += ", against the partial-volume template of normal cord on these thick slices"
+        ref, sigma = scale, _noise(image, box, geometry)
+    else:
+        # Thin slices: the lower mode of the cord region.
+        ref_source = "lower mode of the cord region"
+        ref, spread = lower_mode(crop[allowed])
+        # The spread of the cord's values holds partial volume and bias as well as noise; the
+        # contrast test is against the noise (the spread counts up to twice the noise).
+        noise = _noise(image, box, geometry)
+        sigma = max(noise, min(spread, 2.0 * noise))
 
     if lesion is not None:
         ring = (dilate_mm(start_box, geometry.spacing, LEVEL_SHELL_MM[1])
@@ -140,7 +183,12 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
         ring = (distance_mm(crop.shape, geometry.spacing, local) <= LEVEL_RADIUS_MM) & allowed
     if not ring.any():
         return empty(geometry, "no cord voxels around the lesion to read the edema signal from")
-    level = float(np.median(crop[ring]))
+    # On thick slices the shell is diluted by partial volume with normal cord: its brighter
+    # voxels tell the edema's own level (the half-way edge is then where a voxel is half edema).
+    level = float(np.percentile(crop[ring], LEVEL_PERCENTILE_THICK if expected is not None else 50))
+    # The CSF cut-offs use the edema's bright end: noise, a bias field and the partial volume of
+    # the shell make the median a diluted edema level, and pure edema must not pass for CSF.
+    level_hi = max(level, float(np.percentile(crop[ring], LEVEL_PERCENTILE_THICK)))
     contrast = level - ref
     if contrast < max(MIN_CONTRAST_SIGMA * sigma, MIN_CONTRAST_FRACTION * abs(ref)):
         return empty(geometry, f"no T2 hyperintensity around the {'lesion' if lesion is not None else 'seed'}: "
@@ -150,11 +198,15 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
     high = ref + (1.0 - sensitivity / 2.0) * contrast
     # CSF is brighter than edema on T2, and the cord voxels next to it are partial-volume blends
     # that look like edema: keep the growth away from clearly CSF-bright voxels.
-    csf = finite & (crop > level + CSF_FACTOR * contrast)
+    csf = finite & (crop > level_hi + CSF_FACTOR * (level_hi - ref))
     # Face neighbours count too: through a thick slice, the next slice's CSF blends in.
     near_csf = dilate_mm(csf, geometry.spacing, CSF_MARGIN_MM)
-    bright_csf = finite & (crop > level + CSF_FACTOR_FACES * contrast)
+    bright_csf = finite & (crop > level_hi + CSF_FACTOR_FACES * (level_hi - ref))
     near_csf |= ndimage.binary_dilation(bright_csf, ndimage.generate_binary_structure(3, 1))
+    if expected is not None:
+        # On thick slices every cord voxel touches a CSF-bright neighbour slice; the template
+        # has already taken their partial volume out: only voxels that are CSF themselves go.
+        near_csf = csf & ~np.isfinite(expected)
     allowed &= ~near_csf
     work = np.where(allowed, crop, np.float32(-np.inf))
     hyst = apply_hysteresis_threshold(work, low, high)
@@ -164,6 +216,11 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
     region = np.isin(labels, keep[keep > 0])
     if lesion is not None:
         region |= start_box
+        # Only what is joined to a lesion: a few voxels within a millimetre of it but apart from
+        # it would be a separate edema for the measurements table.
+        labels, _ = ndimage.label(region)
+        keep = np.unique(labels[start_box])
+        region = np.isin(labels, keep[keep > 0])
     if region.any():
         r_sl = ndimage.find_objects(region.astype(np.uint8))[0]
         region[r_sl] = ndimage.binary_fill_holes(region[r_sl])
@@ -179,6 +236,15 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
                "from": "lesion mask" if lesion is not None else "seed",
                "volume_mm3": float(region.sum()) * geometry.voxel_volume}
     return Segmentation(mask, geometry, "", details)
+
+
+def _noise(image: np.ndarray, box, geometry: Geometry) -> float:
+    """Image noise around the cord: over a box 10 mm wider than the cord's (a thin cord's own box
+    is mostly edges, which a neighbour-difference estimate would take for noise)."""
+    wide = tuple(slice(max(b.start - int(np.ceil(10.0 / sp)), 0), min(b.stop + int(np.ceil(10.0 / sp)), n))
+                 for b, sp, n in zip(box, geometry.spacing, geometry.shape))
+    crop = np.asarray(image[wide], dtype=np.float32)
+    return noise_sigma(crop, np.isfinite(crop), geometry.spacing)
 
 
 def _point_mask(shape, index) -> np.ndarray:

@@ -58,6 +58,13 @@ VALLEY_FRACTION = 0.4
 VALLEY_SMOOTH_MM = 0.5
 #: Lowest threshold ever used, in robust standard deviations above normal cord.
 FLOOR_SIGMA = 2.0
+#: An array axis whose spacing is at least this many times the finest one (and at least
+#: THICK_POLE_MM) holds thick slices: a slice at a pole along it is kept only when the lesion
+#: fills it at half maximum, whatever the sensitivity (a whole slice is a lot of length).
+COARSE_RATIO = 2.0
+THICK_POLE_MM = 2.0
+#: Fraction of the lesion's contrast a pole slice must reach (half maximum: half of it is lesion).
+POLE_FRACTION = 0.5
 #: A grown region is an intramedullary lesion only if at least this fraction of it lies in the
 #: cord mask ("mostly inside": the 1 mm margin lets a lesion at the cord surface keep its rim).
 MIN_INSIDE_CORD = 0.5
@@ -333,6 +340,7 @@ def _grow_in_box(image, pre, cord, box, idx, spacing, sensitivity):
                 ref = float(np.median(crop[ring]))
     if region is None or not region.any():
         return "nothing above the threshold is connected to the seed"
+    region, poles = _trim_poles(region, smooth, spacing, start, ref, peak)
     region, split = _split_at_valleys(region, filled, spacing, start, seed_peak - ref)
     region = _fill_holes(region)
     if cord_box is not None:
@@ -340,8 +348,48 @@ def _grow_in_box(image, pre, cord, box, idx, spacing, sensitivity):
     details = {"split_from_neighbour": split, "normal_median": float(ref), "normal_sigma": float(sigma), "normal_reference": ref_source,
                "peak": float(peak), "threshold": float(threshold),
                "enhancement_ratio_peak": float(peak / ref) if ref > 0 else None,
-               "iterations": iterations, "seed_snapped": start != seed}
+               "iterations": iterations, "seed_snapped": start != seed,
+               "pole_slices_removed": poles}
     return region, details
+
+
+def _trim_poles(region, smooth, spacing, start, ref, peak):
+    """Drop pole slices along a thick-slice axis that the lesion does not fill at half maximum.
+
+    Along an axis of thick slices (COARSE_RATIO x the finest spacing and THICK_POLE_MM or more) a
+    partial slice at either end of the region is kept only when its brightest (smoothed) voxel
+    is at least POLE_FRACTION of the way from normal cord to the lesion's peak: the lesion fills
+    at least half of it. In-plane, the sensitivity sets the edge; across thick slices a whole
+    slice would be added (3 mm on 3 mm slices: a 12 mm lesion read 15 mm, a 9 mm gap read 6), so
+    the half-maximum decides. The slice holding ``start`` is never dropped. Returns the region
+    and the number of slices dropped.
+    """
+    spacing = np.asarray(spacing, float)
+    axis = int(np.argmax(spacing))
+    if spacing[axis] < max(COARSE_RATIO * spacing.min(), THICK_POLE_MM) or peak <= ref:
+        return region, 0
+    dropped = 0
+    while True:
+        present = np.flatnonzero(np.any(region, axis=tuple(a for a in range(3) if a != axis)))
+        if present.size < 2:
+            break
+        trimmed = False
+        for k in (present[0], present[-1]):
+            if k == start[axis]:
+                continue
+            index = [slice(None)] * 3
+            index[axis] = k
+            index = tuple(index)
+            fraction = (float(smooth[index][region[index]].max()) - ref) / (peak - ref)
+            if fraction < POLE_FRACTION:
+                region = region.copy()
+                region[index] = False
+                dropped += 1
+                trimmed = True
+        if not trimmed:
+            break
+        region = component_at(region, start) if region[tuple(start)] else region
+    return region, dropped
 
 
 def _split_at_valleys(region, image, spacing, start, contrast):
