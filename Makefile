@@ -58,7 +58,7 @@ test: setup sample
 # The segmentation run as a user would on the 24 phantoms of the validation family (cervical and
 # thoracic; sagittal, axial and oblique; 2-4 mm slices; noise, bias field, rim-enhancing lesions),
 # scored against their truth: one table per group (lesionview/phantom/validate.py).
-validate: setup sample
+validate: setup
 	$(PY) -m lesionview.phantom.validate
 
 # make test fuzzes a few hundred mutants of real files and sends Ctrl-C at 8 moments per command;

@@ -16,7 +16,8 @@ MODULE = "lesionview_toy_backends"
 ENTRY_POINTS = {
     "toysphere": f"{MODULE}:SphereBackend",          # works: threshold in a 3 mm sphere
     "toybig": f"{MODULE}:BigBackend",                # works, but draws a 24 mm ball (check_lesion refuses it)
-    "toyweights": f"{MODULE}:make_weights_backend",  # a factory; its weights are missing
+    "toyweights": f"{MODULE}:WeightsBackend",        # its weights are missing (a classmethod problem())
+    "toylazy": f"{MODULE}:make_lazy_backend",        # a factory; its weights are missing (asked of the instance)
     "toybroken": "lesionview_toy_missing_module:Backend",  # cannot be imported
     "toynumber": f"{MODULE}:NOT_A_BACKEND",          # not a back end
     "toycrash": f"{MODULE}:CrashingBackend",         # fails when it runs
@@ -33,6 +34,9 @@ from lesionview.segment.result import Segmentation
 
 #: Every call: (prompts, target, image roles, mask roles, options).
 CALLS = []
+#: Every back end made (its class name) and every problem() asked (the class name).
+MADE = []
+ASKED = []
 NOT_A_BACKEND = 42
 
 
@@ -54,6 +58,14 @@ class SphereBackend(SegmentationBackend):
     description = "threshold in a 3 mm sphere (tests)"
     targets = frozenset({"lesion"})
     radius_mm = 3.0
+
+    def __init__(self):
+        MADE.append(type(self).__name__)
+
+    @classmethod
+    def problem(cls):
+        ASKED.append(cls.__name__)
+        return ""
 
     def segment(self, images, geometry, prompts, target, *, masks, **options):
         CALLS.append((prompts, target, sorted(images), sorted(masks), options))
@@ -78,12 +90,20 @@ class BigBackend(SphereBackend):
 
 
 class WeightsBackend(SphereBackend):
-    def problem(self):
+    @classmethod
+    def problem(cls):
+        ASKED.append(cls.__name__)
         return "weights not found in /nonexistent/toy-model (set TOY_MODEL_DIR)"
 
 
-def make_weights_backend():
-    return WeightsBackend()
+class LazyBackend(SphereBackend):
+    def problem(self):
+        ASKED.append(type(self).__name__)
+        return "weights not found in /nonexistent/lazy-model"
+
+
+def make_lazy_backend():
+    return LazyBackend()
 
 
 class CrashingBackend(SphereBackend):

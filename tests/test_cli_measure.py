@@ -555,12 +555,10 @@ def printed_table(stdout: str, title: str) -> tuple[list[dict[str, str]], str]:
 @pytest.fixture(scope="module")
 def twin_axial(tmp_path_factory):
     """The twin phantom rendered afresh on 3 mm axial slices (0.5 mm pixels), as NIfTI files."""
-    from lesionview.phantom import render_maps
+    from phantom_grids import twin_axial
 
     d = tmp_path_factory.mktemp("twin_axial")
-    spacing, lo, hi = np.array([0.5, 0.5, 3.0]), np.array([-20.0, -30.0, -110.0]), np.array([20.0, 20.0, 90.0])
-    g = Geometry(tuple(int(n) for n in np.ceil((hi - lo) / spacing) + 1), tuple(spacing), tuple(lo))
-    maps = render_maps("twin", g)
+    g, maps = twin_axial()
     for name, array in (("lesion", maps.lesion_labels), ("edema", maps.edema), ("cord", maps.cord)):
         write_nifti(array, d / f"{name}.nii.gz", geometry=g)
     shutil.copy(SAMPLE / "twin" / "landmarks.csv", d / "landmarks.csv")
@@ -586,11 +584,12 @@ def test_thick_axial_slices_print_the_craniocaudal_uncertainty(twin_axial, tmp_p
     assert [row["levels"] for row in rows] == ["C5 (C6?)", "C6"]
     spans = [LevelSpan.model_validate(les["levels"]) for les in data["lesions"]]
     assert [(s.label, s.possible_label) for s in spans] == [("C5", "C5-C6"), ("C6", None)]
-    assert below == ("C5 (C6?): C5, possibly also C6: its ends are uncertain by ±3.0 mm along the cord "
-                     "(thick slices)")  # the caption
+    assert below == ("C5 (C6?): C5, possibly reaching C6: its ends are uncertain by ±3.0 mm along the cord "
+                     "(3 mm slices across it)")  # the caption
     (edema,), below = printed_table(res.stdout, "T2 edema")
     assert below.startswith("Two enhancing")  # no caption: C1-C7 whichever slice its ends lie in
     assert edema["CC mm"] == f"{data['edema'][0]['craniocaudal_mm']:.1f} ± 3.0"
     flat = " ".join(res.stdout.split())
-    assert "C5 (C5-C6 within ±3.0 mm)" in flat  # the summary sentence says it in words
-    assert "slices 3.0 mm thick lie across the cord" in flat
+    assert "C5 (possibly reaching C6), 3.0 mm and C6, 9.0 mm; gap 3.0 ± 3.0 mm." in flat  # the summary says it
+    assert ("slices 3.0 mm thick across the cord: lengths along the cord, gaps and level extents are uncertain "
+            "by up to ±3.0 mm") in flat

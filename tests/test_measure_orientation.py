@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from phantom_grids import AXIAL, CORONAL, SAGITTAL, grid, rotation
 
 from lesionview.geometry import Geometry
 from lesionview.levels import LevelModel
@@ -21,35 +22,13 @@ TRUTH = json.loads((Path(__file__).resolve().parents[1] / "sample_data" / "twin"
 LANDMARKS = Path(__file__).resolve().parents[1] / "sample_data" / "twin" / "landmarks.csv"
 
 
-def _rotation(axis, degrees: float) -> np.ndarray:
-    a = np.radians(degrees)
-    k = np.asarray(axis, float) / np.linalg.norm(axis)
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(a) * kx + (1 - np.cos(a)) * kx @ kx
-
-
-# Columns of a direction matrix are the LPS directions of the array axes.
-AXIAL = np.eye(3)                                                   # slices along z
-SAGITTAL = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float).T    # slices along x
-CORONAL = np.array([[0, 1, 0], [1, 0, 0], [0, 0, -1]], float).T     # slices along y
-
 GRIDS = {
     "axial 0.5x0.5x3": (AXIAL, (0.5, 0.5, 3.0)),
     "axial 1 mm": (AXIAL, (1.0, 1.0, 1.0)),
     "coronal 0.5x3x0.5": (CORONAL, (0.5, 3.0, 0.5)),
-    "sagittal 20 deg oblique": (_rotation([0, 0, 1], 20) @ SAGITTAL, (3.0, 0.5, 0.5)),
-    "axial 15 deg oblique": (_rotation([1, 0, 0], 15) @ AXIAL, (0.5, 0.5, 3.0)),
+    "sagittal 20 deg oblique": (rotation([0, 0, 1], 20) @ SAGITTAL, (3.0, 0.5, 0.5)),
+    "axial 15 deg oblique": (rotation([1, 0, 0], 15) @ AXIAL, (0.5, 0.5, 3.0)),
 }
-
-
-def _grid(direction, spacing) -> Geometry:
-    """A grid covering x -20..20, y -30..20 and z -110..90 mm (C1 to T2 with the landmarks)."""
-    lo, hi = np.array([-20.0, -30.0, -110.0]), np.array([20.0, 20.0, 90.0])
-    corners = np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(3, -1).T
-    local = corners @ direction  # coordinates along each array axis
-    start = local.min(axis=0)
-    shape = np.ceil((local.max(axis=0) - start) / spacing).astype(int) + 1
-    return Geometry(tuple(shape), spacing, tuple(direction @ start), direction)
 
 
 def _in_plane_voxel(g: Geometry) -> float:
@@ -61,7 +40,7 @@ def _in_plane_voxel(g: Geometry) -> float:
 @pytest.fixture(scope="module", params=list(GRIDS))
 def measured(request):
     direction, spacing = GRIDS[request.param]
-    g = _grid(direction, spacing)
+    g = grid(direction, spacing)
     maps = render_maps("twin", g)
     result = measure(Volume(maps.lesion_labels, g), edema=Volume(maps.edema, g), cord=Volume(maps.cord, g),
                      levels=LevelModel.from_file(LANDMARKS))
@@ -97,7 +76,7 @@ def test_diameters_and_gap_within_the_grid_s_tolerance(measured):
 def test_axial_thin_grid_gives_tight_axial_diameters():
     """Where the axial plane holds only fine pixels (axial 1 mm grid), axial numbers are exact to
     sub-millimetre and carry no thick-slice uncertainty."""
-    g = _grid(AXIAL, (1.0, 1.0, 1.0))
+    g = grid(AXIAL, (1.0, 1.0, 1.0))
     maps = render_maps("twin", g)
     result = measure(Volume(maps.lesion_labels, g))
     large = result.lesions[1]

@@ -54,6 +54,7 @@ def test_grow_clicks_go_to_the_chosen_backend(twin, toys, messages, qtbot):
     combo = control(widget, "lesionview-segment-backend")
     listed = entries(combo)
     assert combo.currentIndex() == 0 and combo.currentData() == "classical"
+    assert toys.MADE == []   # listing on the GUI thread makes no back end (no model loaded)
     assert listed["toysphere"][1] and listed["toysphere"][2] == "threshold in a 3 mm sphere (tests)"
     # Those that cannot run are greyed out, the reason in the tooltip.
     for name, why in (("toyweights", "weights not found"), ("toybroken", "ModuleNotFoundError"),
@@ -75,6 +76,7 @@ def test_grow_clicks_go_to_the_chosen_backend(twin, toys, messages, qtbot):
     grown = layers["lesions"].data == 1
     assert 0 < np.count_nonzero(grown) and set(np.unique(layers["lesions"].data)) == {0, 1}
     assert "(toysphere)" in widget.status.text()
+    assert toys.MADE == ["SphereBackend"]   # made at its first click, kept
     # Back to the classical one: the next click grows by region growing again.
     choose(qtbot, combo, 0)
     click(viewer, lesion_centres_world()[0])
@@ -90,6 +92,13 @@ def test_the_guards_apply_to_any_backend(twin, toys, messages, qtbot):
     choose(qtbot, combo, entries(combo)["toybig"][0])
     click(viewer, lesion_centres_world()[1])
     assert toys.CALLS and "24 mm across" in messages["error"][-1]
+    assert not np.any(layers["lesions"].data)
+    # One whose problem() needs the instance is offered until used; then it says what is missing.
+    assert entries(combo)["toylazy"][1]
+    choose(qtbot, combo, entries(combo)["toylazy"][0])
+    click(viewer, lesion_centres_world()[1])
+    assert messages["error"][-1] == ("Grow lesion: the segmentation back end 'toylazy' cannot run: "
+                                     "weights not found in /nonexistent/lazy-model")
     assert not np.any(layers["lesions"].data)
     # A back end that fails says so in a notification naming it, not a traceback.
     choose(qtbot, combo, entries(combo)["toycrash"][0])

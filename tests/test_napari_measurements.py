@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from gui_helpers import capture_notifications, press
 from napari.layers import Layer
+from phantom_grids import twin_axial
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
 
-from lesionview.geometry import Geometry
 from lesionview.levels import read_landmarks
 from lesionview.levels.names import disc_name, name_of, parse_landmark
 from lesionview.measure import measure
-from lesionview.phantom import render_maps, sample_path
+from lesionview.phantom import sample_path
 from lesionview.series import SeriesInfo
 from lesionview.volume import Volume
 from napari_lesionview import _sample
@@ -468,9 +468,7 @@ def test_summary_and_five_rows_fit_a_narrow_dock(twin, qtbot):
 def twin_axial_layers():
     """Layer tuples of the twin phantom rendered afresh on 3 mm axial slices (0.5 mm pixels):
     cord, edema and lesion masks with their roles, and the sample's vertebral landmarks."""
-    spacing, lo, hi = np.array([0.5, 0.5, 3.0]), np.array([-20.0, -30.0, -110.0]), np.array([20.0, 20.0, 90.0])
-    g = Geometry(tuple(int(n) for n in np.ceil((hi - lo) / spacing) + 1), tuple(spacing), tuple(lo))
-    maps = render_maps("twin", g)
+    g, maps = twin_axial()
     layers = []
     for role, array in (("cord", maps.cord), ("edema", maps.edema), ("lesions", maps.lesion_labels)):
         data, kwargs, kind = volume_to_layer_data(Volume(array, g, info=SeriesInfo(series_description=role)),
@@ -505,14 +503,27 @@ def test_thick_axial_slices_show_the_craniocaudal_uncertainty(viewer, qtbot, twi
     assert first[1] == "C5 (C6?)" and first[4] == "3.0 ± 3.0"  # its lower end may lie in C6
     assert second[1] == "C6" and edema[1] == "C1-C7"            # whichever slice their ends lie in
     assert "±" not in first[3]                                   # the axial plane is the slice plane
-    assert "C5 (C5-C6 within ±3.0 mm)" in widget.summary.text()
-    assert any("thick lie across the cord" in w for w in result.warnings)
+    assert "C5 (possibly reaching C6), 3.0 mm" in widget.summary.text()
+    assert any(w.startswith("slices 3.0 mm thick across the cord") for w in result.warnings)
     table = widget.table
     tip = table.item(0, 3).toolTip()
-    assert "Levels: C5, possibly also C6: its ends are uncertain by ±3.0 mm along the cord (thick slices)" in tip
+    assert "Levels: C5, possibly reaching C6: its ends are uncertain by ±3.0 mm along the cord (3 mm slices across it)" in tip
     assert "Craniocaudal (mm): 3.0 ± 3.0" in tip
     assert "Levels: C6\n" in table.item(1, 0).toolTip()
     assert "C5 (C6?)" in table.horizontalHeaderItem(1).toolTip()
     # The key columns still fit a laptop's dock.
     widths = [table.columnWidth(c) for c in range(KEY_COLUMNS)]
     assert sum(widths) <= 440, widths
+
+
+def test_edema_that_may_reach_3_levels_reads_possibly_longitudinally_extensive():
+    """Thick slices across the cord: an edema region over 2 levels that may reach 3."""
+    from lesionview.measure.models import Edema, LevelSpan
+
+    span = LevelSpan(first="C4", last="C5", count=2, possible_first="C4", possible_last="C6")
+    ed = Edema(id=1, voxel_count=10, volume_mm3=30.0, craniocaudal_mm=36.0, levels=span,
+               longitudinally_extensive=False, craniocaudal_uncertainty_mm=3.0, thick_slices_mm=3.0)
+    cells = mw.edema_cells(ed)
+    assert cells[-1] == ("possibly longitudinally extensive", False)
+    assert cells[1][0] == "C4-C5 (C6?)" and cells[4][0] == "36.0 ± 3.0"
+    assert mw.edema_cells(ed.model_copy(update={"thick_slices_mm": None}))[-1][0] == "not longitudinally extensive"

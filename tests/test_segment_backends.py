@@ -16,7 +16,7 @@ from backend_helpers import install_toy_backends
 
 from lesionview.cord import centerline_from_mask
 from lesionview.errors import InputError
-from lesionview.geometry import Geometry
+from lesionview.geometry import Geometry, reorient
 from lesionview.io import load_volume
 from lesionview.phantom import sample_path
 from lesionview.segment import (
@@ -26,6 +26,7 @@ from lesionview.segment import (
     Segmentation,
     SegmentationBackend,
     available_backends,
+    backends,
     get_backend,
     grow_edema,
     grow_lesion,
@@ -76,6 +77,8 @@ def test_installed_backends_are_listed_broken_ones_with_the_reason(toys):
     assert "lesionview_toy_missing_module" in found["toybroken"].reason
     assert not found["toynumber"].available and "not a SegmentationBackend" in found["toynumber"].reason
     assert found["toycrash"].available   # fails only when it runs
+    # A factory (its problem() asked of the instance): available until first used.
+    assert found["toylazy"].available and found["toylazy"].targets == {"lesion", "edema", "cord"}
     # The built-in keeps its name; the other one is listed apart, unavailable.
     assert found["classical"].source == "lesionview"
     taken = found["classical (lesionview_toy_backends:SphereBackend (lesionview-toy-backends 0.1))"]
@@ -91,14 +94,64 @@ def test_installed_backends_are_listed_broken_ones_with_the_reason(toys):
         get_backend("nnunet")
 
 
-def test_a_backend_class_whose_constructor_fails_is_listed_unavailable(toys, monkeypatch):
+def test_listing_makes_no_backend_and_asks_only_cheap_problems(toys):
+    """The Segment widget lists on the GUI thread: no model is made, no instance problem() asked."""
+    found = available_backends()
+    assert toys.MADE == []
+    assert sorted(set(toys.ASKED)) == ["BigBackend", "CrashingBackend", "SphereBackend", "WeightsBackend"]
+    assert "LazyBackend" not in toys.ASKED and found["toylazy"].available
+
+
+def test_a_backend_is_looked_up_by_its_name_once_and_kept(toys, blob, monkeypatch):
+    g, image, centre = blob
+    lookups = []
+
+    def counted(**select):
+        lookups.append(select)
+        return entry_points(**select)
+
+    entry_points = backends.entry_points
+    monkeypatch.setattr(backends, "entry_points", counted)
+    for _ in range(3):
+        assert segment_with("toysphere", {"t1c": image}, g, Point(centre), "lesion").ok
+    # One look-up, of that name only (the other entry points are not loaded), one back end made.
+    assert lookups == [{"group": backends.ENTRY_POINT_GROUP, "name": "toysphere"}]
+    assert toys.MADE == ["SphereBackend"] and get_backend("toysphere") is get_backend("toysphere")
+    assert toys.ASKED.count("SphereBackend") == 6   # before it is made, then at each use: it is cheap
+    segment_with("classical", {"t1c": image}, g, Point(centre), "lesion")
+    assert len(lookups) == 1
+
+
+def test_a_backend_that_cannot_be_made_is_listed_unavailable_once_tried(toys, monkeypatch):
+    tries = []
+
     def explode(self):
+        tries.append(1)
         raise OSError("no GPU")
 
     monkeypatch.setattr(toys.SphereBackend, "__init__", explode)
+    assert available_backends()["toysphere"].available and not tries   # not made to be listed
+    for _ in range(2):
+        with pytest.raises(InputError, match="'toysphere' cannot run: OSError: no GPU"):
+            get_backend("toysphere")
+    assert len(tries) == 1   # not retried in the session
     info = available_backends()["toysphere"]
     assert not info.available and info.reason == "OSError: no GPU"
     assert available_backends()["classical"].available
+
+
+def test_an_instance_problem_is_asked_when_the_backend_is_first_used(toys, blob):
+    g, image, centre = blob
+    with pytest.raises(InputError, match="'toylazy' cannot run: weights not found in /nonexistent/lazy-model"):
+        segment_with("toylazy", {"t1c": image}, g, Point(centre), "lesion")
+    assert toys.MADE == ["LazyBackend"] and not toys.CALLS
+    info = available_backends()["toylazy"]
+    assert not info.available and info.reason == "weights not found in /nonexistent/lazy-model"
+    assert info.targets == {"lesion"}   # known now that it is made
+    # A class-level problem refuses before anything is made.
+    with pytest.raises(InputError, match="'toyweights' cannot run: weights not found"):
+        get_backend("toyweights")
+    assert toys.MADE == ["LazyBackend"]
 
 
 # ---------------------------------------------------------------------------------- running one
@@ -144,6 +197,26 @@ def test_a_failing_or_wrong_backend_raises_a_lesionview_error(toys, blob):
         segment_with(NoAnswer(), {"t1c": image}, g, Point(centre), "lesion")
 
 
+def test_a_probability_map_is_refused_labels_are_kept(blob):
+    g, image, centre = blob
+
+    class Answers(SegmentationBackend):
+        def __init__(self, mask):
+            self.mask = mask
+
+        def segment(self, images, geometry, prompts, target, *, masks, **options):
+            return Segmentation(self.mask, geometry)
+
+    cube = image > 200
+    for dtype in (np.float32, np.float64):
+        with pytest.raises(BackendError, match=f"'Answers' answered a {np.dtype(dtype)} mask, not bool or integer "
+                                               "labels: a back end thresholds its probabilities itself"):
+            segment_with(Answers(cube * dtype(0.9)), {"t1c": image}, g, Point(centre), "lesion")
+    for mask in (cube, cube.astype(np.uint8), cube.astype(np.int32) * 3):
+        seg = segment_with(Answers(mask), {"t1c": image}, g, Point(centre), "lesion")
+        assert seg.volume_mm3 == 64 and seg.mask.dtype == mask.dtype
+
+
 # ---------------------------------------------------------------------------------- prompts
 def test_prompts_check_themselves():
     assert Point([1, 2, 3]).position_lps == (1.0, 2.0, 3.0)
@@ -162,6 +235,32 @@ def test_prompts_check_themselves():
         Scribble([])
     with pytest.raises(FrozenInstanceError):
         Point((0, 0, 0)).positive = False
+
+
+def test_a_box_follows_the_image_grid_whatever_the_storage():
+    """A rectangle dragged on a slice of an oblique image: the same voxels in any storage order
+    (axial, flipped, permuted), and not those of the LPS-aligned box between its corners."""
+    c, s = np.cos(np.radians(25)), np.sin(np.radians(25))
+    tilt = np.array([[1, 0, 0], [0, c, -s], [0, s, c]]) @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    axial = Geometry((12, 16, 20), spacing=(3.0, 0.8, 0.6), origin=(-20.0, 15.0, 40.0), direction=tilt)
+    ids = np.arange(np.prod(axial.shape)).reshape(axial.shape)   # each voxel's identity
+    # Dragged on slice 5 from (row 3.2, column 4.7) to (row 11.6, column 15.1): rows 4-11, columns 5-15.
+    box = Box(axial.index_to_world([5, 3.2, 4.7]), axial.index_to_world([5, 11.6, 15.1]))
+    drawn = set(ids[5, 4:12, 5:16].ravel())
+    assert box.slices(axial) == (slice(5, 6), slice(4, 12), slice(5, 16))
+    flipped = axial.orientation.translate(str.maketrans("LRPAIS", "RLAPSI"))
+    for code in (axial.orientation, flipped, axial.orientation[::-1], flipped[1:] + flipped[0]):
+        stored, grid = reorient(ids, axial, code)
+        assert set(stored[box.slices(grid)].ravel()) == drawn, code
+    # The LPS-aligned box between the corners would miss a third of the rectangle.
+    low, high = np.minimum(*box.points), np.maximum(*box.points)
+    world = axial.index_to_world(np.argwhere(np.ones(axial.shape, bool)))
+    lps_box = set(ids.ravel()[np.all((world >= low) & (world <= high), axis=1)])
+    assert len(drawn - lps_box) > len(drawn) / 3
+    # A box thinner than a voxel between two slices takes the nearer one; corners at the edge stay on the grid.
+    assert Box(axial.index_to_world([2.2, 0, 0]), axial.index_to_world([2.4, 3, 4])).slices(axial)[0] == slice(2, 3)
+    assert Box(axial.index_to_world([-0.5, -0.5, -0.5]),
+               axial.index_to_world([11.5, 15.5, 19.5])).slices(axial) == tuple(slice(0, n) for n in axial.shape)
 
 
 def test_prompts_outside_the_image_are_refused():
@@ -195,11 +294,31 @@ def test_bad_inputs_say_what_is_wrong(blob):
         run("classical", {"t2": image}, g, Point(centre), "lesion")
     with pytest.raises(InputError, match="positive points and scribbles only"):
         run("classical", {"t1c": image}, g, [Point(centre), Point(centre, positive=False)], "lesion")
-    with pytest.raises(InputError, match="grows from one point; got 2"):
+    with pytest.raises(InputError, match="lesion tool needs one point; got 2 points"):
         run("classical", {"t1c": image}, g, [Point(centre), Point(centre)], "lesion")
+    with pytest.raises(InputError, match="lesion tool needs one point, not a scribble; got a scribble"):
+        run("classical", {"t1c": image}, g, Scribble([centre]), "lesion")
+    with pytest.raises(InputError, match="lesion tool needs one point; got no prompt"):
+        run("classical", {"t1c": image}, g, [], "lesion")
+    with pytest.raises(InputError, match="edema tool grows from the lesions or one point, not a scribble; "
+                                         "got a point and a scribble"):
+        run("classical", {"t2": image}, g, [Point(centre), Scribble([centre])], "edema")
     for bad in (2, "high", None):
         with pytest.raises(InputError, match="sensitivity must be a number between 0 and 1"):
             run("classical", {"t1c": image}, g, Point(centre), "lesion", sensitivity=bad)
+    # Wrong containers: said in words, never a raw TypeError or ValueError.
+    mapping = r'images must be a mapping of role -> image, e\.g\. \{"t1c": array\}; got '
+    for bad, kind in ((image, "a bare array"), (Volume(image, g), "a Volume"), (None, "None"), ([image], "a list")):
+        with pytest.raises(InputError, match=mapping + kind):
+            run("classical", bad, g, Point(centre), "lesion")
+    with pytest.raises(InputError, match=r'masks must be a mapping of role -> mask, e\.g\. \{"cord": array\}; got a list'):
+        run("classical", {"t1c": image}, g, Point(centre), "lesion", masks=[np.ones(g.shape)])
+    for bad, kind in ((None, "None"), (centre, "a bare array"), ("here", "a str"), (3, "an int")):
+        with pytest.raises(InputError, match=f"prompts must be a Point, Box or Scribble or a sequence of them; "
+                                             f"got {kind}. Wrap positions"):
+            run("classical", {"t1c": image}, g, bad, "lesion")
+    with pytest.raises(InputError, match="the 't1c' image is not an array"):
+        run("classical", {"t1c": [[1, 2], [3]]}, g, Point(centre), "lesion")
     # A Volume brings its own grid.
     assert run("classical", {"t1c": Volume(image, g)}, None, Point(centre), "lesion").volume_mm3 == 64
 

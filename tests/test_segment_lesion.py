@@ -361,3 +361,27 @@ def test_a_pole_slice_is_kept_only_when_the_lesion_fills_it_at_half_maximum():
     fine = Geometry(g.shape, spacing=(0.5, 0.5, 0.5))
     seg = grow_lesion(img, fine, fine.index_to_world([12, 12, 5]), sensitivity=0.75)
     assert np.flatnonzero(seg.mask.any(axis=(0, 1))).tolist() == [3, 4, 5, 6, 7, 8]
+
+
+def test_a_rim_enhancing_lesion_is_grown_with_its_core_and_both_caps():
+    """2 mm slices along z: a bright ring (1 mm thick) around a core no brighter than cord on
+    slices 4-7, closed by a small bright cap on slices 3 and 8 that lies over the core only. The
+    lesion is the rim, its core and both caps (what a radiologist outlines)."""
+    g = Geometry((30, 30, 12), spacing=(0.5, 0.5, 2.0))
+    yy, xx = np.indices(g.shape[:2]) * 0.5 - 7.25
+    r = np.hypot(yy, xx)
+    img = np.full(g.shape, 300.0) + np.random.default_rng(2).normal(0, 8, g.shape)
+    cord = np.ones(g.shape, bool)
+    lesion = np.zeros(g.shape, bool)
+    for z in (4, 5, 6, 7):
+        img[..., z][(r <= 3.0) & (r > 2.0)] = 1000.0
+        img[..., z][r <= 2.0] = 320.0
+        lesion[..., z] = r <= 3.0
+    for z in (3, 8):
+        img[..., z][r <= 1.5] = 900.0
+        lesion[..., z] = r <= 1.5
+    ring_voxel = np.argwhere(lesion[..., 5] & (img[..., 5] > 900))[0]
+    seg = grow_lesion(img, g, g.index_to_world([*ring_voxel, 5]), cord_region=cord)
+    assert seg.ok, seg.reason
+    assert np.flatnonzero(seg.mask.any(axis=(0, 1))).tolist() == [3, 4, 5, 6, 7, 8]
+    assert dice(seg.mask, lesion) >= 0.95

@@ -61,6 +61,7 @@ from lesionview.geometry import Geometry
 from lesionview.levels import LevelModel
 from lesionview.measure import Edema, Lesion, StudyMeasurements, measure
 from lesionview.measure.models import InputRecord
+from lesionview.measure.summary import possibly_extensive
 from lesionview.report.cells import length_cell, levels_cell, levels_sentence, plus_minus
 from lesionview.volume import Volume
 
@@ -84,13 +85,14 @@ KEY_COLUMNS = 6
 HEADERS = ("Region", "Levels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
            "Volume\n(mm³)", "Level\ncount", "IBSI ⌀\n(mm)", "Cord\noccupancy", "Enhance-\nment", "Assessment")
 HEADER_TIPS = ("Lesion or edema region (its label id)",
-               ("Vertebral levels it spans; \"C5 (C6?)\": across slices 3 mm or more thick it may "
-                "reach C6 too within the craniocaudal uncertainty (the row's tooltip says so in full)"),
+               ("Vertebral levels it spans; \"C5 (C6?)\": across slices 3 mm or more thick lying across "
+                "the cord it is possibly reaching C6 within the craniocaudal uncertainty (the row's "
+                "tooltip says so in full)"),
                "Calibrated maximum 3D diameter (see the README's Measurements)",
                ("Longest diameter perpendicular to the cord axis × the longest perpendicular to that in the "
                 "same plane, ± the uncertainty from slice thickness"),
-               ("Extent along the superior-inferior axis, ± the slice thickness when slices 3 mm or more "
-                "thick lie across the cord"), "Volume", "Number of vertebral levels spanned",
+               ("Extent along the superior-inferior axis, ± one voxel along the cord when slices 3 mm or "
+                "more thick lie across it"), "Volume", "Number of vertebral levels spanned",
                "IBSI maximum 3D diameter (mesh vertices)",
                "Largest fraction of the cord cross-section the lesion takes",
                "Mean lesion intensity / mean normal-cord intensity on T1+C",
@@ -203,11 +205,10 @@ def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
     levels = les.levels
     return [
         (f"Lesion {les.id}", les.id),
-        (levels_cell(levels, les.craniocaudal_uncertainty_mm, unknown="—"), levels.label if levels else None),
+        (levels_cell(les, unknown="—"), levels.label if levels else None),
         (_num(les.max_diameter_mm), les.max_diameter_mm),
         (axial, (les.axial_long_mm, les.axial_short_mm, les.axial_uncertainty_mm)),
-        (length_cell(les.craniocaudal_mm, les.craniocaudal_uncertainty_mm),
-         (les.craniocaudal_mm, les.craniocaudal_uncertainty_mm)),
+        (length_cell(les), (les.craniocaudal_mm, les.craniocaudal_uncertainty_mm)),
         (_num(les.volume_mm3), les.volume_mm3),
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         (_num(les.max_diameter_ibsi_mm), les.max_diameter_ibsi_mm),
@@ -219,11 +220,11 @@ def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
 
 def row_tooltip(region: Lesion | Edema, cells: list[tuple[str, object]]) -> str:
     """Every field of a row, one per line ("Volume (mm³): 162.0"); the levels spelt out when the
-    cell abbreviates them ("C5, possibly also C6: its ends are uncertain by ±3.0 mm ...")."""
+    cell abbreviates them ("C5, possibly reaching C6: its ends are uncertain by ±3.0 mm ...")."""
     lines = []
     for c, (text, _) in enumerate(cells):
         if c == LEVELS_COLUMN:
-            text = levels_sentence(region.levels, region.craniocaudal_uncertainty_mm, unknown=text)
+            text = levels_sentence(region, unknown=text)
         if text:
             lines.append(f"{COLUMNS[c]}: {text}")
     return "\n".join(lines)
@@ -236,13 +237,14 @@ def edema_cells(ed: Edema) -> list[tuple[str, object]]:
         verdict = "extent in levels unknown"
     else:
         verdict = "longitudinally extensive" if ed.longitudinally_extensive else "not longitudinally extensive"
+        if possibly_extensive(ed):  # thick slices: it may reach 3 levels
+            verdict = "possibly longitudinally extensive"
     blank = ("", None)
     return [
         (f"Edema {ed.id}", ed.id),
-        (levels_cell(levels, ed.craniocaudal_uncertainty_mm, unknown="—"), levels.label if levels else None),
+        (levels_cell(ed, unknown="—"), levels.label if levels else None),
         blank, blank,
-        (length_cell(ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm),
-         (ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm)),
+        (length_cell(ed), (ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm)),
         (_num(ed.volume_mm3), ed.volume_mm3),
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         blank, blank, blank,

@@ -25,6 +25,7 @@ from ..io.atomic import check_writable_folder
 from ..measure import StudyMeasurements, measure
 from ..measure.models import InputRecord
 from ..measure.multiplicity import TWIN_GAP_MM
+from ..measure.summary import possibly_extensive
 from ..report.build import ReportResult, report_targets, write_report
 from ..report.cells import length_cell, levels_cell, levels_sentence, plus_minus
 from ._common import EXIT_PARTIAL, console, err_console, user_errors
@@ -198,8 +199,9 @@ def _sha256(path: Path) -> str:
 def _print(result: StudyMeasurements) -> None:
     """The lesion and edema tables, the summary and the warnings.
 
-    Across slices of 3 mm or more a length carries its uncertainty ("12.0 ± 3.0") and levels the
-    range they may reach ("C5 (C6?)"): :mod:`lesionview.report.cells`, as napari's table.
+    Across slices of 3 mm or more lying across the cord a length along it carries its uncertainty
+    ("12.0 ± 3.0") and levels the level they may also reach ("C5 (C6?)", the summary's "C5 (possibly
+    reaching C6)"): :mod:`lesionview.report.cells`, as napari's table.
     """
     table = Table(title="Enhancing lesions", title_justify="left", caption=_levels_caption(result.lesions),
                   caption_justify="left")
@@ -207,10 +209,10 @@ def _print(result: StudyMeasurements) -> None:
                 "occupancy", "enh. ratio", "edema"):
         table.add_column(col, justify="right")
     for les in result.lesions:
-        table.add_row(str(les.id), levels_cell(les.levels, les.craniocaudal_uncertainty_mm),
+        table.add_row(str(les.id), levels_cell(les),
                       f"{les.volume_mm3:.1f}", f"{les.max_diameter_mm:.1f}", f"{les.max_diameter_ibsi_mm:.1f}",
                       f"{les.axial_long_mm:.1f} x {les.axial_short_mm:.1f}{plus_minus(les.axial_uncertainty_mm)}",
-                      length_cell(les.craniocaudal_mm, les.craniocaudal_uncertainty_mm),
+                      length_cell(les),
                       _opt(les.cord_occupancy, "{:.0%}"), _opt(les.enhancement_ratio, "{:.2f}"),
                       _opt(les.edema_id, "{}"))
     console.print(table)
@@ -220,9 +222,9 @@ def _print(result: StudyMeasurements) -> None:
         for col in ("id", "levels", "count", "extensive", "CC mm", "volume mm³", "lesions"):
             et.add_column(col, justify="right")
         for ed in result.edema:
-            et.add_row(str(ed.id), levels_cell(ed.levels, ed.craniocaudal_uncertainty_mm),
-                       _opt(ed.levels and ed.levels.count, "{}"), _opt(ed.longitudinally_extensive, "{}"),
-                       length_cell(ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm),
+            et.add_row(str(ed.id), levels_cell(ed),
+                       _opt(ed.levels and ed.levels.count, "{}"), "possibly" if possibly_extensive(ed) else _opt(ed.longitudinally_extensive, "{}"),
+                       length_cell(ed),
                        f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)))
         console.print(et)
     console.print(f"[bold]{escape(shown_path(result.summary))}[/]")
@@ -233,9 +235,9 @@ def _print(result: StudyMeasurements) -> None:
 def _levels_caption(regions) -> str | None:
     """What "C5 (C6?)" means, under a table that shows one: its first such row spelt out."""
     for r in regions:
-        cell = levels_cell(r.levels, r.craniocaudal_uncertainty_mm)
+        cell = levels_cell(r)
         if r.levels is not None and cell != r.levels.label:
-            return f"{cell}: {levels_sentence(r.levels, r.craniocaudal_uncertainty_mm)}"
+            return f"{cell}: {levels_sentence(r)}"
     return None
 
 

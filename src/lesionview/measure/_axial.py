@@ -9,11 +9,10 @@ from scipy import ndimage
 
 from ..geometry import SUPERIOR, Geometry
 from ._hull import crop, hull_points, line_ends, unit
+from .thick import THICK_SLICE_MM  # also for axial diameters: slices lying in the plane
 
 #: Default cord axis: the patient superior direction (LPS +z). The one definition in lesionview.
 
-#: Through-plane spacing lying in the axial plane from which axial diameters get an uncertainty.
-THICK_SLICE_MM = 3.0
 
 #: A section with fewer centres than this has no edge to read: its allowance is the whole box.
 MIN_TIP_CENTRES = 3

@@ -61,11 +61,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import Geometry
-from ._axial import SUPERIOR, THICK_SLICE_MM, AxialDiameters, axial_diameters
+from ._axial import SUPERIOR, AxialDiameters, axial_diameters
 from ._calibrated import TIP_GAP_FACTOR, TIP_POINTS, max_diameter
 from ._hull import centre_candidates, crop, unit
 from ._ibsi import max_diameter_ibsi
 from .sections import extent_along
+from .thick import THICK_SLICE_MM
 
 __all__ = [
     "SUPERIOR",

@@ -34,9 +34,11 @@ class LevelSpan(_Model):
                                     description="Fraction of the volume outside the modelled levels.")
     possible_first: str | None = Field(
         None, description="Most superior level the region may reach within its craniocaudal "
-                          "uncertainty (thick slices along the cord); set when levels are known.")
+                          "uncertainty; set only when slices 3 mm or more thick lie across the cord "
+                          "(thick_slices_mm of the region), else None.")
     possible_last: str | None = Field(
-        None, description="Most inferior level the region may reach within its craniocaudal uncertainty.")
+        None, description="Most inferior level the region may reach within its craniocaudal "
+                          "uncertainty; set only with possible_first.")
 
     @property
     def label(self) -> str:
@@ -68,9 +70,13 @@ class Lesion(_Model):
     craniocaudal_mm: float = Field(description="Extent along the superior-inferior axis.")
     craniocaudal_along_cord_mm: float | None = Field(None, description="Extent along the cord centerline.")
     craniocaudal_uncertainty_mm: float | None = Field(
-        None, ge=0, description="+- this much on the craniocaudal lengths: one voxel box projected on the "
-                                "cord axis at the lesion (the slice thickness for axial slices, about the "
-                                "pixel size for sagittal ones).")
+        None, ge=0, description="+- this much on the craniocaudal lengths and the level extent: one voxel "
+                                "box projected on the cord axis at the lesion (about the slice thickness "
+                                "for axial slices, about the pixel size for sagittal ones).")
+    thick_slices_mm: float | None = Field(
+        None, gt=0, description="Thickness of the slices lying across the cord at the lesion (largest "
+                                "voxel spacing, its axis within 45 degrees of the cord axis) when 3 mm or "
+                                "more, else None; reports show craniocaudal_uncertainty_mm only then.")
     cord_occupancy: float | None = Field(None, ge=0, le=1,
                                          description="Largest fraction of the cord cross-section taken.")
     enhancement_ratio: float | None = Field(
@@ -87,7 +93,11 @@ class Edema(_Model):
     craniocaudal_mm: float
     craniocaudal_along_cord_mm: float | None = None
     craniocaudal_uncertainty_mm: float | None = Field(
-        None, ge=0, description="+- this much on the craniocaudal lengths (one voxel box along the cord).")
+        None, ge=0, description="+- this much on the craniocaudal lengths and the level extent (one voxel "
+                                "box projected on the cord axis).")
+    thick_slices_mm: float | None = Field(
+        None, gt=0, description="Thickness of the slices lying across the cord at the region when 3 mm "
+                                "or more, else None (as for a lesion).")
     levels: LevelSpan | None = None
     longitudinally_extensive: bool | None = Field(
         None, description="Spans >= 3 vertebral levels (None without levels).")
@@ -109,8 +119,13 @@ class LesionPair(_Model):
     gap_mm: float = Field(ge=0, description="Minimum edge-to-edge distance between the lesions.")
     gap_uncertainty_mm: float = Field(ge=0, description="+- one voxel's longest side.")
     gap_craniocaudal_uncertainty_mm: float | None = Field(
-        None, ge=0, description="+- this much on the gap along the cord: one voxel box projected on the "
-                                "cord axis between the lesions (the slice thickness for axial slices).")
+        None, ge=0, description="+- this much on gap_mm: one voxel box projected on the line joining the "
+                                "two closest boundary voxels (the direction gap_mm is measured along; "
+                                "about the slice thickness when that line crosses thick slices).")
+    gap_thick_slices_mm: float | None = Field(
+        None, gt=0, description="Thickness of the slices that line crosses (largest voxel spacing, its "
+                                "axis within 45 degrees of the line) when 3 mm or more, else None; "
+                                "reports show gap_craniocaudal_uncertainty_mm only then.")
     same_edema: bool
     level_distance: int | None = Field(None, description="0: same level, 1: neighbouring levels.")
     adjacent: bool

@@ -24,12 +24,13 @@ def level_distance(a: set[int], b: set[int]) -> int | None:
 def classify(lesion_ids: list[int], gaps: dict[tuple[int, int], tuple[float, float]],
              levels: dict[int, set[int]],
              edema_of: dict[int, int | None], *, twin_gap_mm: float = TWIN_GAP_MM,
-             gap_steps: dict[tuple[int, int], float] | None = None) -> Multiplicity:
+             gap_lines: dict[tuple[int, int], tuple[float, float | None]] | None = None) -> Multiplicity:
     """Multiplicity class and every pair's gap.
 
     ``gaps`` maps each pair of ids to (gap, uncertainty) in mm (see ``sections.surface_gap``);
-    ``gap_steps`` (optional) to the grid step along the cord between them, the gap's uncertainty
-    along the cord (thick axial slices: the slice thickness).
+    ``gap_lines`` (optional) to (one voxel box along the line the gap is measured on, the
+    thickness of the slices that line crosses or None): the gap's own uncertainty and whether
+    reports show it (see ``sections.closest_gap`` and ``thick.slice_thickness_across``).
     Two lesions are *adjacent* when their edge-to-edge gap is at most ``twin_gap_mm`` and they lie
     in the same or neighbouring vertebral levels (the level test is skipped without levels).
     Exactly two lesions that are adjacent make an "adjacent pair" (twin lesions); three or more
@@ -39,10 +40,11 @@ def classify(lesion_ids: list[int], gaps: dict[tuple[int, int], tuple[float, flo
     for a, b in combinations(lesion_ids, 2):
         dist = level_distance(levels.get(a, set()), levels.get(b, set()))
         gap, uncertainty = gaps[(a, b)]
-        step = None if gap_steps is None or gap_steps.get((a, b)) is None else round(gap_steps[(a, b)], 3)
+        along, thick = (gap_lines or {}).get((a, b), (None, None))
         pairs.append(LesionPair(
             a=a, b=b, gap_mm=round(gap, 3), gap_uncertainty_mm=round(uncertainty, 3),
-            gap_craniocaudal_uncertainty_mm=step,
+            gap_craniocaudal_uncertainty_mm=None if along is None else round(along, 3),
+            gap_thick_slices_mm=thick,
             same_edema=edema_of.get(a) is not None and edema_of.get(a) == edema_of.get(b),
             level_distance=dist,
             adjacent=gap <= twin_gap_mm and (dist is None or dist <= 1),

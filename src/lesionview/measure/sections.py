@@ -6,6 +6,8 @@ Voxels are boxes, not points: an extent along a direction ``u`` adds the box's o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
@@ -74,21 +76,41 @@ def cord_occupancy(lesion_points: np.ndarray, cord_points: np.ndarray, geometry:
     return float(min(1.0, np.max(lesion_counts[valid] / cord_counts[valid])))
 
 
-def surface_gap(a_boundary: np.ndarray, b_boundary: np.ndarray, geometry: Geometry) -> tuple[float, float]:
-    """Smallest edge-to-edge distance between two voxel regions, and its uncertainty (mm).
+@dataclass(frozen=True)
+class Gap:
+    """The smallest edge-to-edge distance between two voxel regions (see :func:`closest_gap`)."""
+
+    gap_mm: float
+    uncertainty_mm: float      # one voxel's longest side
+    extent_mm: float           # one voxel box along ``direction``: the gap's own uncertainty
+    direction: np.ndarray      # unit LPS vector joining the closest boundary voxel centres
+
+
+def closest_gap(a_boundary: np.ndarray, b_boundary: np.ndarray, geometry: Geometry) -> Gap:
+    """Smallest edge-to-edge distance between two voxel regions, and how well it is known.
 
     The closest pair of boundary-voxel centres is found with a k-d tree; the gap between the two
     voxel boxes along the line joining them is that distance less one voxel extent along it.
-    Each surface is only known to within its voxels, and the closest pair may run in any
-    direction, so the gap is uncertain by one voxel's longest side (3 mm with 3 mm slices).
+    Each surface is known only to within its voxel along that line, so ``extent_mm`` (one voxel
+    box projected on the line: about 3 mm when it crosses 3 mm slices, the pixel when it runs
+    in-plane) is the gap's uncertainty; ``uncertainty_mm`` bounds it whatever the direction (one
+    voxel's longest side). Touching regions: the direction is superior-inferior, nominal.
     """
     if len(a_boundary) == 0 or len(b_boundary) == 0:
-        return float("nan"), float("nan")
+        return Gap(float("nan"), float("nan"), float("nan"), np.array([0.0, 0.0, 1.0]))
     dist, idx = cKDTree(a_boundary).query(b_boundary, k=1)
     j = int(np.argmin(dist))
     d = float(dist[j])
     uncertainty = float(max(geometry.spacing))
     if d == 0:
-        return 0.0, uncertainty
-    extent = voxel_extent_along(geometry, (b_boundary[j] - a_boundary[idx[j]]) / d)
-    return max(d - extent, 0.0), uncertainty
+        return Gap(0.0, uncertainty, uncertainty, np.array([0.0, 0.0, 1.0]))
+    u = (b_boundary[j] - a_boundary[idx[j]]) / d
+    extent = voxel_extent_along(geometry, u)
+    return Gap(max(d - extent, 0.0), uncertainty, extent, u)
+
+
+def surface_gap(a_boundary: np.ndarray, b_boundary: np.ndarray, geometry: Geometry) -> tuple[float, float]:
+    """(gap, uncertainty) in mm of :func:`closest_gap`: the uncertainty is one voxel's longest
+    side (3 mm with 3 mm slices), whichever direction the closest pair runs in."""
+    gap = closest_gap(a_boundary, b_boundary, geometry)
+    return gap.gap_mm, gap.uncertainty_mm

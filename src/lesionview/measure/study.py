@@ -15,24 +15,22 @@ from ..errors import GeometryMismatchError
 from ..geometry import SUPERIOR, Geometry
 from ..volume import Volume
 from . import diameters
-from ._axial import THICK_SLICE_MM
 from .components import bounding_boxes, check_mask, compact_labels, label_regions, structure
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
 from .sections import (
     boundary_points,
+    closest_gap,
     cord_occupancy,
     extent_along,
-    surface_gap,
     voxel_extent_along,
     world_points,
 )
-from .summary import summarise
+from .summary import EXTENSIVE_LEVELS, possibly_extensive, summarise
+from .thick import slice_thickness_across
 
 #: RECIST 1.1 / RANO-BM: a lesion is measurable from 10 mm longest diameter.
 MEASURABLE_MM = 10.0
-#: Edema spanning this many vertebral levels or more is longitudinally extensive.
-EXTENSIVE_LEVELS = 3
 #: A lesion with less of its volume inside the cord mask is not measured as intramedullary.
 MIN_IN_CORD = 0.5
 
@@ -164,23 +162,20 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     edema_rows = [_measure_edema(e, ref, regions, edema_of, levels, centerline) for e in edema_regions]
 
     boundaries = {r.id: boundary_points(r.mask, r.geometry) for r in regions}
-    gaps = {(a.id, b.id): surface_gap(boundaries[a.id], boundaries[b.id], ref)
-            for i, a in enumerate(regions) for b in regions[i + 1:]}
+    closest = {(a.id, b.id): closest_gap(boundaries[a.id], boundaries[b.id], ref)
+               for i, a in enumerate(regions) for b in regions[i + 1:]}
+    gaps = {pair: (g.gap_mm, g.uncertainty_mm) for pair, g in closest.items()}
+    # The gap is known to one voxel box along the line it is measured on, whatever the cord does.
+    gap_lines = {pair: (g.extent_mm, slice_thickness_across(ref, g.direction)) for pair, g in closest.items()}
     level_sets = {row.id: _level_indices(levels, row.levels) for row in lesion_rows}
-    gap_steps = {(a.id, b.id): _step_along_cord(ref, centerline, (a.centroid + b.centroid) / 2)
-                 for i, a in enumerate(regions) for b in regions[i + 1:]}
     multiplicity = classify([r.id for r in regions], gaps, level_sets, edema_of, twin_gap_mm=twin_gap_mm,
-                            gap_steps=gap_steps)
+                            gap_lines=gap_lines)
 
     uncertain = [row.axial_uncertainty_mm for row in lesion_rows if row.axial_uncertainty_mm]
     if uncertain:
         warnings.append(f"slices {max(uncertain):.1f} mm thick lie in the axial plane: axial diameters "
                         f"are uncertain by up to +-{max(uncertain):.1f} mm")
-    along = [row.craniocaudal_uncertainty_mm for row in lesion_rows + edema_rows
-             if (row.craniocaudal_uncertainty_mm or 0.0) >= THICK_SLICE_MM]
-    if along:
-        warnings.append(f"slices {max(along):.1f} mm thick lie across the cord: craniocaudal lengths, gaps "
-                        f"and level extents are uncertain by up to +-{max(along):.1f} mm")
+    warnings.extend(_thick_slice_warnings(lesion_rows, edema_rows, multiplicity.pairs))
     if levels is None and regions:
         warnings.append("no vertebral levels given: levels and adjacency by level are not reported")
     for row in lesion_rows + edema_rows:
@@ -348,6 +343,7 @@ def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_point
     centroid = r.centroid
     axis = _cord_axis(centerline, centroid)
     step = _step_along_cord(ref, centerline, centroid)
+    thick = slice_thickness_across(ref, axis)
     axial = diameters.axial_diameters(r.mask, r.geometry, axis=axis)
     max_d = diameters.max_diameter(r.mask, r.geometry)
     along_cord = None if centerline is None else _along_centerline(r.points, centerline, r.geometry)
@@ -370,10 +366,10 @@ def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_point
         axial_long_mm=round(axial.long_mm, 4), axial_short_mm=round(axial.short_mm, 4),
         axial_uncertainty_mm=axial.uncertainty_mm,
         craniocaudal_mm=round(diameters.craniocaudal_length(r.mask, r.geometry), 4),
-        craniocaudal_along_cord_mm=along_cord, craniocaudal_uncertainty_mm=step,
+        craniocaudal_along_cord_mm=along_cord, craniocaudal_uncertainty_mm=step, thick_slices_mm=thick,
         cord_occupancy=occupancy, enhancement_ratio=ratio,
         measurable=max_d >= MEASURABLE_MM,
-        levels=_span(levels, r.points, reach=step * axis), edema_id=edema_id,
+        levels=_span(levels, r.points, reach=(ref, centerline) if thick else None), edema_id=edema_id,
     )
 
 
@@ -405,8 +401,8 @@ def _finite_mean(values: np.ndarray) -> float | None:
 
 # ---------------------------------------------------------------------------- levels
 def _span(levels, points: np.ndarray, reach=None) -> LevelSpan | None:
-    """Levels of a region's voxel centres; with ``reach`` (a world vector: the cord axis times the
-    grid step along it), also the levels it may reach within that uncertainty."""
+    """Levels of a region's voxel centres; with ``reach`` = (grid, centerline or None), given only
+    across thick slices, also the levels it may reach within its craniocaudal uncertainty."""
     if levels is None or len(points) == 0:
         return None
     idx = np.asarray(levels.level_of(points))
@@ -419,21 +415,27 @@ def _span(levels, points: np.ndarray, reach=None) -> LevelSpan | None:
     first, last = int(values.min()), int(values.max())
     possible = {}
     if reach is not None:
-        lo, hi = _reach(levels, points, np.asarray(reach, float), first, last)
+        lo, hi = _reach(levels, points, *reach, first, last)
         possible = {"possible_first": levels.name_of(lo), "possible_last": levels.name_of(hi)}
     return LevelSpan(first=levels.name_of(first), last=levels.name_of(last), count=last - first + 1,
                      fractions=fractions, outside_fraction=round(outside, 4), **possible)
 
 
-def _reach(levels, points: np.ndarray, reach: np.ndarray, first: int, last: int) -> tuple[int, int]:
+def _reach(levels, points: np.ndarray, geometry: Geometry, centerline, first: int, last: int) -> tuple[int, int]:
     """Levels (indices) a region may span when each of its ends may lie up to one grid step along
     the cord beyond its outermost voxel centres (the half-maximum edge of a lesion lies between
-    the last centre inside it and the first outside). Only the end voxels along the axis move."""
-    t = points @ (reach / max(float(np.linalg.norm(reach)), 1e-12))
-    step = float(np.linalg.norm(reach))
-    ends = points[(t >= t.max() - step) | (t <= t.min() + step)]
-    shifted = np.concatenate([ends + reach, ends - reach])
-    idx = np.asarray(levels.level_of(shifted))
+    the last centre inside it and the first outside). Each end moves along the cord's tangent and
+    by the grid step there (a long region on a curved cord: not those at its centre); only the
+    voxels within one step of that end move."""
+    t = (np.asarray(centerline.arclength_of(points), float) if centerline is not None
+         else points @ np.asarray(SUPERIOR, float))
+    shifted = []
+    for end in (int(np.argmin(t)), int(np.argmax(t))):
+        tangent = _cord_axis(centerline, points[end])
+        step = voxel_extent_along(geometry, tangent)
+        near = points[np.abs(t - t[end]) <= step]
+        shifted += [near + step * tangent, near - step * tangent]
+    idx = np.asarray(levels.level_of(np.concatenate(shifted)))
     idx = idx[idx > 0]
     if idx.size == 0:
         return first, last
@@ -486,7 +488,8 @@ def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: 
     lesion_ids = [r.id for r in regions if edema_of.get(r.id) == e.id]
     cc = diameters.craniocaudal_length(e.mask, e.geometry)
     step = _step_along_cord(ref, centerline, e.centroid)
-    span = _span(levels, e.points, reach=step * _cord_axis(centerline, e.centroid))
+    thick = slice_thickness_across(ref, _cord_axis(centerline, e.centroid))
+    span = _span(levels, e.points, reach=(ref, centerline) if thick else None)
     ratio = None
     if lesion_ids:
         inside = np.concatenate([r.points for r in regions if r.id in lesion_ids])
@@ -495,7 +498,29 @@ def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: 
         id=e.id, voxel_count=int(e.mask.sum()), volume_mm3=round(float(e.mask.sum()) * ref.voxel_volume, 4),
         craniocaudal_mm=round(cc, 4),
         craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(e.points, centerline, e.geometry),
-        craniocaudal_uncertainty_mm=step, levels=span,
+        craniocaudal_uncertainty_mm=step, thick_slices_mm=thick, levels=span,
         longitudinally_extensive=None if span is None or span.first is None else span.count >= EXTENSIVE_LEVELS,
         lesion_ids=lesion_ids, length_ratio=ratio,
     )
+
+
+# ---------------------------------------------------------------------------- thick slices
+def _thick_slice_warnings(lesions: list[Lesion], edema: list[Edema], pairs) -> list[str]:
+    """What thick slices across the cord leave uncertain: one line for the study (the thickest
+    slices, the largest uncertainty), one per edema region that may be longitudinally extensive."""
+    rows = [r for r in [*lesions, *edema] if r.thick_slices_mm]
+    thick_pairs = [p for p in pairs if p.gap_thick_slices_mm]
+    if not rows and not thick_pairs:
+        return []
+    thickness = max([r.thick_slices_mm for r in rows] + [p.gap_thick_slices_mm for p in thick_pairs])
+    worst = max([r.craniocaudal_uncertainty_mm for r in rows]
+                + [p.gap_craniocaudal_uncertainty_mm for p in thick_pairs])
+    out = [(f"slices {thickness:.1f} mm thick across the cord: lengths along the cord, gaps and level "
+            f"extents are uncertain by up to ±{worst:.1f} mm")]
+    for ed in edema:
+        if possibly_extensive(ed):
+            out.append(f"edema {ed.id}: spans {ed.levels.count} level{'s' if ed.levels.count != 1 else ''} "
+                       f"({ed.levels.label}) but may reach {ed.levels.possible_label} within "
+                       f"±{ed.craniocaudal_uncertainty_mm:.1f} mm along the cord: possibly longitudinally "
+                       "extensive")
+    return out

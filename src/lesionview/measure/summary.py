@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ._axial import THICK_SLICE_MM
-from .models import Edema, Lesion, LevelSpan, Multiplicity, MultiplicityClass
+from .models import Edema, Lesion, Multiplicity, MultiplicityClass
+from .thick import possible_extra_levels, possible_level_count, shown_uncertainty
+
+#: Edema spanning this many vertebral levels or more is longitudinally extensive.
+EXTENSIVE_LEVELS = 3
 
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
 
@@ -19,9 +22,11 @@ def summarise(lesions: list[Lesion], edema: list[Edema], multiplicity: Multiplic
 
     Levels are vertebral levels (C1-C7, T1, ...), never spinal cord segments; lesions are listed
     superior to inferior (the order of ``lesions``) with their calibrated maximum diameter.
-    When slices 3 mm or more thick lie across the cord (axial series), a level range that the
-    lesion may extend within its craniocaudal uncertainty is named with it ("C5-C6 (C5-C7 within
-    +-3 mm)"), and the gap of an adjacent pair carries its uncertainty ("gap 6.0 +- 3.0 mm").
+    When slices 3 mm or more thick lie across the cord (:mod:`~lesionview.measure.thick`), a
+    level a lesion may also reach within its craniocaudal uncertainty is named after its levels
+    ("C5 (possibly reaching C6), 3.0 mm"), an edema region that may reach 3 levels is "possibly
+    longitudinally extensive", and the gap of an adjacent pair carries its uncertainty
+    ("gap 3.0 ± 3.0 mm"); the warnings give the uncertainty along the cord.
     """
     n = len(lesions)
     if n == 0:
@@ -35,36 +40,64 @@ def summarise(lesions: list[Lesion], edema: list[Edema], multiplicity: Multiplic
         text = f"{_count(n)} enhancing intramedullary {noun}{kind}{at}{_join(items)}"
         if multiplicity.kind is MultiplicityClass.ADJACENT_PAIR:
             pair = multiplicity.pairs[0]
-            unc = pair.gap_craniocaudal_uncertainty_mm
-            text += f"; gap {pair.gap_mm:.1f}" + (f" ± {unc:.1f} mm" if _thick(unc) else " mm")
+            text += f"; gap {pair.gap_mm:.1f}{_plus_minus(shown_uncertainty(pair))} mm"
         text += "."
     for ed in edema:
         text += " " + _edema_sentence(ed)
     return text
 
 
-def _thick(uncertainty: float | None) -> bool:
-    return uncertainty is not None and uncertainty >= THICK_SLICE_MM
+def _plus_minus(uncertainty: float | None) -> str:
+    return "" if uncertainty is None else f" ± {uncertainty:.1f}"
 
 
-def levels_text(span: LevelSpan | None, uncertainty: float | None) -> str:
-    """"C5-C6", or "C5-C6 (C5-C7 within ±3.0 mm)" when thick slices across the cord leave the
-    level extent uncertain; "" without levels.
+def levels_text(region: Lesion | Edema) -> str:
+    """"C5-C6", or "C5-C6 (possibly reaching C7)" when thick slices across the cord leave its
+    level extent uncertain and the extent may reach another level; "" without levels.
 
     Examples
     --------
+    >>> from lesionview.measure.models import LevelSpan
     >>> span = LevelSpan(first="C5", last="C6", count=2, possible_first="C5", possible_last="C7")
-    >>> levels_text(span, 3.0), levels_text(span, 0.5)
-    ('C5-C6 (C5-C7 within ±3.0 mm)', 'C5-C6')
+    >>> ed = Edema(id=1, voxel_count=1, volume_mm3=1.0, craniocaudal_mm=9.0, levels=span,
+    ...            craniocaudal_uncertainty_mm=3.0, thick_slices_mm=3.0)
+    >>> levels_text(ed), levels_text(ed.model_copy(update={"thick_slices_mm": None}))
+    ('C5-C6 (possibly reaching C7)', 'C5-C6')
     """
+    span = region.levels
     if span is None or span.first is None:
         return ""
-    possible = span.possible_label if _thick(uncertainty) else None
-    return span.label + (f" ({possible} within ±{uncertainty:.1f} mm)" if possible else "")
+    extra = _possibly_reaching(region)
+    return span.label + (f" ({extra})" if extra else "")
+
+
+def _possibly_reaching(region: Lesion | Edema) -> str:
+    """"possibly reaching C4 and C6" (thick slices across the cord only), else ""."""
+    extra = possible_extra_levels(region.levels) if shown_uncertainty(region) is not None else []
+    return f"possibly reaching {' and '.join(extra)}" if extra else ""
+
+
+def possibly_extensive(ed: Edema) -> bool:
+    """True when an edema region measured over fewer than :data:`EXTENSIVE_LEVELS` levels may
+    reach that many within its craniocaudal uncertainty (thick slices across the cord only).
+
+    Examples
+    --------
+    >>> from lesionview.measure.models import LevelSpan
+    >>> span = LevelSpan(first="C4", last="C5", count=2, possible_first="C3", possible_last="C5")
+    >>> ed = Edema(id=1, voxel_count=1, volume_mm3=1.0, craniocaudal_mm=30.0, levels=span,
+    ...            longitudinally_extensive=False, craniocaudal_uncertainty_mm=3.0, thick_slices_mm=3.0)
+    >>> possibly_extensive(ed), possibly_extensive(ed.model_copy(update={"thick_slices_mm": None}))
+    (True, False)
+    """
+    if ed.longitudinally_extensive is not False or shown_uncertainty(ed) is None:
+        return False
+    reach = possible_level_count(ed.levels)
+    return reach is not None and reach >= EXTENSIVE_LEVELS
 
 
 def _where(lesion: Lesion) -> str:
-    return levels_text(lesion.levels, lesion.craniocaudal_uncertainty_mm) or f"lesion {lesion.id}"
+    return levels_text(lesion) or f"lesion {lesion.id}"
 
 
 def _join(items: list[str]) -> str:
@@ -74,6 +107,13 @@ def _join(items: list[str]) -> str:
 def _edema_sentence(ed: Edema) -> str:
     if ed.levels is None or ed.levels.first is None:
         return f"T2 cord edema over {ed.craniocaudal_mm:.0f} mm craniocaudally."
-    extra = ", longitudinally extensive" if ed.longitudinally_extensive else ""
-    return (f"T2 cord edema at vertebral levels {levels_text(ed.levels, ed.craniocaudal_uncertainty_mm)} "
-            f"({ed.levels.count} level{'s' if ed.levels.count != 1 else ''}{extra}).")
+    count = ed.levels.count
+    notes = f"{count} level{'s' if count != 1 else ''}"
+    if ed.longitudinally_extensive:
+        notes += ", longitudinally extensive"
+    reaching = _possibly_reaching(ed)
+    if reaching:
+        notes += f"; {reaching}"
+        if possibly_extensive(ed):
+            notes += ", so possibly longitudinally extensive"
+    return f"T2 cord edema at vertebral levels {ed.levels.label} ({notes})."

@@ -18,6 +18,7 @@ from .levels import VertebralLevels
 from .renderer import (
     CONTRASTS,
     PhantomMaps,
+    axial_geometry,
     lesion_fractions,
     render,
     render_maps,
@@ -34,6 +35,6 @@ def levels() -> VertebralLevels:
 
 
 __all__ = ["CASES", "CONTRASTS", "Case", "Edema", "Lesion", "PhantomMaps", "VertebralLevels",
-           "case_truth", "expected_files", "get_case", "landmarks", "lesion_fractions", "levels",
+           "axial_geometry", "case_truth", "expected_files", "get_case", "landmarks", "lesion_fractions", "levels",
            "missing_files", "render", "render_maps", "sagittal_geometry", "sample_path",
            "series_info", "surface_gap", "write_case"]

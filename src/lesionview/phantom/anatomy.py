@@ -12,6 +12,7 @@ import numpy as np
 
 from . import spine
 from .cases import Edema
+from .sdf import box, ellipse, ramp, span
 
 #: Tissue classes, in painting order. "lesion" is painted by the renderer on top of these.
 TISSUES = ("air", "soft", "muscle", "fat", "ligament", "airway", "epidural", "annulus", "nucleus",
@@ -38,26 +39,7 @@ def cord_semi_axes(s) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ramp(d):
-    return np.clip(0.5 - d / _EDGE, 0.0, 1.0)
-
-
-def _ellipse(u, v, ru, rv):
-    """Approximate signed distance to an ellipse (exact on the curve, good near it)."""
-    k0 = np.sqrt((u / ru) ** 2 + (v / rv) ** 2)
-    k1 = np.sqrt((u / ru**2) ** 2 + (v / rv**2) ** 2)
-    return k0 * (k0 - 1) / np.maximum(k1, 1e-6)
-
-
-def _box(qs, qa, qx, r=0.0):
-    """Signed distance to a rounded box, given |offset| - half size along each axis."""
-    qs, qa, qx = qs + r, qa + r, qx + r
-    outside = np.sqrt(np.maximum(qs, 0) ** 2 + np.maximum(qa, 0) ** 2 + np.maximum(qx, 0) ** 2)
-    return outside + np.minimum(np.maximum(np.maximum(qs, qa), qx), 0) - r
-
-
-def _span(v, lo, hi):
-    """|offset| - half size of an interval [lo, hi]."""
-    return np.abs(v - 0.5 * (lo + hi)) - 0.5 * (hi - lo)
+    return ramp(d, _EDGE)
 
 
 def _capsule(s, a, s0, a0, s1, a1, r, r0=None):
@@ -101,17 +83,17 @@ def _bone_sdf(s, a, x):
     for off in (-2, -1, 0):  # long caudally tilted spinous processes reach two levels down
         i = np.clip(k + off, 0, len(_V) - 1)
         top, bot, mid, dep, hw, cb = _TOP[i], _BOT[i], _MID[i], _DEPTH[i], _HW[i], _CANAL_BACK[i]
-        body = _box(_span(s, top, bot), _span(a, spine.BODY_BACK, spine.BODY_BACK + dep), ax - hw, 2.5)
-        lamina = _box(_span(s, mid - 1, bot + 3.5), _span(a, cb - 6, cb - 1.8), ax - 13, 1.5)
-        pillar = _box(_span(s, top + 0.5, bot + 3.5), _span(a, cb - 7, cb + 6), _span(ax, 13, 23), 2.0)
-        pedicle = _box(_span(s, mid - 3.5, mid + 3.5), _span(a, cb + 2, spine.BODY_BACK + 1),
-                       _span(ax, 11.5, 15.5), 1.0)
+        body = box(span(s, top, bot), span(a, spine.BODY_BACK, spine.BODY_BACK + dep), ax - hw, 2.5)
+        lamina = box(span(s, mid - 1, bot + 3.5), span(a, cb - 6, cb - 1.8), ax - 13, 1.5)
+        pillar = box(span(s, top + 0.5, bot + 3.5), span(a, cb - 7, cb + 6), span(ax, 13, 23), 2.0)
+        pedicle = box(span(s, mid - 3.5, mid + 3.5), span(a, cb + 2, spine.BODY_BACK + 1),
+                       span(ax, 11.5, 15.5), 1.0)
         s0, a0 = mid + 3, cb - 5
         s1, a1 = s0 + _SP_LEN[i] * np.sin(_SP_ANG[i]), a0 - _SP_LEN[i] * np.cos(_SP_ANG[i])
         spinous = np.maximum(_capsule(s, a, s0, a0, s1, a1, _SP_R[i], _SP_R[i] + 2.0), ax - _SP_HW[i])
         d = np.minimum(d, np.minimum(np.minimum(body, lamina), np.minimum(np.minimum(pillar, pedicle), spinous)))
-    dens = _box(_span(s, 1, 18), _span(a, 8, 17), ax - 5, 3.0)
-    atlas = np.maximum(np.abs(_ellipse(a - 4.5, x, 17.0, 20.0)) - 3.0, np.abs(s - spine.C1_MIDDLE) - 4.5)
+    dens = box(span(s, 1, 18), span(a, 8, 17), ax - 5, 3.0)
+    atlas = np.maximum(np.abs(ellipse(a - 4.5, x, 17.0, 20.0)) - 3.0, np.abs(s - spine.C1_MIDDLE) - 4.5)
     clivus = np.maximum(_capsule(s, a, -4, 12, -36, 42, 5.0, 6.5), ax - 11)
     occiput = np.maximum(np.abs(_occiput_radius(s, a)) - 3.0, np.maximum(a + 12.0, ax - 45))
     return np.minimum(np.minimum(d, dens), np.minimum(atlas, np.minimum(clivus, occiput)))
@@ -124,7 +106,7 @@ def _disc_sdf(s, a, x):
     top, bot = _BOT[j] - 0.8, _TOP[j + 1] + 0.8
     dep = 0.5 * (_DEPTH[j] + _DEPTH[j + 1])
     hw = 0.5 * (_HW[j] + _HW[j + 1]) - 0.5
-    disc = _box(_span(s, top, bot), _span(a, spine.BODY_BACK - 0.4, spine.BODY_BACK + dep + 0.6), ax - hw, 1.5)
+    disc = box(span(s, top, bot), span(a, spine.BODY_BACK - 0.4, spine.BODY_BACK + dep + 0.6), ax - hw, 1.5)
     mid = 0.5 * (top + bot)
     half = 0.5 * (bot - top)
     u = np.stack([(s - mid) / (0.75 * half), (a - spine.BODY_BACK - 0.45 * dep) / (0.33 * dep), x / (0.7 * hw)])
@@ -148,7 +130,7 @@ def tissue_fractions(points: np.ndarray, edema: Edema | None = None) -> dict[str
         frac[name] = frac.get(name, 0) + alpha
 
     post, ant = np.interp(s, _S, _SKIN_POST), np.interp(s, _S, _SKIN_ANT)
-    neck = _ellipse(a - 0.5 * (post + ant), x, 0.5 * (ant - post), np.interp(s, _S, _NECK_LR))
+    neck = ellipse(a - 0.5 * (post + ant), x, 0.5 * (ant - post), np.interp(s, _S, _NECK_LR))
     paint("soft", _ramp(neck))
     sac_ap, sac_lr = np.interp(s, _S, _SAC_AP), np.interp(s, _S, _SAC_LR)
     canal_back = SAC_CENTRE - sac_ap
@@ -162,11 +144,11 @@ def tissue_fractions(points: np.ndarray, edema: Edema | None = None) -> dict[str
         paint("fat", _ramp(neck + 4) * _ramp(np.abs(a - post - depth) - 0.9) * (a < canal_back - 12))
     paint("fat", _ramp(neck) - _ramp(neck + 7))
     # Nuchal ligament: a thin dark midline band under the subcutaneous fat, occiput to C7.
-    paint("ligament", _ramp(np.abs(x) - 1.5) * _ramp(np.abs(a - post - 12) - 1.2) * _ramp(_span(s, -25, 128)))
-    airway = _ellipse(a - front - prevertebral - 8, x, 8.0, 10.0)
+    paint("ligament", _ramp(np.abs(x) - 1.5) * _ramp(np.abs(a - post - 12) - 1.2) * _ramp(span(s, -25, 128)))
+    airway = ellipse(a - front - prevertebral - 8, x, 8.0, 10.0)
     paint("airway", _ramp(np.maximum(airway, -8 - s)))
-    paint("epidural", _ramp(_ellipse(a - SAC_CENTRE, x, sac_ap + 1.8, sac_lr + 3.0)))
-    paint("ligament", _ramp(_box(_span(s, 12, 200), _span(a, spine.BODY_BACK - 1.0, spine.BODY_BACK), np.abs(x) - 6)))
+    paint("epidural", _ramp(ellipse(a - SAC_CENTRE, x, sac_ap + 1.8, sac_lr + 3.0)))
+    paint("ligament", _ramp(box(span(s, 12, 200), span(a, spine.BODY_BACK - 1.0, spine.BODY_BACK), np.abs(x) - 6)))
     disc, nucleus = _disc_sdf(s, a, x)
     paint("annulus", _ramp(disc))
     paint("nucleus", _ramp(nucleus))
@@ -178,9 +160,9 @@ def tissue_fractions(points: np.ndarray, edema: Edema | None = None) -> dict[str
     paint("csf", _ramp(fossa))
     cisterna = np.sqrt((s + 7) ** 2 + (a - canal_back + 9) ** 2 + (x / 1.5) ** 2) - 7.0  # cisterna magna
     paint("brain", _ramp(np.maximum(fossa + 2.0, -cisterna)))
-    paint("csf", _ramp(_ellipse(a - SAC_CENTRE, x, sac_ap, sac_lr)))
+    paint("csf", _ramp(ellipse(a - SAC_CENTRE, x, sac_ap, sac_lr)))
     cord_ap, cord_lr = cord_semi_axes(s)
-    cord = _ellipse(a, x, cord_ap, cord_lr)
+    cord = ellipse(a, x, cord_ap, cord_lr)
     cord_occ = _ramp(cord)
     paint("cord", cord_occ)
     edema_occ = np.zeros_like(s)

@@ -50,6 +50,7 @@ from ..levels import LevelModel
 from ..levels.names import LEVEL_NAMES, disc_name, index_of
 from ..series import SeriesInfo
 from ..volume import Volume
+from .sdf import box, ellipse, ramp, span
 
 REGIONS = ("cervical", "thoracic")
 PLANES = ("sagittal", "axial", "oblique")
@@ -366,27 +367,6 @@ def case_geometry(case: FamilyCase) -> Geometry:
 
 
 # ----------------------------------------------------------------------------- tissues
-def _ramp(d, edge):
-    return np.clip(0.5 - d / edge, 0.0, 1.0)
-
-
-def _ellipse(u, v, ru, rv):
-    """Approximate signed distance to an ellipse (exact on the curve, good near it)."""
-    k0 = np.sqrt((u / ru) ** 2 + (v / rv) ** 2)
-    k1 = np.sqrt((u / ru**2) ** 2 + (v / rv**2) ** 2)
-    return k0 * (k0 - 1) / np.maximum(k1, 1e-6)
-
-
-def _span(v, lo, hi):
-    return np.abs(v - 0.5 * (lo + hi)) - 0.5 * (hi - lo)
-
-
-def _box(qs, qa, qx, r=1.0):
-    qs, qa, qx = qs + r, qa + r, qx + r
-    outside = np.sqrt(np.maximum(qs, 0) ** 2 + np.maximum(qa, 0) ** 2 + np.maximum(qx, 0) ** 2)
-    return outside + np.minimum(np.maximum(np.maximum(qs, qa), qx), 0) - r
-
-
 def _lesion_sdf(lesion: FamilyLesion, centre, frame, points, shrink: float = 0.0):
     q = (points - centre) @ frame.astype(points.dtype)
     semi = np.asarray(lesion.semi_axes, dtype=points.dtype) - shrink
@@ -414,7 +394,7 @@ class _Anatomy:
         """Signed distances (mm, negative inside) of cord, edema and each lesion, and ``s``."""
         c = self.case
         s, a, x = self.spine.coordinates(points)
-        cord = _ellipse(a, x, c.cord_ap, c.cord_lr)
+        cord = ellipse(a, x, c.cord_ap, c.cord_lr)
         rho = np.sqrt((a / c.cord_ap) ** 2 + (x / c.cord_lr) ** 2)
         edema = np.maximum((rho - c.edema_scale(s)) * min(c.cord_ap, c.cord_lr),
                            np.maximum(c.edema_top - s, s - c.edema_bottom))
@@ -442,33 +422,33 @@ class _Anatomy:
         height = bottom - top
         mid = 0.5 * (top + bottom)
         near = np.where(s - top < bottom - s, top, bottom)   # nearest disc centre
-        paint("fat", _ramp(np.abs(a + 24.0) - 1.0, edge))    # a posterior intermuscular fat plane
-        paint("epidural", _ramp(_ellipse(a - sac_c, x, sac_ap + 1.5, sac_lr + 2.5), edge))
-        paint("ligament", _ramp(_box(_span(s, top - 1, bottom + 1), _span(a, back - 5.0, back),
+        paint("fat", ramp(np.abs(a + 24.0) - 1.0, edge))    # a posterior intermuscular fat plane
+        paint("epidural", ramp(ellipse(a - sac_c, x, sac_ap + 1.5, sac_lr + 2.5), edge))
+        paint("ligament", ramp(box(span(s, top - 1, bottom + 1), span(a, back - 5.0, back),
                                      ax - (sac_lr + 4.0), 0.5), edge))   # ligamentum flavum
-        disc = _box(np.abs(s - near) - self.disc, _span(a, front - 0.5, front + self.depth),
+        disc = box(np.abs(s - near) - self.disc, span(a, front - 0.5, front + self.depth),
                     ax - self.half_width, 1.0)
-        paint("annulus", _ramp(disc, edge))
+        paint("annulus", ramp(disc, edge))
         u = np.stack([(s - near) / (0.7 * self.disc), (a - front - 0.45 * self.depth) / (0.3 * self.depth),
                       x / (0.6 * self.half_width)])
-        paint("nucleus", _ramp((np.sqrt((u * u).sum(0)) - 1) * 0.7 * self.disc, edge))
-        body = _box(_span(s, top + self.disc, bottom - self.disc), _span(a, front, front + self.depth),
+        paint("nucleus", ramp((np.sqrt((u * u).sum(0)) - 1) * 0.7 * self.disc, edge))
+        body = box(span(s, top + self.disc, bottom - self.disc), span(a, front, front + self.depth),
                     ax - self.half_width, 2.0)
-        lamina = _box(_span(s, top + 0.3 * height, bottom - 0.05 * height), _span(a, back - 5.0, back),
+        lamina = box(span(s, top + 0.3 * height, bottom - 0.05 * height), span(a, back - 5.0, back),
                       ax - (sac_lr + 4.0), 1.0)
-        spinous = _box(_span(s, mid, bottom - 0.05 * height), _span(a, back - 30.0, back - 4.0), ax - 3.0, 1.0)
-        pedicle = _box(_span(s, mid - 0.2 * height, mid + 0.2 * height), _span(a, sac_c - 2.0, front + 1.0),
-                       _span(ax, sac_lr + 1.5, sac_lr + 6.0), 1.0)
+        spinous = box(span(s, mid, bottom - 0.05 * height), span(a, back - 30.0, back - 4.0), ax - 3.0, 1.0)
+        pedicle = box(span(s, mid - 0.2 * height, mid + 0.2 * height), span(a, sac_c - 2.0, front + 1.0),
+                       span(ax, sac_lr + 1.5, sac_lr + 6.0), 1.0)
         bone = np.minimum(np.minimum(body, lamina), np.minimum(spinous, pedicle))
-        paint("cortex", _ramp(bone, edge))
-        paint("marrow", _ramp(bone + 0.8, edge))
-        paint("csf", _ramp(_ellipse(a - sac_c, x, sac_ap, sac_lr), edge))
-        paint("cord", _ramp(cord, edge))
-        paint("edema", np.minimum(_ramp(edema, edge), frac["cord"]))
+        paint("cortex", ramp(bone, edge))
+        paint("marrow", ramp(bone + 0.8, edge))
+        paint("csf", ramp(ellipse(a - sac_c, x, sac_ap, sac_lr), edge))
+        paint("cord", ramp(cord, edge))
+        paint("edema", np.minimum(ramp(edema, edge), frac["cord"]))
         for les, sdf, ctr, fr in zip(c.lesions, lesions, self.centres, self.frames):
-            paint("lesion", _ramp(sdf, edge))
+            paint("lesion", ramp(sdf, edge))
             if c.rim and _has_core(les):
-                paint("core", _ramp(_lesion_sdf(les, ctr, fr, points, shrink=RIM_MM), edge))
+                paint("core", ramp(_lesion_sdf(les, ctr, fr, points, shrink=RIM_MM), edge))
         return frac
 
 

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 from ..io.atomic import atomic_path
-from ..measure._axial import THICK_SLICE_MM
 from ..measure.models import Edema, Lesion, StudyMeasurements
-from ..measure.summary import levels_text
+from ..measure.summary import levels_text, possibly_extensive
+from ..measure.thick import possible_extra_levels, shown_uncertainty
 from ..series import SeriesInfo
 from .images import EDEMA_COLOR, LESION_COLOR, KeyImage
 from .tabular import printable
@@ -119,10 +119,10 @@ _TEMPLATE = r"""<!DOCTYPE html>
     <table class="grid">
       <tr><th>#</th><th>levels</th><th class="num">max diameter mm</th><th class="num">axial mm</th>
           <th class="num">CC mm</th><th class="num">volume mm³</th><th>measurable</th></tr>
-      {% for les in r.lesions %}<tr><td>{{ les.id }}</td><td>{{ levels_text(les.levels, les.craniocaudal_uncertainty_mm) or level(les.levels) }}</td>
+      {% for les in r.lesions %}<tr><td>{{ les.id }}</td><td>{{ levels_text(les) or level(les.levels) }}</td>
         <td class="num">{{ f1(les.max_diameter_mm) }}</td>
         <td class="num">{{ f1(les.axial_long_mm) }} × {{ f1(les.axial_short_mm) }}</td>
-        <td class="num">{{ f1(les.craniocaudal_mm) }}{{ pm(les.craniocaudal_uncertainty_mm) }}</td><td class="num">{{ f1(les.volume_mm3) }}</td>
+        <td class="num">{{ f1(les.craniocaudal_mm) }}{{ pm(shown(les)) }}</td><td class="num">{{ f1(les.volume_mm3) }}</td>
         <td>{{ yn(les.measurable) }}</td></tr>{% endfor %}
     </table>
     {% else %}<p>No lesion in the mask.</p>{% endif %}
@@ -130,7 +130,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
     <h3 style="margin-top:12px">Lesion pairs</h3>
     <table class="grid">
       <tr><th>lesions</th><th class="num">gap mm</th><th>levels apart</th><th>same edema</th><th>adjacent pair</th></tr>
-      {% for p in r.multiplicity.pairs %}<tr><td>{{ p.a }} – {{ p.b }}</td><td class="num">{{ f1(p.gap_mm) }}{{ pm(p.gap_craniocaudal_uncertainty_mm) }}</td>
+      {% for p in r.multiplicity.pairs %}<tr><td>{{ p.a }} – {{ p.b }}</td><td class="num">{{ f1(p.gap_mm) }}{{ pm(shown(p)) }}</td>
         <td>{{ opt(p.level_distance) }}</td><td>{{ yn(p.same_edema) }}</td><td>{{ yn(p.adjacent) }}</td></tr>{% endfor %}
     </table>
     <p class="sub">Adjacent pair: two lesions at most {{ f1(r.multiplicity.twin_gap_mm) }} mm apart (edge to edge) in the same or neighbouring levels.</p>
@@ -210,24 +210,36 @@ def _level(span) -> str:
 
 
 def _pm(uncertainty: float | None) -> str:
-    """" ± 3.0" after a length along the cord measured across thick slices, else ""."""
-    return f" ± {uncertainty:.1f}" if uncertainty is not None and uncertainty >= THICK_SLICE_MM else ""
+    """" ± 3.0" after a number whose shown uncertainty (``shown_uncertainty``) is given, else ""."""
+    return "" if uncertainty is None else f" ± {uncertainty:.1f}"
 
 
 def _length(item: Lesion | Edema) -> str:
     along = (f" ({_f1(item.craniocaudal_along_cord_mm)} mm along the cord)"
              if item.craniocaudal_along_cord_mm is not None else "")
-    unc = item.craniocaudal_uncertainty_mm
-    thick = f" (± {unc:.1f} mm: thick slices across the cord)" if _pm(unc) else ""
+    unc = shown_uncertainty(item)
+    thick = "" if unc is None else f" (± {unc:.1f} mm: thick slices across the cord)"
     return f"{_f1(item.craniocaudal_mm)} mm{along}{thick}"
 
 
-def _levels_row(span, uncertainty: float | None, unit: str) -> str:
+def _levels_row(item: Lesion | Edema, unit: str) -> str:
+    """"C5 (1)", and across thick slices "C5 (1), possibly reaching C6 (±3.0 mm along the cord)"."""
+    span = item.levels
     if span is None:
         return _level(span)
-    count = f" ({span.count}{unit})"
-    text = levels_text(span, uncertainty)
-    return text.replace(span.label, span.label + count, 1) if text else _level(span) + count
+    text = f"{span.label} ({span.count}{unit})"
+    unc = shown_uncertainty(item)
+    extra = possible_extra_levels(span) if unc is not None else []
+    if extra:
+        text += f", possibly reaching {' and '.join(extra)} (±{unc:.1f} mm along the cord)"
+    return text
+
+
+def _extensive(ed: Edema) -> str:
+    """yes / no, and "no (possibly: it may reach C2-C5)" when thick slices leave 3 levels possible."""
+    if possibly_extensive(ed):
+        return f"no (possibly: it may reach {ed.levels.possible_label})"
+    return _yn(ed.longitudinally_extensive)
 
 
 def _fractions(span) -> str:
@@ -244,7 +256,7 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
     unc = f" (± {les.axial_uncertainty_mm:.1f} mm: thick slices)" if les.axial_uncertainty_mm else ""
     x, y, z = les.centroid_lps_mm
     return [
-        ("Vertebral levels", _levels_row(les.levels, les.craniocaudal_uncertainty_mm, "")),
+        ("Vertebral levels", _levels_row(les, "")),
         ("Maximum 3D diameter", f"{_f1(les.max_diameter_mm)} mm"),
         ("Maximum 3D diameter, IBSI mesh", f"{_f1(les.max_diameter_ibsi_mm)} mm"),
         ("Axial long × short axis", f"{_f1(les.axial_long_mm)} × {_f1(les.axial_short_mm)} mm{unc}"),
@@ -261,8 +273,8 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
 def edema_rows(ed: Edema) -> list[tuple[str, str]]:
     """(label, value) rows of one edema region's table."""
     return [
-        ("Vertebral levels", _levels_row(ed.levels, ed.craniocaudal_uncertainty_mm, " levels")),
-        ("Longitudinally extensive", _yn(ed.longitudinally_extensive)),
+        ("Vertebral levels", _levels_row(ed, " levels")),
+        ("Longitudinally extensive", _extensive(ed)),
         ("Craniocaudal length", _length(ed)),
         ("Volume", f"{_f1(ed.volume_mm3)} mm³ ({ed.voxel_count} voxels)"),
         ("Lesions inside", ", ".join(map(str, ed.lesion_ids)) or "none"),
@@ -332,7 +344,7 @@ def render_html(result: StudyMeasurements, *, images: list[KeyImage] = (), diagr
         images_of=lambda lesion_id: [im for im in images if im.lesion_id == lesion_id],
         b64=lambda data: base64.b64encode(data).decode("ascii"),
         lesion_rows=lesion_rows, edema_rows=edema_rows, level=_level, f1=_f1, yn=_yn, opt=_opt,
-        pm=_pm, levels_text=levels_text,
+        pm=_pm, shown=shown_uncertainty, levels_text=levels_text,
         parameters=parameters, spacing=" × ".join(f"{s:g}" for s in result.voxel_spacing_mm) + " mm",
         lesion_color=LESION_COLOR, edema_color=EDEMA_COLOR,
     )

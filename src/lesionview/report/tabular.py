@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ..errors import shown_path
 from ..io.atomic import atomic_path
-from ..measure.models import StudyMeasurements
+from ..measure.models import Edema, Lesion, StudyMeasurements
+from ..measure.thick import shown_uncertainty
 
 #: Stable CSV columns, units in the names. Lesion-only and edema-only columns stay empty in the
 #: other kind of row.
@@ -23,7 +24,7 @@ CSV_COLUMNS = [
     "craniocaudal_mm", "craniocaudal_along_cord_mm", "cord_occupancy", "enhancement_ratio", "measurable",
     "edema_id", "longitudinally_extensive", "lesion_ids", "length_ratio",
     # Added in 0.x (issue 11), after the original columns so readers by position keep working.
-    "craniocaudal_uncertainty_mm", "levels_possible",
+    "craniocaudal_uncertainty_mm", "levels_possible", "thick_slices_mm",
 ]
 
 
@@ -70,14 +71,13 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
     return [{c: ("" if row.get(c) is None else row.get(c, "")) for c in CSV_COLUMNS} for row in rows]
 
 
-def _uncertain(row) -> dict:
-    """The craniocaudal uncertainty (mm) and the level range reachable within it, when it differs
-    from ``levels`` (thick slices across the cord only, as in the summary)."""
-    from ..measure.summary import levels_text
-
-    text = levels_text(row.levels, row.craniocaudal_uncertainty_mm)
-    possible = text[text.index("(") + 1:text.index(" within")] if "(" in text else ""
-    return {"craniocaudal_uncertainty_mm": row.craniocaudal_uncertainty_mm, "levels_possible": possible}
+def _uncertain(row: Lesion | Edema) -> dict:
+    """The craniocaudal uncertainty (mm), and the level range reachable within it when that
+    differs from ``levels`` and thick slices lie across the cord (as the summary says it)."""
+    span = row.levels
+    possible = span.possible_label if span is not None and shown_uncertainty(row) is not None else None
+    return {"craniocaudal_uncertainty_mm": row.craniocaudal_uncertainty_mm, "levels_possible": possible or "",
+            "thick_slices_mm": row.thick_slices_mm}
 
 
 def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:

@@ -179,6 +179,11 @@ def fmt_point(p) -> str:
 
 #: Length (mm) of the sections along the cord in which normal cord is estimated.
 SECTION_MM = 6.0
+#: The cord's in-plane width at a voxel is read as its deepest point within this window (mm).
+CHORD_WINDOW_MM = 6.0
+#: A place whose cord is narrower than any normal place's by more than one 0.5 mm bin is not
+#: judged (an outer slice the cord's curve has nearly left); within a bin, the narrowest's.
+NARROWER_BINS = 1
 #: Cord voxels within this distance (mm) of the cord's outline are partial-volume blends with
 #: the CSF around it; they do not give the normal-cord level.
 CORE_MARGIN_MM = 1.0
@@ -276,48 +281,109 @@ def normal_cord_profile(image: np.ndarray, cord: np.ndarray, geometry: Geometry,
     normal_voxel = np.zeros(image.shape, bool)
     normal_voxel[tuple(idx.T)] = normal_sec[sec]
     info["normal_sections"] = normal_voxel
+    # A normal section next to a lifted one may hold the edema's tapering end (below the 15 %
+    # cut-off, and brighter still in the parts of the cord that only it reaches).
+    clean = normal_sec & ~ndimage.binary_dilation(ok & ~normal_sec)
+    if clean.sum() >= 2:
+        clean_voxel = np.zeros(image.shape, bool)
+        clean_voxel[tuple(idx.T)] = clean[sec]
+        info["clean_sections"] = clean_voxel
     if not core.any():
         info["core"] = cord
     return normal, info
 
 
 def partial_volume_template(image: np.ndarray, cord: np.ndarray, normal_sections: np.ndarray,
-                            spacing, *, step_mm: float = 0.5, min_count: int = 5) -> np.ndarray | None:
+                            spacing, *, step_mm: float = 0.5, min_count: int = 5,
+                            depth: np.ndarray | None = None) -> np.ndarray | None:
     """What normal cord looks like at each cord voxel's place in its slice, on thick slices.
 
     On slices much thicker than their pixels, cut along the cord (sagittal, oblique), a cord voxel
     near the outline of its slice's cord, or in an outer slice, blends cord with CSF and is as
     bright as edema. Its place is given by its slice and its in-plane distance to the outline of
     the cord in that slice; the median of the normal sections' voxels at the same place is what
-    that voxel would read without edema. Returns that expected value per voxel (NaN where
-    unknown), or None on grids without thick slices along the cord.
+    that voxel would read without edema. The place also holds the cord's in-plane width there
+    (its deepest point within ``CHORD_WINDOW_MM``): how much of a thin cord an off-axis slice holds
+    changes along the cord (its curve crosses oblique slices, its width changes), and a slice that
+    holds less cord reads brighter (on an oblique phantom, outer-slice voxels a third CSF instead
+    of a tenth at the same depth passed for edema). Widths or depths beyond those of any normal voxel take the
+    nearest's (a deeper voxel is purer cord); a width narrower than any by more than
+    ``NARROWER_BINS`` bins is not judged. ``depth`` (:func:`in_plane_depth` of ``cord``) may be
+    given to save its computation. Returns that expected value per voxel (NaN where unknown), or
+    None on grids without thick slices along the cord.
     """
     spacing = np.asarray(spacing, float)
     k = int(np.argmax(spacing))
     if spacing[k] < 1.5 * np.sort(spacing)[1] or not cord.any():
         return None
-    in_plane = spacing.copy()
-    in_plane[k] = 1e4                       # distances within each slice only
-    depth = ndimage.distance_transform_edt(np.pad(cord, 1), sampling=in_plane)[1:-1, 1:-1, 1:-1]
+    if depth is None:
+        depth = in_plane_depth(cord, spacing)
     slab = np.indices(cord.shape)[k]
     idx = np.nonzero(cord)
     d_bin = np.minimum((depth[idx] / step_mm).astype(int), 40)
-    key = slab[idx] * 41 + d_bin
     values = image[idx].astype(np.float64)
     ref = normal_sections[idx]
     out = np.full(cord.shape, np.nan, np.float32)
     if ref.sum() < min_count:
         return out
+    # Place in the slice: the slice, the depth under the cord's outline, and the cord's width
+    # there (its deepest point within CHORD_WINDOW_MM): an off-axis slice holds less cord where
+    # the cord's curve takes it away (oblique slices) or where the cord is thinner, and reads
+    # brighter there.
+    key = slab[idx] * 41 + d_bin
+    coarse = _medians_by_key(key, values, ref, min_count)
+    # Deeper than any normal voxel of the slice (a wider cord there): pure cord, as the deepest.
+    coarse = _interp_within(slab[idx], d_bin, values, ref, min_count, coarse)
+    size = [2 * round(float(CHORD_WINDOW_MM / 2 / sp)) + 1 for sp in spacing]   # odd: the same whatever the storage order
+    size[k] = 1
+    chord = ndimage.maximum_filter(depth, size=size)
+    c_bin = np.minimum((chord[idx] / step_mm).astype(int), 40)
+    out[idx] = _interp_within(key, c_bin, values, ref, min_count, coarse)
+    return out
+
+
+def in_plane_depth(cord: np.ndarray, spacing) -> np.ndarray:
+    """Distance (mm) of each cord voxel to the cord's outline within its own (thickest-axis) slice."""
+    spacing = np.asarray(spacing, float)
+    in_plane = spacing.copy()
+    in_plane[int(np.argmax(spacing))] = 1e4          # distances within each slice only
+    return ndimage.distance_transform_edt(np.pad(cord, 1), sampling=in_plane)[1:-1, 1:-1, 1:-1]
+
+
+def _interp_within(group, sub, values, ref, min_count, fallback):
+    """Per element: the median of the ``ref`` values of its group at its ``sub`` bin, interpolated
+    between the bins known (at least ``min_count`` values) in the group; above the highest known
+    bin, that bin's; below the lowest, NaN (never seen); ``fallback`` where the group has none."""
+    fine = group * 41 + sub
+    order = np.argsort(fine[ref], kind="stable")
+    f_ref, v_ref = fine[ref][order], values[ref][order]
+    uniq, start, count = np.unique(f_ref, return_index=True, return_counts=True)
+    good = count >= min_count
+    uniq = uniq[good]
+    med = np.array([np.median(v_ref[a:a + n]) for a, n in zip(start[good], count[good])])
+    result = np.asarray(fallback, np.float64).copy()
+    place = uniq // 41
+    for p in np.unique(place):
+        sel = place == p
+        vox = group == p
+        known = uniq[sel] % 41
+        v = np.interp(sub[vox], known, med[sel], right=med[sel][-1])
+        result[vox] = np.where(sub[vox] < known[0] - NARROWER_BINS, np.nan, v)
+    return result
+
+
+def _medians_by_key(key: np.ndarray, values: np.ndarray, ref: np.ndarray, min_count: int) -> np.ndarray:
+    """Per element: the median of the ``ref`` values sharing its key (NaN when fewer than
+    ``min_count`` do)."""
     order = np.argsort(key[ref], kind="stable")
     keys_ref, vals_ref = key[ref][order], values[ref][order]
     uniq, start, count = np.unique(keys_ref, return_index=True, return_counts=True)
+    if uniq.size == 0:
+        return np.full(key.shape, np.nan)
     med = np.array([np.median(vals_ref[a:a + n]) for a, n in zip(start, count)])
     med[count < min_count] = np.nan
-    pos = np.searchsorted(uniq, key)
-    pos = np.clip(pos, 0, len(uniq) - 1)
-    found = uniq[pos] == key
-    out[idx] = np.where(found, med[pos], np.nan)
-    return out
+    pos = np.clip(np.searchsorted(uniq, key), 0, len(uniq) - 1)
+    return np.where(uniq[pos] == key, med[pos], np.nan)
 
 
 def thick_along_cord(cord: np.ndarray, spacing) -> bool:

@@ -16,10 +16,12 @@ back end is listed as unavailable with the reason, and lesionview carries on wit
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 import numpy as np
 
@@ -73,7 +75,20 @@ class Point:
 
 @dataclass(frozen=True)
 class Box:
-    """The LPS-aligned box between two opposite corners (LPS mm); flat boxes (drawn on one slice) are fine."""
+    """A box drawn between two opposite corners (LPS mm), aligned to the image grid.
+
+    A rectangle dragged on a slice runs along the slice's rows and columns, which on an oblique
+    image are not LPS axes. So a box is not the LPS-aligned box between its corners: the corners
+    are converted to index coordinates of the image's geometry and the box is the index-space
+    box between them (:meth:`slices`). It covers the same voxels whichever way the image is
+    stored (axial, flipped, permuted) and on any tilt. Flat boxes (drawn on one slice) are fine.
+
+    Examples
+    --------
+    >>> g = Geometry((10, 10, 10))
+    >>> Box((4, 2.2, 3), (4, 6.8, 7)).slices(g)
+    (slice(4, 5, None), slice(3, 7, None), slice(3, 8, None))
+    """
 
     corner_a: tuple[float, float, float]
     corner_b: tuple[float, float, float]
@@ -92,6 +107,24 @@ class Box:
     @property
     def points(self) -> np.ndarray:
         return np.array([self.corner_a, self.corner_b])
+
+    def slices(self, geometry: Geometry) -> tuple[slice, slice, slice]:
+        """The voxels of ``geometry``'s grid in the box, as array slices (``mask[box.slices(g)] = True``).
+
+        Along each array axis: the voxels whose centres lie between the corners' index
+        coordinates; where no centre does (the box is thinner than a voxel there, as one drawn
+        on a slice), the one nearest the box. Clipped to the grid.
+        """
+        a, b = geometry.world_to_index(self.points)
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        shape = np.array(geometry.shape)
+        start = np.ceil(low - 1e-6).astype(int)    # (tolerance: corners at voxel centres up to round-off)
+        stop = np.floor(high + 1e-6).astype(int) + 1
+        nearest = np.clip(np.rint((low + high) / 2).astype(int), 0, shape - 1)
+        thin = stop <= start
+        start = np.clip(np.where(thin, nearest, start), 0, shape)
+        stop = np.clip(np.where(thin, nearest + 1, stop), 0, shape)
+        return tuple(slice(int(i), int(j)) for i, j in zip(start, stop))
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,16 @@ class Scribble:
 Prompt = Point | Box | Scribble
 
 
+def _kind(value) -> str:
+    """What ``value`` is, for a message: "None", "a bare array", "a list"."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return "a bare array"
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
 def check_prompts(prompts, geometry: Geometry) -> tuple[Prompt, ...]:
     """``prompts`` as a tuple, each a :class:`Point`, :class:`Box` or :class:`Scribble` inside the image.
 
@@ -135,6 +178,11 @@ def check_prompts(prompts, geometry: Geometry) -> tuple[Prompt, ...]:
     """
     if isinstance(prompts, (Point, Box, Scribble)):
         prompts = (prompts,)
+    elif prompts is None or isinstance(prompts, (str, bytes, Mapping, np.ndarray)) \
+            or not isinstance(prompts, Iterable):
+        raise InputError(f"prompts must be a Point, Box or Scribble or a sequence of them; got {_kind(prompts)}.",
+                         hint="Wrap positions (LPS mm), e.g. Point((x, y, z)) or [Point(a), Point(b)] "
+                              "(lesionview.segment.backends).")
     prompts = tuple(prompts)
     for i, prompt in enumerate(prompts, 1):
         if not isinstance(prompt, (Point, Box, Scribble)):
@@ -161,6 +209,13 @@ class SegmentationBackend(ABC):
     what is missing from :meth:`problem`; :meth:`segment` then returns
     ``Segmentation.empty(geometry, reason)`` rather than fetching anything.
 
+    Listing the back ends (:func:`available_backends`, the Segment widget when it opens) imports
+    the module the entry point names, reads :attr:`description` and :attr:`targets` from the
+    class and calls :meth:`problem` if it is a classmethod or staticmethod; it never makes a back
+    end. So keep the module's imports light (import PyTorch and load the model in ``__init__`` or
+    :meth:`segment`). The back end is made (``YourClass()``, no arguments) the first time it is
+    used and kept for the session.
+
     Attributes
     ----------
     description : str
@@ -172,10 +227,15 @@ class SegmentationBackend(ABC):
     description: str = ""
     targets: frozenset[str] = frozenset(TARGETS)
 
-    def problem(self) -> str:
+    @classmethod
+    def problem(cls) -> str:
         """Why the back end cannot run here ("" when it can): missing weights, package, GPU.
 
-        Called whenever back ends are listed: keep it cheap (look for files, do not load a model).
+        Called whenever back ends are listed and before each use: it must be cheap (look for
+        files, do not import a framework or load a model). Keep it a classmethod (or
+        staticmethod) so that lists can tell without making the back end; an instance method
+        is accepted too, but is then first asked when the back end is used, and until then the
+        back end is listed as available.
         """
         return ""
 
@@ -192,7 +252,8 @@ class SegmentationBackend(ABC):
         geometry : Geometry
             The grid (LPS mm) of every image and mask.
         prompts : tuple of Point, Box, Scribble
-            Checked: inside the image, in LPS mm (``geometry.world_to_index`` gives voxels).
+            Checked: inside the image, in LPS mm (``geometry.world_to_index`` gives voxels, a
+            box's voxels are :meth:`Box.slices`: boxes follow the image grid, not LPS).
         target : {"lesion", "edema", "cord"}
             One of :attr:`targets`.
         masks : mapping of role -> ndarray of bool
@@ -203,7 +264,8 @@ class SegmentationBackend(ABC):
         Returns
         -------
         Segmentation
-            Mask on ``geometry``; an empty one with ``reason`` when it cannot answer.
+            Mask on ``geometry``, bool (or integer labels; a probability map is refused:
+            threshold it here); an empty one with ``reason`` when it cannot answer.
         """
 
 
@@ -222,19 +284,26 @@ class ClassicalBackend(SegmentationBackend):
         sensitivity = float(options.get("sensitivity", 0.5))
         if target == "cord":
             return segment_cord(_needed(images, "t2", target), geometry, points)
+        scribbled = any(isinstance(p, Scribble) for p in prompts)
         if target == "lesion":
-            if len(prompts) != 1 or not isinstance(prompts[0], Point):
-                raise InputError(f"the classical lesion tool grows from one point; got {len(prompts)} prompt(s).",
-                                 hint="Click once per lesion.")
+            if len(prompts) != 1 or scribbled:
+                raise InputError(f"the classical lesion tool needs one point{', not a scribble' if scribbled else ''}; "
+                                 f"got {_told(prompts)}.", hint="Click once per lesion.")
             return grow_lesion(_needed(images, "t1c", target), geometry, points[0],
                                cord_region=masks.get("cord"), sensitivity=sensitivity,
                                pre=images.get("pre"), check=bool(options.get("check", True)))
-        if len(points) > 1:
-            raise InputError("the classical edema tool grows from the lesions or one point; "
-                             f"got {len(points)} points.")
+        if len(prompts) > 1 or scribbled:
+            raise InputError("the classical edema tool grows from the lesions or one point"
+                             f"{', not a scribble' if scribbled else ''}; got {_told(prompts)}.")
         return grow_edema(_needed(images, "t2", target), geometry, lesion_mask=masks.get("lesions"),
                           seed_world_mm=points[0] if points else None, cord_region=masks.get("cord"),
                           sensitivity=sensitivity)
+
+
+def _told(prompts) -> str:
+    """The prompts in words: "a scribble", "2 points", "a point and a scribble"."""
+    counts = Counter(type(p).__name__.lower() for p in prompts)
+    return " and ".join(f"{n} {kind}s" if n > 1 else f"a {kind}" for kind, n in counts.items()) or "no prompt"
 
 
 def _needed(images: Mapping, role: str, target: str) -> np.ndarray:
@@ -258,92 +327,158 @@ class BackendInfo:
 
 
 _CLASSICAL = ClassicalBackend()
-#: Back ends made from classes or factories, kept so that a model is loaded once per session.
-_MADE: dict[object, SegmentationBackend] = {}
+#: Installed back ends made this session, by name (a model is loaded once), or why one could not be
+#: made (not retried: a constructor that failed once, after perhaps loading for a while, fails again).
+_MADE: dict[str, SegmentationBackend | str] = {}
 
 
-def _make(obj) -> SegmentationBackend:
-    """The back end an entry point names: a subclass (made with no arguments), an instance, or a
-    function returning one."""
-    if isinstance(obj, SegmentationBackend):
-        return obj
-    if not callable(obj):
-        raise TypeError(f"{obj!r} is not a SegmentationBackend")
-    if obj not in _MADE:
-        made = obj()
+def _installed(**select) -> list[EntryPoint]:
+    """The entry points of the group (``name=`` selects one name), lesionview's own left out."""
+    return [ep for ep in entry_points(group=ENTRY_POINT_GROUP, **select)
+            if not (ep.value.startswith("lesionview.") and ep.value.endswith(":ClassicalBackend"))]
+
+
+def _source(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{ep.value} ({getattr(dist, 'name', '?')} {getattr(dist, 'version', '?')})" if dist else ep.value
+
+
+def _targets(value) -> frozenset[str]:
+    targets = frozenset(value)
+    if not targets or not targets <= set(TARGETS):
+        raise TypeError(f"its targets {sorted(targets)} are not among {list(TARGETS)}")
+    return targets
+
+
+def _asked(backend) -> str:
+    """``backend.problem()`` as text; a problem() that fails is the problem."""
+    try:
+        return str(backend.problem() or "")
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in is listed, never fatal
+        return f"its problem() failed: {type(exc).__name__}: {exc}"
+
+
+def _cheaply(obj) -> str:
+    """``problem()`` of what an entry point names, when it can be asked without making a back end."""
+    kind = obj if isinstance(obj, type) else type(obj)
+    cheap = isinstance(inspect.getattr_static(kind, "problem", None), (classmethod, staticmethod))
+    return _asked(obj) if cheap else ""
+
+
+def _look(name: str, ep: EntryPoint) -> tuple[BackendInfo, object]:
+    """How the back end ``ep`` names is listed, without making it; and the object the entry point
+    names (None when it cannot be used)."""
+    source = _source(ep)
+    made = _MADE.get(name)
+    if isinstance(made, str):
+        return BackendInfo(name, False, made, source=source), None
+    try:
+        obj = made if made is not None else ep.load()
+        if isinstance(obj, type) and not issubclass(obj, SegmentationBackend) \
+                or not isinstance(obj, SegmentationBackend) and not callable(obj):
+            raise TypeError(f"{obj!r} is not a SegmentationBackend")
+        if isinstance(obj, type) and inspect.isabstract(obj):
+            raise TypeError(f"{obj.__name__} does not implement {', '.join(sorted(obj.__abstractmethods__))}()")
+        if isinstance(obj, (type, SegmentationBackend)):
+            targets = _targets(obj.targets)
+            description = obj.description if isinstance(obj.description, str) else ""
+        else:   # a function making one: what it makes is known once it is made
+            targets, description = frozenset(TARGETS), ""
+        reason = _asked(obj) if made is not None else _cheaply(obj)
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in is listed, never fatal
+        return BackendInfo(name, False, f"{type(exc).__name__}: {exc}", source=source), None
+    return BackendInfo(name, not reason, reason, description, targets, source), obj
+
+
+def _make(obj) -> SegmentationBackend | str:
+    """The back end an entry point names (a subclass made with no arguments, an instance, or a
+    function returning one), or why it could not be made."""
+    try:
+        made = obj if isinstance(obj, SegmentationBackend) else obj()
         if not isinstance(made, SegmentationBackend):
-            raise TypeError(f"{getattr(obj, '__name__', obj)!r} gave a {type(made).__name__}, "
+            raise TypeError(f"{getattr(obj, '__name__', obj)!r} gave {_kind(made)}, "
                             "not a lesionview SegmentationBackend")
-        _MADE[obj] = made
-    return _MADE[obj]
-
-
-def _discover() -> dict[str, tuple[BackendInfo, SegmentationBackend | None]]:
-    classical = BackendInfo(CLASSICAL, True, "", _CLASSICAL.description, frozenset(TARGETS))
-    found = {CLASSICAL: (classical, _CLASSICAL)}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.value.endswith(":ClassicalBackend") and ep.value.startswith("lesionview."):
-            continue  # lesionview's own entry point: the built-in above
-        dist = getattr(ep, "dist", None)
-        source = f"{ep.value} ({getattr(dist, 'name', '?')} {getattr(dist, 'version', '?')})" if dist else ep.value
-        if ep.name in found:
-            if ep.value != found[ep.name][0].source.split(" ")[0]:   # not the same one seen twice
-                other = f"{ep.name} ({source})"
-                found[other] = (BackendInfo(other, False, f"the name {ep.name!r} is taken by "
-                                                          f"{found[ep.name][0].source}", source=source), None)
-            continue
-        try:
-            backend = _make(ep.load())
-            targets = frozenset(backend.targets)
-            if not targets or not targets <= set(TARGETS):
-                raise TypeError(f"its targets {sorted(targets)} are not among {list(TARGETS)}")
-            reason = str(backend.problem() or "")
-            info = BackendInfo(ep.name, not reason, reason, str(backend.description), targets, source)
-        except Exception as exc:  # noqa: BLE001 - a broken plug-in is listed, never fatal
-            found[ep.name] = (BackendInfo(ep.name, False, f"{type(exc).__name__}: {exc}", source=source), None)
-            continue
-        found[ep.name] = (info, backend)
-    return found
+        _targets(made.targets)
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in is refused, never fatal
+        return f"{type(exc).__name__}: {exc}"
+    return made
 
 
 def available_backends() -> dict[str, BackendInfo]:
     """Every back end lesionview knows, ``"classical"`` first: installed ones come from the entry
     point group :data:`ENTRY_POINT_GROUP`; those that cannot run are listed with the reason.
 
+    Cheap enough for a GUI thread: no back end is made. Each entry point's module is imported,
+    ``description`` and ``targets`` are read from the class and ``problem()`` is asked only if it
+    is a classmethod or staticmethod (or of a back end already made this session). One whose
+    ``problem()`` needs an instance, or a function making one, is listed as available until it
+    is first used (:func:`get_backend`), and with the reason afterwards if it cannot run.
+
     Examples
     --------
     >>> available_backends()["classical"].available
     True
     """
-    return {name: info for name, (info, _) in _discover().items()}
+    found = {CLASSICAL: BackendInfo(CLASSICAL, True, "", _CLASSICAL.description, frozenset(TARGETS))}
+    for ep in _installed():
+        if ep.name in found:
+            if ep.value != found[ep.name].source.split(" ")[0]:   # not the same one seen twice
+                source = _source(ep)
+                other = f"{ep.name} ({source})"
+                found[other] = BackendInfo(other, False, f"the name {ep.name!r} is taken by {found[ep.name].source}",
+                                           source=source)
+            continue
+        found[ep.name] = _look(ep.name, ep)[0]
+    return found
 
 
 def get_backend(name: str) -> SegmentationBackend:
-    """The back end called ``name``; :class:`~lesionview.errors.InputError` saying why when it
-    is not installed or cannot run."""
+    """The back end called ``name``, made on first use and kept for the session;
+    :class:`~lesionview.errors.InputError` saying why when it is not installed or cannot run.
+
+    Only that name's entry point is looked up (once); its ``problem()`` is asked on every call.
+    """
     if name == CLASSICAL:
-        return _CLASSICAL   # (no scan of the installed packages on every click)
-    found = _discover()
-    if name not in found:
-        raise InputError(f"no segmentation back end is called {name!r}; installed: {', '.join(found)}.",
-                         hint=f"Install the package that provides it (entry point group {ENTRY_POINT_GROUP}).")
-    info, backend = found[name]
-    if backend is None or not info.available:
-        raise InputError(f"the segmentation back end {name!r} cannot run: {info.reason}")
-    return backend
+        return _CLASSICAL
+    made = _MADE.get(name)
+    if made is None:
+        ep = next(iter(_installed(name=name)), None)
+        if ep is None:
+            installed = dict.fromkeys([CLASSICAL, *(e.name for e in _installed())])
+            raise InputError(f"no segmentation back end is called {name!r}; installed: {', '.join(installed)}.",
+                             hint=f"Install the package that provides it (entry point group {ENTRY_POINT_GROUP}).")
+        info, obj = _look(name, ep)
+        if obj is None or not info.available:
+            raise InputError(f"the segmentation back end {name!r} cannot run: {info.reason}")
+        made = _MADE[name] = _make(obj)
+    reason = made if isinstance(made, str) else _asked(made)
+    if reason:
+        raise InputError(f"the segmentation back end {name!r} cannot run: {reason}")
+    return made
 
 
 # ---------------------------------------------------------------------------------- running one
-def _arrays(given, geometry: Geometry, what: str, *, mask: bool) -> dict[str, np.ndarray]:
+def _roles(given, what: str, example: str) -> dict:
+    """``given`` as a dict of role -> image or mask; InputError when it is not a mapping."""
+    if not isinstance(given, Mapping):
+        raise InputError(f"{what}s must be a mapping of role -> {what}, e.g. {example}; got {_kind(given)}.",
+                         hint="Name each array by its role (lesionview.segment.backends.segment_with).")
+    return dict(given)
+
+
+def _arrays(given: dict, geometry: Geometry, what: str, *, mask: bool) -> dict[str, np.ndarray]:
     out = {}
-    for role, value in dict(given or {}).items():
+    for role, value in given.items():
         if value is None:
             continue
         own = getattr(value, "geometry", None)
         if isinstance(own, Geometry) and not own.same_space(geometry):
             raise InputError(f"the {role!r} {what} is on another grid ({own.describe()}) than "
                              f"{geometry.describe()}; resample it first (lesionview.resample).")
-        arr = np.asarray(getattr(value, "array", value))
+        try:
+            arr = np.asarray(getattr(value, "array", value))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the {role!r} {what} is not an array: {exc}") from None
         if arr.shape != geometry.shape:
             raise InputError(f"the {role!r} {what} has shape {arr.shape}, the grid is {geometry.describe()}.")
         if arr.dtype.kind not in "biuf":
@@ -381,6 +516,14 @@ def segment_with(backend: str | SegmentationBackend, images, geometry: Geometry 
     Segmentation
         The back end's answer, ``details["backend"]`` naming it.
 
+    Raises
+    ------
+    InputError
+        Inputs that cannot be used (not a mapping of images, prompts outside the image, an
+        unknown back end or one that cannot run here), said in words.
+    BackendError
+        The back end failed or answered something else than a bool or integer mask on the grid.
+
     Examples
     --------
     >>> g = Geometry((20, 20, 20))
@@ -398,8 +541,10 @@ def segment_with(backend: str | SegmentationBackend, images, geometry: Geometry 
     if target not in backend.targets:
         raise InputError(f"the back end {name!r} does not segment {target}s; "
                          f"it does {', '.join(sorted(backend.targets))}.")
+    images = _roles(images, "image", '{"t1c": array}')
+    masks = {} if masks is None else _roles(masks, "mask", '{"cord": array}')
     if geometry is None:
-        own = [getattr(v, "geometry", None) for v in dict(images or {}).values()]
+        own = [getattr(v, "geometry", None) for v in images.values()]
         geometry = next((g for g in own if isinstance(g, Geometry)), None)
     if not isinstance(geometry, Geometry):
         raise InputError(f"geometry must be a lesionview Geometry, got {type(geometry).__name__}.")
@@ -423,6 +568,10 @@ def segment_with(backend: str | SegmentationBackend, images, geometry: Geometry 
     if not seg.geometry.same_space(geometry) or seg.mask.shape != geometry.shape:
         raise BackendError(f"the segmentation back end {name!r} answered a mask on another grid "
                            f"({seg.geometry.describe()}) than the image's ({geometry.describe()}).")
+    if np.asarray(seg.mask).dtype.kind not in "biu":
+        # A probability map written as labels would be all "lesion" wherever it is above 0.
+        raise BackendError(f"the segmentation back end {name!r} answered a {np.asarray(seg.mask).dtype} mask, "
+                           "not bool or integer labels: a back end thresholds its probabilities itself.")
     details = {**seg.details, "backend": name}
     # (grow_lesion checks its own regions: not again)
     if check and target == "lesion" and not isinstance(backend, ClassicalBackend) and not seg.reason \

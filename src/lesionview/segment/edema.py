@@ -12,6 +12,7 @@ from ._stats import (
     distance_mm,
     fmt_point,
     image_array,
+    in_plane_depth,
     lower_mode,
     mask_array,
     noise_sigma,
@@ -26,6 +27,13 @@ from .result import Segmentation
 LEVEL_SHELL_MM = (0.5, 3.0)
 #: Percentile of the shell taken as the edema level on thick slices along the cord.
 LEVEL_PERCENTILE_THICK = 75
+#: Percentile of the shell taken as the full edema level (thick slices, slices off the cord's axis).
+FULL_LEVEL_PERCENTILE = 95
+#: A thick slice is off the cord's axis where the cord's width in it is below this fraction of
+#: the widest slice's (0.85: the slice's middle is over half the cord's radius off its axis).
+OUTER_WIDTH_FRACTION = 0.85
+#: ... its width read as its deepest point within this window (mm).
+OUTER_WINDOW_MM = 8.0
 #: ... or within this distance of a click (mm).
 LEVEL_RADIUS_MM = 2.0
 #: Why there is no edema without a cord region: said to the caller, with what to do.
@@ -62,8 +70,11 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
     then compared with normal cord *at the same place in its slice* (same slice, same in-plane
     depth under the cord's outline, from the normal sections:
     :func:`~lesionview.segment._stats.partial_volume_template`), so partial volume with CSF
-    cancels out; the edema level is the 75th percentile of the shell (its partial volume with
-    normal cord dilutes the median). Hysteresis
+    cancels out (the template is read from the normal sections away from the edema's ends, whose
+    tapering tail would pass for normal cord); the edema level is the 75th percentile of the shell
+    (its partial volume with normal cord dilutes the median). In slices off the cord's axis (the
+    cord narrower there than in the slice through its axis), where edema reaches the slice's middle
+    only if it fills half the slice, the edge is half the shell's 95th percentile instead. Hysteresis
     thresholding (``skimage.filters.apply_hysteresis_threshold``) then keeps the voxels above
     ``low = normal + (1 - sensitivity) * (level - normal)`` that are connected (face neighbours)
     to voxels above ``high = normal + (1 - sensitivity / 2) * (level - normal)``, and of those the
@@ -154,8 +165,14 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
         scale = float(np.median(normal[allowed]))
         crop = np.where(finite, crop / np.maximum(normal, 1e-6) * scale, crop).astype(np.float32)
         ref_source = "normal sections of the cord (lower quartile of their core), section by section"
-        expected = partial_volume_template(crop, allowed, profile.get("normal_sections", allowed),
-                                           geometry.spacing)
+        normal_sections = profile.get("normal_sections", allowed)
+        depth = in_plane_depth(allowed, geometry.spacing)
+        expected = partial_volume_template(crop, allowed, normal_sections, geometry.spacing, depth=depth)
+        if "clean_sections" in profile and expected is not None:
+            # Normal sections away from the edema's ends first; the others where those lack a place.
+            clean = partial_volume_template(crop, allowed, profile["clean_sections"], geometry.spacing,
+                                            depth=depth)
+            expected = np.where(np.isfinite(clean), clean, expected)
     if expected is not None:
         # Thick slices along the cord: compare each voxel with normal cord at the same place in
         # its slice (partial volume with CSF included), not with the pure cord.
@@ -208,6 +225,17 @@ def grow_edema(t2, geometry: Geometry, *, lesion_mask=None, seed_world_mm=None, 
         # has already taken their partial volume out: only voxels that are CSF themselves go.
         near_csf = csf & ~np.isfinite(expected)
     allowed &= ~near_csf
+    if expected is not None:
+        # A thick slice off the cord's axis holds the edema only where the edema reaches its
+        # middle, i.e. fills at least half of it: there the edge is half the *full* contrast (the
+        # shell's brightest), not half the shell's diluted level (which suits the slice through
+        # the axis, where a thin edema's ends fill the slice only in part). Rescaling those
+        # voxels lets one pair of thresholds serve both.
+        outer = _outer_slices(allowed | start_box, geometry.spacing)
+        full = float(np.percentile(crop[ring], FULL_LEVEL_PERCENTILE))
+        if full > level:
+            gain = (low - ref) / (0.5 * (full - ref))
+            crop = np.where(outer, ref + (crop - ref) * gain, crop).astype(np.float32)
     work = np.where(allowed, crop, np.float32(-np.inf))
     hyst = apply_hysteresis_threshold(work, low, high)
     labels, _ = ndimage.label(hyst)
@@ -245,6 +273,20 @@ def _noise(image: np.ndarray, box, geometry: Geometry) -> float:
                  for b, sp, n in zip(box, geometry.spacing, geometry.shape))
     crop = np.asarray(image[wide], dtype=np.float32)
     return noise_sigma(crop, np.isfinite(crop), geometry.spacing)
+
+
+def _outer_slices(cord: np.ndarray, spacing) -> np.ndarray:
+    """Cord voxels of a slice that cuts the cord off its axis: the cord's in-plane width there
+    (its deepest point within OUTER_WINDOW_MM) is below OUTER_WIDTH_FRACTION of the widest slice's
+    at the same in-plane place (the slice through the axis)."""
+    spacing = np.asarray(spacing, float)
+    k = int(np.argmax(spacing))
+    depth = in_plane_depth(cord, spacing)
+    size = [2 * round(float(OUTER_WINDOW_MM / 2 / sp)) + 1 for sp in spacing]   # odd: storage order free
+    size[k] = 1
+    chord = ndimage.maximum_filter(depth, size=size)
+    widest = chord.max(axis=k, keepdims=True)
+    return cord & (chord < OUTER_WIDTH_FRACTION * widest)
 
 
 def _point_mask(shape, index) -> np.ndarray:

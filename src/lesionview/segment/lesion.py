@@ -93,7 +93,9 @@ def grow_lesion(t1c, geometry: Geometry, seed_world_mm, *, cord_region=None,
     ``sensitivity=0.5`` this is the half-maximum, where a partial-volume voxel is half lesion:
     the mask holds the voxels whose centres lie inside the lesion. Only the connected part
     (face neighbours) holding the seed is returned, so an adjacent lesion separated by a thin
-    gap of darker cord stays out.
+    gap of darker cord stays out. Inside a cord region, a rim-enhancing lesion is taken whole: the
+    dark core its bright rim encloses (in 3D, or in any plane of the grid) and a cap of the rim
+    that touches the rest only through that core.
 
     Normal cord is the median (and MAD) of the cord region farther than 12 mm from the seed,
     within 30 mm. Without a cord region it is first the median of a 12-20 mm shell around the
@@ -341,8 +343,13 @@ def _grow_in_box(image, pre, cord, box, idx, spacing, sensitivity):
     if region is None or not region.any():
         return "nothing above the threshold is connected to the seed"
     region, poles = _trim_poles(region, smooth, spacing, start, ref, peak)
+    whole = region
     region, split = _split_at_valleys(region, filled, spacing, start, seed_peak - ref)
-    region = _fill_holes(region)
+    if cord_box is not None:
+        region = _close_rim(region, candidate & ~(whole & ~region))
+        region, more = _trim_poles(region, smooth, spacing, start, ref, peak)
+        poles += more
+    region = _fill_holes(region, planes=cord_box is not None)
     if cord_box is not None:
         region &= allowed
     details = {"split_from_neighbour": split, "normal_median": float(ref), "normal_sigma": float(sigma), "normal_reference": ref_source,
@@ -420,11 +427,48 @@ def _split_at_valleys(region, image, spacing, start, contrast):
     return out, True
 
 
-def _fill_holes(region: np.ndarray) -> np.ndarray:
-    """Fill enclosed holes (noise dips inside a lesion), working on the region's box only."""
+def _close_rim(region, candidate):
+    """Add the dark core a bright rim encloses, and the candidates that touch only that core.
+
+    A rim-enhancing lesion is a shell of enhancing tissue around a core no brighter than normal
+    cord. The lesion is the shell *and* its core (what a radiologist outlines), and the cap of the
+    shell at a pole may touch the rest of the shell only through the core (its voxels lie over
+    core voxels of the next slice): fill the holes, add the components of ``candidate`` (voxels
+    above the threshold, less any lobe split off as another lesion) that touch the filled core,
+    and repeat until nothing changes. Used only inside a cord region: without one, a ring of
+    enhancing tissue may enclose the thecal sac and the cord itself (a click beside the cord).
+    """
+    for _ in range(4):
+        filled = _fill_holes(region)
+        core = filled & ~region
+        if not core.any():
+            return filled
+        labels, _ = ndimage.label(candidate & ~filled)
+        touching = np.unique(labels[ndimage.binary_dilation(core) & (labels > 0)])
+        if touching.size == 0:
+            return filled
+        region = filled | np.isin(labels, touching)
+    return _fill_holes(region)
+
+
+def _fill_holes(region: np.ndarray, planes: bool = True) -> np.ndarray:
+    """Fill enclosed holes in 3D and (``planes``) in every plane of the grid, on the region's box.
+
+    In 3D a hole must be closed on every side; a rim-enhancing lesion's core is often open at a
+    pole (the cap is thin or missed), yet closed in each slice through it: filling each plane of
+    the three grid orientations (background connected by faces within the plane) takes it.
+    """
     sl = ndimage.find_objects(region.astype(np.uint8))[0]
+    sub = ndimage.binary_fill_holes(region[sl])
+    for axis in range(3 if planes else 0):
+        structure = ndimage.generate_binary_structure(3, 1)
+        index = [1, 1, 1]
+        for end in (0, 2):
+            index[axis] = end
+            structure[tuple(index)] = False
+        sub |= ndimage.binary_fill_holes(region[sl], structure=structure)
     out = region.copy()
-    out[sl] = ndimage.binary_fill_holes(region[sl])
+    out[sl] = sub
     return out
 
 
