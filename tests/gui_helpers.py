@@ -87,3 +87,11 @@ def choose(qtbot, combo, index: int) -> None:
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: not view.isVisible())
     assert combo.currentIndex() == index
+
+
+def napari_errors(since: int) -> list[str]:
+    """Error notifications napari recorded after the first ``since`` (uncaught exceptions too)."""
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    return [str(n.message) for n in notification_manager.records[since:]
+            if n.severity >= NotificationSeverity.ERROR]

@@ -12,8 +12,8 @@ import shutil
 
 import numpy as np
 import pytest
-from gui_helpers import capture_notifications, control, press
-from napari.utils.notifications import NotificationSeverity, notification_manager
+from gui_helpers import capture_notifications, control, napari_errors, press
+from napari.utils.notifications import notification_manager
 
 from lesionview.geometry import Geometry
 from lesionview.measure import measure
@@ -42,10 +42,6 @@ def messages(monkeypatch):
     return capture_notifications(monkeypatch, study_module)
 
 
-def napari_errors(since: int) -> list[str]:
-    """Error notifications napari recorded after the first ``since`` (uncaught exceptions too)."""
-    return [str(n.message) for n in notification_manager.records[since:]
-            if n.severity == NotificationSeverity.ERROR]
 
 
 def _dock(viewer, qtbot) -> StudyWidget:

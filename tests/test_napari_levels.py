@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("napari")
 
 
-from gui_helpers import capture_notifications, choose, click, control, key, press
-from napari.utils.notifications import NotificationSeverity, notification_manager
+from gui_helpers import capture_notifications, choose, click, control, key, napari_errors, press
+from napari.utils.notifications import notification_manager
 from qtpy.QtCore import Qt
 
 from lesionview.io import load_volume
@@ -64,10 +64,6 @@ def dock(viewer, qtbot) -> LevelsWidget:
     return w
 
 
-def napari_errors(since: int) -> list[str]:
-    """Error notifications napari recorded after the first ``since`` (uncaught exceptions too)."""
-    return [str(n.message) for n in notification_manager.records[since:]
-            if n.severity == NotificationSeverity.ERROR]
 
 
 def type_into(qtbot, field, text: str) -> None:

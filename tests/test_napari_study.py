@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import capture_notifications, choose, control, press
-from napari.utils.notifications import NotificationSeverity, notification_manager
+from gui_helpers import capture_notifications, choose, control, napari_errors, press
+from napari.utils.notifications import notification_manager
 
 from lesionview.phantom import sample_path
 from napari_lesionview._display import label_colormap
@@ -37,9 +37,6 @@ def messages(monkeypatch):
     return capture_notifications(monkeypatch, study_module)
 
 
-def napari_errors(since: int) -> list[str]:
-    return [str(n.message) for n in notification_manager.records[since:]
-            if n.severity == NotificationSeverity.ERROR]
 
 
 def test_combos_prefilled_from_role_guess(study, tmp_path):

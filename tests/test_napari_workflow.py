@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import click, control, press
-from napari.utils.notifications import NotificationSeverity, notification_manager
+from gui_helpers import click, control, napari_errors, press
+from napari.utils.notifications import notification_manager
 from pytestqt.exceptions import TimeoutError as WaitedTooLong
 
 from lesionview.levels import read_landmarks
@@ -36,9 +36,6 @@ pytestmark = pytest.mark.gui
 WINDOW = (1366, 768)
 
 
-def _napari_errors(since: int) -> list[str]:
-    return [str(n.message) for n in notification_manager.records[since:]
-            if n.severity >= NotificationSeverity.ERROR]
 
 
 class Shots:
@@ -137,16 +134,16 @@ def test_the_readme_workflow_by_clicks_from_file_open_to_export(napari_settings,
     for point in marks["cord_points"]:          # along the whole cord, foramen magnum to T2/T3
         click(clicks, lps_to_napari(point["position"]))
     press(qtbot, panel.segment, "lesionview-segment-cord")
-    assert np.count_nonzero(layers["cord"].data) > 1000, _napari_errors(since)
+    assert np.count_nonzero(layers["cord"].data) > 1000, napari_errors(since)
     press(qtbot, panel.segment, "lesionview-segment-grow")
     for lesion in truth["lesions"]:
         where = lps_to_napari(lesion["centre_lps_mm"])
         viewer.dims.set_point(0, where[0])        # the user scrolls to the lesion's slice
         click(viewer, where)
-    assert set(np.unique(layers["lesions"].data)) == {0, 1, 2}, _napari_errors(since)
+    assert set(np.unique(layers["lesions"].data)) == {0, 1, 2}, napari_errors(since)
     press(qtbot, panel.segment, "lesionview-segment-grow")   # grow mode off again
     press(qtbot, panel.segment, "lesionview-segment-edema")
-    assert np.count_nonzero(layers["edema"].data) > np.count_nonzero(layers["lesions"].data), _napari_errors(since)
+    assert np.count_nonzero(layers["edema"].data) > np.count_nonzero(layers["lesions"].data), napari_errors(since)
     if shots.folder:  # the picture shows the table and the guide caught up
         qtbot.waitUntil(lambda: panel.measurements.is_current and panel.measurements.result is not None,
                         timeout=60_000)
@@ -194,9 +191,9 @@ def test_the_readme_workflow_by_clicks_from_file_open_to_export(napari_settings,
         qtbot.waitUntil(lambda: out.is_dir() and {p.name for p in out.iterdir()} >= expected, timeout=120_000)
     except WaitedTooLong:  # say what the user would have seen
         written = sorted(p.name for p in out.iterdir()) if out.is_dir() else "no folder"
-        raise AssertionError(f"{panel.export.status.text()}; {written}; {_napari_errors(since)}") from None
+        raise AssertionError(f"{panel.export.status.text()}; {written}; {napari_errors(since)}") from None
     written = json.loads((out / "measurements.json").read_text())
     assert [(les["levels"]["first"], les["levels"]["last"]) for les in written["lesions"]] == [("C5", "C5"), ("C6", "C6")]
     shots("4_export")
-    assert not _napari_errors(since), _napari_errors(since)
+    assert not napari_errors(since), napari_errors(since)
 

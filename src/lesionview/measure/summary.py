@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .models import Edema, Lesion, Multiplicity, MultiplicityClass
-from .thick import possible_extra_levels, possible_level_count, shown_uncertainty
+from .thick import plus_minus, possible_extra_levels, possible_level_count, shown_uncertainty
 
 #: Edema spanning this many vertebral levels or more is longitudinally extensive.
 EXTENSIVE_LEVELS = 3
@@ -40,15 +40,11 @@ def summarise(lesions: list[Lesion], edema: list[Edema], multiplicity: Multiplic
         text = f"{_count(n)} enhancing intramedullary {noun}{kind}{at}{_join(items)}"
         if multiplicity.kind is MultiplicityClass.ADJACENT_PAIR:
             pair = multiplicity.pairs[0]
-            text += f"; gap {pair.gap_mm:.1f}{_plus_minus(shown_uncertainty(pair))} mm"
+            text += f"; gap {pair.gap_mm:.1f}{plus_minus(shown_uncertainty(pair))} mm"
         text += "."
     for ed in edema:
         text += " " + _edema_sentence(ed)
     return text
-
-
-def _plus_minus(uncertainty: float | None) -> str:
-    return "" if uncertainty is None else f" ± {uncertainty:.1f}"
 
 
 def levels_text(region: Lesion | Edema) -> str:

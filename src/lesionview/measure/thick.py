@@ -30,7 +30,7 @@ THICK_SLICE_MM = 3.0
 #: The thick array axis counts as lying across the cord within this angle of the cord axis.
 MAX_ANGLE_DEGREES = 45.0
 
-__all__ = ["MAX_ANGLE_DEGREES", "THICK_SLICE_MM", "possible_extra_levels", "possible_level_count",
+__all__ = ["MAX_ANGLE_DEGREES", "THICK_SLICE_MM", "plus_minus", "possible_extra_levels", "possible_level_count",
            "shown_uncertainty", "slice_thickness_across"]
 
 
@@ -77,6 +77,19 @@ def shown_uncertainty(item: Lesion | Edema | LesionPair) -> float | None:
     if isinstance(item, LesionPair):
         return item.gap_craniocaudal_uncertainty_mm if item.gap_thick_slices_mm else None
     return item.craniocaudal_uncertainty_mm if item.thick_slices_mm else None
+
+
+def plus_minus(uncertainty_mm: float | None) -> str:
+    """``" ± 3.0"`` after a number whose shown uncertainty is ``uncertainty_mm``, else ``""``
+    (pass :func:`shown_uncertainty`, or ``axial_uncertainty_mm``, which is set only across thick
+    slices).
+
+    Examples
+    --------
+    >>> plus_minus(3.02), plus_minus(None)
+    (' ± 3.0', '')
+    """
+    return "" if uncertainty_mm is None else f" ± {uncertainty_mm:.1f}"
 
 
 def possible_extra_levels(span: LevelSpan | None) -> list[str]:

@@ -16,20 +16,7 @@ notation, so a reader meets one convention everywhere:
 from __future__ import annotations
 
 from ..measure.models import Edema, Lesion
-from ..measure.thick import possible_extra_levels, shown_uncertainty
-
-
-def plus_minus(uncertainty_mm: float | None) -> str:
-    """``" ± 3.0"`` after a number whose shown uncertainty is ``uncertainty_mm``, else ``""``
-    (pass :func:`~lesionview.measure.thick.shown_uncertainty`, or ``axial_uncertainty_mm``,
-    which is set only across thick slices).
-
-    Examples
-    --------
-    >>> plus_minus(3.02), plus_minus(None)
-    (' ± 3.0', '')
-    """
-    return "" if uncertainty_mm is None else f" ± {uncertainty_mm:.1f}"
+from ..measure.thick import plus_minus, possible_extra_levels, shown_uncertainty
 
 
 def length_cell(region: Lesion | Edema) -> str:
