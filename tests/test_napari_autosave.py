@@ -268,18 +268,24 @@ def test_cropped_copy_restores_exactly(viewer, make_napari_viewer, qtbot, messag
     assert not messages["error"]
 
 
-def test_legacy_study_autosave_is_migrated_to_its_grid(viewer, make_napari_viewer, qtbot, messages):
-    """An autosave of the earlier layout (one per study) is moved to the grid its masks lie on,
-    attributed to the open series on that grid, and offered back as before."""
-    widget = _open(viewer, qtbot)
-    key, _ = _paint_and_wait(viewer, widget, qtbot)
+def _as_legacy(key):
+    """Move the autosave of ``key`` to the earlier layout (one folder per study, no series or
+    grid in its manifest); returns that folder."""
     legacy = _autosave.autosave_dir(key.study)
     manifest = json.loads((key.folder / _autosave.MANIFEST).read_text())
     for name in manifest["layers"].values():
         shutil.move(key.folder / name, legacy / name)
     shutil.rmtree(key.folder)
-    old = {"saved_at": manifest["saved_at"], "layers": manifest["layers"], "names": manifest["names"]}
-    (legacy / _autosave.MANIFEST).write_text(json.dumps(old))
+    (legacy / _autosave.MANIFEST).write_text(json.dumps({k: manifest[k] for k in ("saved_at", "layers", "names")}))
+    return legacy
+
+
+def test_legacy_study_autosave_is_migrated_to_its_grid(viewer, make_napari_viewer, qtbot, messages):
+    """An autosave of the earlier layout (one per study) is moved to the grid its masks lie on,
+    attributed to the open series on that grid, and offered back as before."""
+    widget = _open(viewer, qtbot)
+    key, _ = _paint_and_wait(viewer, widget, qtbot)
+    legacy = _as_legacy(key)
 
     again = make_napari_viewer(show=True)
     widget2 = _open(again, qtbot)
@@ -297,12 +303,7 @@ def test_legacy_autosave_of_a_grid_not_open_is_offered_resampled(viewer, make_na
     series, so they are offered resampled, never put on the axial grid as they are."""
     widget = _open(viewer, qtbot)
     key, _ = _paint_and_wait(viewer, widget, qtbot)
-    legacy = _autosave.autosave_dir(key.study)
-    manifest = json.loads((key.folder / _autosave.MANIFEST).read_text())
-    for name in manifest["layers"].values():
-        shutil.move(key.folder / name, legacy / name)
-    shutil.rmtree(key.folder)
-    (legacy / _autosave.MANIFEST).write_text(json.dumps({k: manifest[k] for k in ("saved_at", "layers", "names")}))
+    _as_legacy(key)
 
     axial = make_napari_viewer(show=True)
     _second_series(axial, render("twin", _axial_geometry(), "T1C"), uid_suffix=".7",

@@ -178,14 +178,21 @@ def test_import_from_file(viewer, widget, messages):
     assert widget.import_file(sample_path("twin") / "landmarks.json") == 19
 
 
-def test_import_from_label_layer(viewer, widget, messages):
-    # SCT-style body labels: value n at the centre of vertebra n, in the image space.
-    t2 = find_layer(viewer, "t2")
+def _body_labels(t2) -> np.ndarray:
+    """SCT-style body labels on ``t2``'s grid: value n at the centre of vertebra n (C4 to C7)."""
     labels = np.zeros(t2.data.shape, np.uint8)
     truth = body_positions()
     for n, name in ((4, "C4"), (5, "C5"), (6, "C6"), (7, "C7")):
         index = np.rint(t2.world_to_data(lps_to_napari(truth[name]))).astype(int)
         labels[tuple(index)] = n
+    return labels
+
+
+def test_import_from_label_layer(viewer, widget, messages):
+    # SCT-style body labels: value n at the centre of vertebra n, in the image space.
+    t2 = find_layer(viewer, "t2")
+    labels = _body_labels(t2)
+    truth = body_positions()
     viewer.add_labels(labels, name="body labels", scale=t2.scale, translate=t2.translate)
     widget._refresh_layer_choices()
     assert widget.import_from_layer("body labels", "SCT vertebral-body labels") == 4, messages
@@ -331,11 +338,7 @@ def test_import_file_rename_and_delete_by_clicks(viewer, widget, qtbot, monkeypa
 
 def test_import_from_label_layer_by_clicks(viewer, widget, qtbot, messages):
     t2 = find_layer(viewer, "t2")
-    labels = np.zeros(t2.data.shape, np.uint8)
-    truth = body_positions()
-    for n, name in ((4, "C4"), (5, "C5"), (6, "C6"), (7, "C7")):
-        index = np.rint(t2.world_to_data(lps_to_napari(truth[name]))).astype(int)
-        labels[tuple(index)] = n
+    labels = _body_labels(t2)
     viewer.add_labels(np.zeros(t2.data.shape, np.uint8), name="other labels", scale=t2.scale,
                       translate=t2.translate)
     viewer.add_labels(labels, name="body labels", scale=t2.scale, translate=t2.translate)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputError
+from ..errors import GeometryMismatchError, InputError
+from ..geometry import Geometry
+from ..volume import Volume
 
 #: Neighbourhoods by their usual names: faces, faces+edges, faces+edges+corners.
 CONNECTIVITY = {6: 1, 18: 2, 26: 3}
@@ -110,3 +112,20 @@ def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inside = labels != 0
     compact[inside] = np.searchsorted(ids, labels[inside]) + 1
     return compact, ids
+
+
+def array_on_grid(mask, geometry: Geometry | None, *, what: str, caller: str) -> tuple[np.ndarray, Geometry]:
+    """The array of ``mask`` (a Volume, or an array with ``geometry``) and the grid it lies on;
+    a Volume whose grid disagrees with ``geometry``, or an array of another shape, is refused
+    naming ``what`` it is and the ``caller`` that needs it."""
+    if isinstance(mask, Volume):
+        if geometry is not None and not geometry.same_space(mask.geometry):
+            raise GeometryMismatchError(f"the {what} and the geometry given disagree: "
+                                        f"mask {mask.geometry.describe()}; given {geometry.describe()}.")
+        return mask.array, mask.geometry
+    if geometry is None:
+        raise ValueError(f"{caller} needs geometry= when the {what} is a bare array")
+    array = np.asarray(mask)
+    if array.shape != geometry.shape:
+        raise GeometryMismatchError(f"{what} shape {array.shape} does not match {geometry.describe()}")
+    return array, geometry

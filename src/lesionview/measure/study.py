@@ -15,7 +15,14 @@ from ..errors import GeometryMismatchError
 from ..geometry import SUPERIOR, Geometry
 from ..volume import Volume
 from . import diameters
-from .components import bounding_boxes, check_mask, compact_labels, label_regions, structure
+from .components import (
+    array_on_grid,
+    bounding_boxes,
+    check_mask,
+    compact_labels,
+    label_regions,
+    structure,
+)
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
 from .sections import (
@@ -197,18 +204,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
 
 # ---------------------------------------------------------------------------- inputs
 def _reference(lesions, geometry: Geometry | None) -> tuple[np.ndarray, Geometry]:
-    if isinstance(lesions, Volume):
-        if geometry is not None and not geometry.same_space(lesions.geometry):
-            raise GeometryMismatchError(
-                "the lesion mask and the geometry given disagree: "
-                f"mask {lesions.geometry.describe()}; given {geometry.describe()}.")
-        return lesions.array, lesions.geometry
-    if geometry is None:
-        raise ValueError("measure() needs geometry= when the lesion mask is a bare array")
-    arr = np.asarray(lesions)
-    if arr.shape != geometry.shape:
-        raise GeometryMismatchError(f"lesion mask shape {arr.shape} does not match {geometry.describe()}")
-    return arr, geometry
+    return array_on_grid(lesions, geometry, what="lesion mask", caller="measure()")
 
 
 def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool) -> np.ndarray | None:

@@ -22,10 +22,9 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import marching_cubes
 
-from ..errors import GeometryMismatchError
 from ..geometry import Geometry
 from ..volume import Volume
-from .components import bounding_boxes, label_regions
+from .components import array_on_grid, bounding_boxes, label_regions
 
 #: Gaussian smoothing (standard deviation, in voxels along each axis) before the iso-surface.
 SMOOTHING_VOXELS = 0.5
@@ -103,7 +102,7 @@ def region_surfaces(mask: Volume | np.ndarray, *, geometry: Geometry | None = No
     >>> round(s.volume_mm3 / (12 * 6 * 6), 2)
     0.93
     """
-    array, geometry = _mask_and_geometry(mask, geometry)
+    array, geometry = array_on_grid(mask, geometry, what="mask", caller="region_surfaces()")
     source = mask.info.source if isinstance(mask, Volume) else None
     labels, _ = label_regions(array, connectivity=connectivity, kind=kind, name="mask",
                               source=source or None)
@@ -154,17 +153,3 @@ def _mesh(region: np.ndarray, smoothing: float) -> tuple[np.ndarray, np.ndarray]
             field = smooth
     vertices, faces, _, _ = marching_cubes(field, _LEVEL)
     return vertices.astype(float), faces
-
-
-def _mask_and_geometry(mask, geometry: Geometry | None) -> tuple[np.ndarray, Geometry]:
-    if isinstance(mask, Volume):
-        if geometry is not None and not geometry.same_space(mask.geometry):
-            raise GeometryMismatchError("the mask and the geometry given disagree: "
-                                        f"mask {mask.geometry.describe()}; given {geometry.describe()}.")
-        return mask.array, mask.geometry
-    if geometry is None:
-        raise ValueError("region_surfaces() needs geometry= when the mask is a bare array")
-    array = np.asarray(mask)
-    if array.shape != geometry.shape:
-        raise GeometryMismatchError(f"mask shape {array.shape} does not match {geometry.describe()}")
-    return array, geometry
