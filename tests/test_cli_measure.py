@@ -87,7 +87,9 @@ def study(tmp_path_factory):
     image = np.where(cord, CORD_VALUE, 10.0).astype(np.float32)
     image[edema] = EDEMA_VALUE
     image[lesions.astype(bool)] = LESION_VALUE
-    files = {name: d / f"{name}.nii.gz" for name in ("lesions", "edema", "cord", "image")}
+    files = {name: d / f"{name}.nii.gz" for name in ("lesions", "edema", "cord")}
+    # A T1 post-contrast image by its name (BIDS "ce-" entity): the summary says "enhancing".
+    files["image"] = d / "sub-01_ce-gadolinium_T1w.nii.gz"
     write_nifti(lesions, files["lesions"], geometry=GRID)
     write_nifti(edema.astype(np.uint8), files["edema"], geometry=GRID)
     write_nifti(cord.astype(np.uint8), files["cord"], geometry=GRID)
@@ -164,9 +166,10 @@ def test_csv_reads_back_as_the_json_numbers(full_run):
     data = json.loads((out / "measurements.json").read_text())
     with open(out / "measurements.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(r["kind"], int(r["id"])) for r in rows] == (
-        [("lesion", les["id"]) for les in data["lesions"]]
-        + [("edema", ed["id"]) for ed in data["edema"]])
+    assert [(r["kind"], r["id"]) for r in rows] == (
+        [("lesion", str(les["id"])) for les in data["lesions"]]
+        + [("edema", str(ed["id"])) for ed in data["edema"]]
+        + [("pair", "") for _ in data["multiplicity"]["pairs"]])
 
     def same(cell: str, value) -> None:
         if value is None:
@@ -195,6 +198,12 @@ def test_csv_reads_back_as_the_json_numbers(full_run):
             same(row[key], ed[key])
         assert row["lesion_ids"].split() == [str(i) for i in ed["lesion_ids"]]
         assert row["levels"] == f"{ed['levels']['first']}-{ed['levels']['last']}"
+    (pair_row,), (pair,) = rows[len(data["lesions"]) + len(data["edema"]):], data["multiplicity"]["pairs"]
+    assert pair_row["lesion_ids"] == f"{pair['a']} {pair['b']}"
+    for key in ("gap_mm", "gap_uncertainty_mm", "gap_craniocaudal_uncertainty_mm", "adjacent",
+                "level_distance", "same_edema"):
+        same(pair_row[key], pair[key])
+    assert {r["multiplicity"] for r in rows[:len(data["lesions"])]} == {data["multiplicity"]["kind"]}
 
 
 def test_results_get_the_permissions_of_any_new_file(full_run):
@@ -573,7 +582,8 @@ def test_thick_axial_slices_print_the_craniocaudal_uncertainty(twin_axial, tmp_p
                   "--levels", d / "landmarks.csv", "--out", tmp_path)
     assert res.returncode == 0, res.stderr
     data = json.loads((tmp_path / "measurements.json").read_text())
-    rows, below = printed_table(res.stdout, "Enhancing lesions")
+    # No image given: "Lesions", not "Enhancing lesions" (nothing says they enhance).
+    rows, below = printed_table(res.stdout, "Lesions")
     assert len(rows) == len(data["lesions"]) == 2
     for row, les in zip(rows, data["lesions"]):
         unc = les["craniocaudal_uncertainty_mm"]
@@ -587,9 +597,9 @@ def test_thick_axial_slices_print_the_craniocaudal_uncertainty(twin_axial, tmp_p
     assert below == ("C5 (C6?): C5, possibly reaching C6: its ends are uncertain by ±3.0 mm along the cord "
                      "(3 mm slices across it)")  # the caption
     (edema,), below = printed_table(res.stdout, "T2 edema")
-    assert below.startswith("Two enhancing")  # no caption: C1-C7 whichever slice its ends lie in
+    assert below.startswith("Two intramedullary")  # no caption: C1-C7 whichever slice its ends lie in
     assert edema["CC mm"] == f"{data['edema'][0]['craniocaudal_mm']:.1f} ± 3.0"
     flat = " ".join(res.stdout.split())
-    assert "C5 (possibly reaching C6), 3.0 mm and C6, 9.0 mm; gap 3.0 ± 3.0 mm." in flat  # the summary says it
+    assert "C5, possibly reaching C6 (maximum diameter 3.0 mm) and C6 (9.0 mm); gap 3.0 ± 3.0 mm." in flat  # the summary
     assert ("slices 3.0 mm thick across the cord: lengths along the cord, gaps and level extents are uncertain "
             "by up to ±3.0 mm") in flat

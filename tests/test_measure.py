@@ -100,11 +100,43 @@ def test_cord_occupancy_is_the_largest_section_fraction(result):
 
 def test_summary_names_the_pair_and_vertebral_levels(result):
     s = result.summary
-    assert s.startswith("Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5")
-    gap = float(re.search(r"gap (\d+\.\d) mm", s).group(1))
-    large = float(re.search(r" and C6, (\d+\.\d) mm", s).group(1))
+    # No image was given: "lesions", not "enhancing lesions" (nothing says they enhance).
+    assert s.startswith("Two intramedullary lesions (adjacent pair) at vertebral levels C5 (maximum diameter ")
+    m = re.search(r"gap (\d+\.\d) ± (\d+\.\d) mm", s)
+    gap, plus_minus = float(m.group(1)), float(m.group(2))
+    large = float(re.search(r" and C6 \((\d+\.\d) mm\)", s).group(1))
     assert large == pytest.approx(2 * R_LARGE, abs=SPACING) and gap == pytest.approx(GAP, abs=SPACING)
+    assert plus_minus == pytest.approx(SPACING)      # one voxel along the line joining the spheres' poles
     assert "T2 cord edema at vertebral levels C3-C7 (5 levels, longitudinally extensive)" in s
+
+
+@pytest.mark.parametrize(("description", "agent", "word"), [
+    ("SAG T1 TSE", "Gadoterate", "Two enhancing intramedullary lesions"),
+    ("SAG T1 TSE", "", "Two intramedullary lesions"),
+    ("SAG T2 TSE", "", "Two intramedullary lesions"),
+])
+def test_lesions_are_enhancing_only_on_a_t1_post_contrast_image(case, description, agent, word):
+    from lesionview.series import SeriesInfo, with_guessed_role
+
+    g, lesions, edema, cord, levels, _ = case
+    info = with_guessed_role(SeriesInfo(series_description=description, contrast_agent=agent))
+    image = Volume(np.where(lesions > 0, 300.0, 100.0).astype(np.float32), g, info=info)
+    r = measure(Volume(lesions, g), edema=Volume(edema, g), cord=Volume(cord, g), levels=levels, image=image)
+    assert r.summary.startswith(word + " (adjacent pair)")
+    assert r.parameters.image_role == info.role.value
+
+
+def test_lesions_outside_the_levels_given_are_named_so(case):
+    g, lesions, _edema, _cord, _levels, (_z_small, z_large) = case
+    # Only the discs around the large lesion: the small one lies above every modelled level.
+    from lesionview.levels import LevelModel
+
+    far = LevelModel.from_landmarks(["C6/C7", "C7/T1"], [(0, 0, z_large - 8), (0, 0, z_large - 24)])
+    r = measure(Volume(lesions, g), levels=far)
+    assert r.summary.startswith("Two intramedullary lesions (adjacent pair): lesion 1 outside the vertebral "
+                                "levels given (maximum diameter 3.5 mm) and lesion 2 at vertebral level C6 (")
+    none = measure(Volume(lesions, g))
+    assert none.summary.startswith("Two intramedullary lesions (adjacent pair): lesion 1 (maximum diameter ")
 
 
 @pytest.mark.parametrize("target", ["PSR", "RAS", "SAL", "ILP"])
@@ -144,8 +176,14 @@ def test_json_and_csv_carry_the_same_numbers(result, tmp_path):
     assert data["multiplicity"]["kind"] == "adjacent pair"
     assert data["parameters"]["connectivity"] == 26
     rows = csv_rows(result)
-    assert [r["kind"] for r in rows] == ["lesion", "lesion", "edema"]
+    assert [r["kind"] for r in rows] == ["lesion", "lesion", "edema", "pair"]
     assert rows[1]["max_diameter_mm"] == data["lesions"][1]["max_diameter_mm"]
+    assert [r["multiplicity"] for r in rows[:2]] == ["adjacent pair", "adjacent pair"]
+    pair = rows[3]
+    assert pair["lesion_ids"] == "1 2" and pair["adjacent"] is True and pair["level_distance"] == 1
+    assert pair["gap_mm"] == pytest.approx(GAP, abs=SPACING)
+    assert pair["gap_uncertainty_mm"] == pytest.approx(SPACING)      # one voxel's longest side
+    assert pair["id"] == "" and pair["volume_mm3"] == ""
     assert (tmp_path / "m.csv").read_text().splitlines()[0].startswith("kind,id,levels")
 
 
@@ -163,7 +201,7 @@ def test_empty_mask_is_a_valid_no_lesion_result():
     g = Geometry((10, 10, 10))
     r = measure(np.zeros(g.shape, np.uint8), geometry=g)
     assert r.lesions == [] and r.multiplicity.kind is MultiplicityClass.NONE
-    assert r.summary == "No enhancing intramedullary lesion."
+    assert r.summary == "No intramedullary lesion."
 
 
 def test_label_image_keeps_painted_ids_and_two_far_lesions_are_multiple_not_twin():

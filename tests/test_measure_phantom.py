@@ -83,11 +83,12 @@ def test_twin_is_an_adjacent_pair_with_the_true_gap(twin):
     assert pair.gap_mm == pytest.approx(truth["gap_between_lesion_surfaces_mm"], abs=1.0)
     assert pair.same_edema and pair.level_distance == 1
     assert result.summary.startswith(
-        "Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5, 3.")
+        "Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5 (maximum diameter 3.")
+    assert f" and C6 ({result.lesions[1].max_diameter_mm:.1f} mm); gap {pair.gap_mm:.1f} ± " in result.summary
     assert "T2 cord edema at vertebral levels C1-C7 (7 levels, longitudinally extensive)." in result.summary
 
 
 def test_solitary_is_solitary(solitary):
     truth, result = solitary
     assert result.multiplicity.kind is MultiplicityClass.SOLITARY == truth["multiplicity"]
-    assert result.summary.startswith("One enhancing intramedullary lesion at vertebral level C5-C6, 16.")
+    assert result.summary.startswith("One enhancing intramedullary lesion at vertebral levels C5-C6 (maximum diameter 16.")

@@ -351,3 +351,63 @@ def test_import_from_label_layer_by_clicks(viewer, widget, qtbot, messages):
     layer = find_layer(viewer, "levels")
     assert list(layer.features["name"]) == ["C4", "C5", "C6", "C7"]
     assert not messages["error"] and not napari_errors(since)
+
+
+@pytest.mark.parametrize("kind", ["mrk.json", "fcsv"])
+def test_import_slicer_point_list_by_clicks(viewer, widget, qtbot, monkeypatch, messages, tmp_path, kind):
+    # The twin's landmarks as 3D Slicer saves them, in RAS: .mrk.json by lesionview's writer, .fcsv by
+    # hand with the old numeric header (0 = RAS); both must land where landmarks.csv puts them (LPS).
+    names, lps = read_landmarks(sample_path("twin") / "landmarks.csv")
+    path = tmp_path / f"twin.{kind}"
+    if kind == "fcsv":
+        rows = "".join(f"p{i},{-float(x)!r},{-float(y)!r},{float(z)!r},0,0,0,1,1,1,0,{n},,\n"
+                       for i, (n, (x, y, z)) in enumerate(zip(names, lps)))
+        path.write_text("# Markups fiducial file version = 4.10\n# CoordinateSystem = 0\n"
+                        "# columns = id,x,y,z,ow,ox,oy,oz,vis,sel,lock,label,desc,associatedNodeID\n" + rows)
+    else:
+        from lesionview.levels import write_landmarks
+
+        write_landmarks(path, names, lps, space="RAS")
+    offered = []
+    monkeypatch.setattr(levels_module.QFileDialog, "getOpenFileName",
+                        lambda *args: offered.append(args[3]) or (str(path), args[3]))
+    since = len(notification_manager.records)
+    press(qtbot, widget, "lesionview-levels-import-file")
+    assert "*.mrk.json" in offered[0] and "*.fcsv" in offered[0]
+    layer = find_layer(viewer, "levels")
+    assert list(layer.features["name"]) == names
+    np.testing.assert_allclose([layer.data_to_world(p) for p in layer.data], lps_to_napari(lps), atol=1e-6)
+    assert f"{len(names)} landmark(s)" in messages["info"][-1]
+    assert not messages["error"] and not napari_errors(since)
+
+
+def test_a_vertebra_mask_layer_is_recognised_by_clicks_and_point_labels_are_refused(viewer, qtbot, messages):
+    """The default convention recognises the kind (as the CLI's --levels-kind auto): a SPINEPS
+    mask gives its disc landmarks; SCT point labels, which fit discs and bodies alike, are refused
+    with both kinds named and no landmark set."""
+    from lesionview.phantom.vertebrae import VertebraPhantom
+
+    phantom = VertebraPhantom("cervical", levels=(4, 7))
+    g = phantom.geometry(spacing=1.0)
+    data, kwargs, _ = volume_to_layer_data(phantom.mask(g, "spineps"), as_labels=True)
+    viewer.add_labels(data, **{**kwargs, "name": "spineps"})
+    widget = dock(viewer, qtbot)
+    assert widget.source.currentText() == "Recognise the kind"
+    choice = control(widget, "lesionview-levels-label-layer")
+    choose(qtbot, choice, choice.findText("spineps"))
+    since = len(notification_manager.records)
+    press(qtbot, widget, "lesionview-levels-import-layer")
+    assert find_layer(viewer, "levels") is not None, messages
+    names = list(find_layer(viewer, "levels").features["name"])
+    assert names == [phantom.disc_name(k) for k in phantom.disc_indices], names
+    assert not messages["error"] and not napari_errors(since)
+
+    points = np.zeros(data.shape, np.uint8)
+    shown = kwargs["metadata"]["geometry"]                              # the layer's (display) grid
+    for value, k in zip((3, 5), phantom.disc_indices):                 # two single voxels
+        points[tuple(np.rint(shown.world_to_index(phantom.posterior_tip(k))).astype(int))] = value
+    viewer.add_labels(points, **{**kwargs, "name": "points"})
+    choose(qtbot, choice, choice.findText("points"))
+    press(qtbot, widget, "lesionview-levels-import-layer")
+    assert "sct-discs" in messages["error"][-1] and "sct-body" in messages["error"][-1]
+    assert list(find_layer(viewer, "levels").features["name"]) == names      # unchanged

@@ -102,7 +102,10 @@ def test_table_equals_measure(twin, tmp_path):
     first = expected.lesions[0]
     assert rows[0][2][2] == first.max_diameter_mm and rows[0][2][5] == first.volume_mm3
     assert rows[0][1][1] == first.levels.label == "C5" and rows[1][1][1] == "C6"
-    assert rows[2][1][10] == "longitudinally extensive"
+    assert rows[2][1][-1] == "longitudinally extensive"
+    # Estimated cord segments beside the vertebral levels, the column title naming the kind.
+    assert rows[2][1][mw.SEGMENTS_COLUMN].startswith(expected.edema[0].cord_segments.label)
+    assert widget.table.horizontalHeaderItem(mw.SEGMENTS_COLUMN).text() == "Cord segments\n(est.)"
     assert "±" in rows[0][1][3]  # 3 mm sagittal slices: axial diameters carry their uncertainty
     # ...but lengths along the cord and levels do not (the slices lie along the cord).
     assert all("±" not in texts[4] and "?" not in texts[1] for _, texts, _ in rows)
@@ -425,7 +428,7 @@ def test_key_columns_first_and_more_columns_on_demand(twin, qtbot, monkeypatch):
     def shown():
         return [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
 
-    assert [COLUMNS[c] for c in shown()] == ["Region", "Levels", "Max ⌀ (mm)", "Axial long × short (mm)",
+    assert [COLUMNS[c] for c in shown()] == ["Region", "Vertebral levels", "Max ⌀ (mm)", "Axial long × short (mm)",
                                              "Craniocaudal (mm)", "Volume (mm³)"]
     assert all(table.horizontalHeaderItem(c).toolTip().startswith(COLUMNS[c]) for c in range(len(COLUMNS)))
     # The hidden numbers are still one hover away: every cell's tooltip lists the whole row.
@@ -503,13 +506,14 @@ def test_thick_axial_slices_show_the_craniocaudal_uncertainty(viewer, qtbot, twi
     assert first[1] == "C5 (C6?)" and first[4] == "3.0 ± 3.0"  # its lower end may lie in C6
     assert second[1] == "C6" and edema[1] == "C1-C7"            # whichever slice their ends lie in
     assert "±" not in first[3]                                   # the axial plane is the slice plane
-    assert "C5 (possibly reaching C6), 3.0 mm" in widget.summary.text()
+    assert "C5, possibly reaching C6 (maximum diameter 3.0 mm)" in widget.summary.text()
     assert any(w.startswith("slices 3.0 mm thick across the cord") for w in result.warnings)
     table = widget.table
     tip = table.item(0, 3).toolTip()
-    assert "Levels: C5, possibly reaching C6: its ends are uncertain by ±3.0 mm along the cord (3 mm slices across it)" in tip
+    assert ("Vertebral levels: C5, possibly reaching C6: its ends are uncertain by ±3.0 mm along the cord (3 mm slices "
+            "across it)") in tip
     assert "Craniocaudal (mm): 3.0 ± 3.0" in tip
-    assert "Levels: C6\n" in table.item(1, 0).toolTip()
+    assert "Vertebral levels: C6\n" in table.item(1, 0).toolTip()
     assert "C5 (C6?)" in table.horizontalHeaderItem(1).toolTip()
     # The key columns still fit a laptop's dock.
     widths = [table.columnWidth(c) for c in range(KEY_COLUMNS)]

@@ -472,7 +472,8 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_json_csv_html(study, tmp_pat
         jsonschema.validate(data, report_schema.json_schema())
         assert data["inputs"][0]["path"].endswith("les-\ufffd.nii.gz")
         assert data["parameters"]["level_source"].endswith("lvl-\ufffd.csv")
-        assert len(pd.read_csv(out / "measurements.csv")) == len(result.lesions) + len(result.edema)
+        rows = len(result.lesions) + len(result.edema) + len(result.multiplicity.pairs)
+        assert len(pd.read_csv(out / "measurements.csv")) == rows
         assert "les-\ufffd.nii.gz" in (out / "report.html").read_text(encoding="utf-8")
 
 
@@ -485,7 +486,7 @@ def test_cli_with_a_file_name_that_is_not_utf8(twin_files, tmp_path):
     data = json.loads((out / "measurements.json").read_text(encoding="utf-8"))
     jsonschema.validate(data, report_schema.json_schema())
     assert any(i["path"].endswith("les-\ufffd.nii.gz") for i in data["inputs"])
-    assert pd.read_csv(out / "measurements.csv")["kind"].tolist() == ["lesion", "lesion"]
+    assert pd.read_csv(out / "measurements.csv")["kind"].tolist() == ["lesion", "lesion", "pair"]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ it depends on the slices lying across the cord (:mod:`lesionview.measure.thick`)
 import csv
 import io
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from lesionview.io import read_nifti
 from lesionview.levels import LevelModel
 from lesionview.measure import measure
 from lesionview.measure.sections import boundary_points, voxel_extent_along
-from lesionview.measure.thick import shown_uncertainty
+from lesionview.measure.thick import THICK_SLICE_MM, shown_uncertainty
 from lesionview.phantom import axial_geometry, case_truth, render, render_maps, sagittal_geometry
 from lesionview.phantom.cases import CASES, Case, Lesion
 from lesionview.report.cells import length_cell, levels_cell
@@ -91,7 +92,9 @@ def test_thick_slices_across_the_cord_are_warned_and_shown(measured):
     name, _, thick, result = measured
     warned = [w for w in result.warnings if "thick across the cord" in w]
     assert bool(warned) == thick, (name, result.warnings)
-    shown = "possibly reaching" in result.summary or " ± " in result.summary
+    # The gap always carries its ±; only across thick slices is it the slice thickness.
+    gap_pm = float(re.search(r"gap \d+\.\d ± (\d+\.\d) mm", result.summary).group(1))
+    shown = "possibly reaching" in result.summary or gap_pm >= THICK_SLICE_MM
     assert shown == thick, (name, result.summary)
     # The level range a lesion may reach holds its own levels and the true ones; it is only
     # recorded where it is shown (thick slices across the cord).
@@ -104,11 +107,12 @@ def test_thick_slices_across_the_cord_are_warned_and_shown(measured):
         if thick:
             true = [order.index(v) for v in truth["levels"].split("-")]
             assert reach[0] <= min(true) and max(true) <= reach[1], (name, truth["levels"], span)
-    rows = csv_rows(result)
+    rows = [r for r in csv_rows(result) if r["kind"] != "pair"]
     assert all(r["craniocaudal_uncertainty_mm"] != "" for r in rows)
     assert [r["levels_possible"] for r in rows] == [
         (x.levels.possible_label or "") if thick else "" for x in [*result.lesions, *result.edema]]
-    assert CSV_COLUMNS[-3:] == ["craniocaudal_uncertainty_mm", "levels_possible", "thick_slices_mm"]
+    at = CSV_COLUMNS.index("craniocaudal_uncertainty_mm")
+    assert CSV_COLUMNS[at:at + 3] == ["craniocaudal_uncertainty_mm", "levels_possible", "thick_slices_mm"]
     html = render_html(result)
     assert ("thick slices across the cord" in html) == thick, name
 
@@ -171,7 +175,9 @@ def test_axial_slices_tilted_20_degrees_off_the_cord_still_show_the_uncertainty(
     pair = result.multiplicity.pairs[0]
     assert pair.gap_thick_slices_mm == 3.0      # the closest-pair line crosses the slices too
     assert f"gap {pair.gap_mm:.1f} ± {pair.gap_craniocaudal_uncertainty_mm:.1f} mm" in result.summary
-    assert [r["thick_slices_mm"] for r in csv_rows(result)] == [3.0, 3.0]
+    # Both lesions, and their pair (whose gap line crosses the slices).
+    assert [(r["kind"], r["thick_slices_mm"]) for r in csv_rows(result)] == [
+        ("lesion", 3.0), ("lesion", 3.0), ("pair", 3.0)]
     assert "thick slices across the cord" in render_html(result)
 
 
@@ -206,7 +212,8 @@ def test_sagittal_gap_uncertainty_is_the_voxel_along_the_closest_pair_line():
     assert pair.gap_craniocaudal_uncertainty_mm <= pair.gap_uncertainty_mm   # one voxel's longest side
     # The twin's lesions lie one above the other: that line runs in the slice plane, fine.
     assert pair.gap_thick_slices_mm is None and shown_uncertainty(pair) is None
-    assert " ± " not in result.summary
+    assert f"gap {pair.gap_mm:.1f} ± {pair.gap_craniocaudal_uncertainty_mm:.1f} mm" in result.summary
+    assert pair.gap_craniocaudal_uncertainty_mm < 1.0
 
 
 def test_a_gap_across_sagittal_slices_carries_the_slice_thickness():

@@ -31,8 +31,10 @@ from lesionview.io import load
 from lesionview.io.atomic import atomic_path
 from lesionview.io.nifti import is_nifti
 from lesionview.io.paths import open_regular
+from lesionview.io.seg import find_seg
 
 from ._layers import volumes_to_layer_data
+from ._seg import seg_layer_data
 
 #: The npe2 plugin name (``name`` in napari.yaml), as napari's preferences spell it.
 PLUGIN_NAME = "lesionview"
@@ -70,8 +72,19 @@ def read(path) -> list[tuple]:
                 bar.n = done
                 bar.refresh()
 
+            seg = find_seg(p)
+            if seg is not None:  # a mask: its segments as the panel's cord, edema and lesion layers
+                layers.extend(seg_layer_data(seg, _current_viewer()))
+                continue
             layers.extend(volumes_to_layer_data(load(p, progress=advance)))
     return layers
+
+
+def _current_viewer():
+    """The viewer the file is opened in (napari's readers are not told), or None."""
+    from napari import current_viewer
+
+    return current_viewer()
 
 
 def _can_read(path: Path) -> bool:

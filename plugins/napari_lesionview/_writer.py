@@ -90,7 +90,8 @@ def _current_viewer():
 
 
 def write_points(path: str, data, attributes: dict) -> list[str]:
-    """Write a points layer (vertebral landmarks) to CSV or JSON, LPS mm, with their names."""
+    """Write a points layer (vertebral landmarks) with their names, in LPS mm: CSV, JSON or a 3D Slicer
+    markups file (``.mrk.json``), by suffix (:func:`lesionview.levels.write_landmarks`)."""
     from napari.utils.notifications import show_error, show_info
 
     points = np.asarray(data, dtype=float).reshape(-1, np.shape(data)[-1] if np.ndim(data) else 3)

@@ -230,6 +230,93 @@ class Geometry:
             flip.append(_axis_letter(self.direction_matrix[:, axis]) != target[out_axis])
         return tuple(order), tuple(flip)
 
+    def grid_map(self, target: Geometry, *, atol_mm: float = 1e-3) -> GridMap | None:
+        """How this grid's voxels fall on ``target``'s voxels without interpolation, or None.
+
+        Every voxel centre of this grid must coincide (within ``atol_mm``, checked at the corners,
+        where an affine error is largest) with a voxel centre of ``target``, at the same spacing:
+        the two grids differ only by the order and sense of their axes and, possibly, by whole
+        voxels of field of view. Hand-written because highdicom's ``Volume.match_geometry`` also
+        accepts integer spacing ratios (subsampling) and crops without saying so, and SimpleITK
+        resamples.
+
+        Examples
+        --------
+        >>> rip = Geometry((2, 3, 4), direction=[[-1, 0, 0], [0, 0, 1], [0, -1, 0]])
+        >>> _, pir = reorient(np.zeros(rip.shape), rip, "PIR")   # the same voxels, stored otherwise
+        >>> m = pir.grid_map(rip)
+        >>> m.describe(), m.same_grid
+        ('PIR -> RIP', True)
+        """
+        to_target = np.linalg.inv(target.affine) @ self.affine
+        m, b = to_target[:3, :3].copy(), to_target[:3, 3]
+        for a in range(3):
+            if self.shape[a] == 1:  # one voxel thick (a single SEG frame): its spacing places no centre
+                m[:, a] = target.direction_matrix.T @ self.direction_matrix[:, a]
+        r, start = np.rint(m), np.rint(b)
+        signed_permutation = (np.all(np.abs(r).sum(axis=0) == 1) and np.all(np.abs(r).sum(axis=1) == 1)
+                              and np.all(np.abs(r) <= 1))
+        if not signed_permutation or not np.allclose(m, r, atol=1e-3):
+            return None  # another spacing, or axes that are not parallel
+        corners = np.array(np.meshgrid(*[[0, n - 1] for n in self.shape], indexing="ij")).reshape(3, -1).T
+        moved = target.index_to_world(corners @ r.T + start) - self.index_to_world(corners)
+        if np.max(np.abs(moved)) > atol_mm:
+            return None
+        order = tuple(int(np.flatnonzero(r[j])[0]) for j in range(3))
+        flip = tuple(bool(r[j, order[j]] < 0) for j in range(3))
+        # Target index of voxel 0 of the permuted and flipped array (its first voxel was the last).
+        first = tuple(int(start[j] - (self.shape[order[j]] - 1 if flip[j] else 0)) for j in range(3))
+        return GridMap(order, flip, first, self, target)
+
+
+@dataclass(frozen=True)
+class GridMap:
+    """Where the voxels of ``source`` lie on ``target``'s voxel grid (see :meth:`Geometry.grid_map`).
+
+    ``np.transpose(array, order)``, then flipping the axes where ``flip`` is true, stores a
+    source array in the target's axis order; its voxel 0 is target voxel ``start``.
+    """
+
+    order: tuple[int, int, int]
+    flip: tuple[bool, bool, bool]
+    start: tuple[int, int, int]
+    source: Geometry
+    target: Geometry
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Shape of the source array once permuted."""
+        return tuple(self.source.shape[a] for a in self.order)
+
+    @property
+    def same_grid(self) -> bool:
+        """True when source and target are the same voxels, only stored in another order."""
+        return self.start == (0, 0, 0) and self.shape == self.target.shape
+
+    def describe(self) -> str:
+        """"PIR -> RIP": the storage orientations of source and target."""
+        return f"{self.source.orientation} -> {self.target.orientation}"
+
+    def apply(self, array: np.ndarray, *, fill=0) -> np.ndarray:
+        """``array`` (on ``source``) on the target grid: voxels moved, never interpolated.
+
+        Target voxels the source does not cover get ``fill``. Raises ``ValueError`` when source
+        voxels that differ from ``fill`` fall outside the target (they would be lost).
+        """
+        if array.shape != self.source.shape:
+            raise ValueError(f"array shape {array.shape} does not match the source grid {self.source.shape}")
+        moved = np.transpose(array, self.order)
+        moved = np.flip(moved, [a for a in range(3) if self.flip[a]]) if any(self.flip) else moved
+        if self.same_grid:
+            return np.ascontiguousarray(moved)
+        inside = tuple(slice(max(-s, 0), min(t - s, n)) for s, n, t in zip(self.start, moved.shape, self.target.shape))
+        kept = moved[inside] if all(sl.start < sl.stop for sl in inside) else moved[:0, :0, :0]
+        if np.count_nonzero(kept != fill) != np.count_nonzero(moved != fill):
+            raise ValueError("voxels of the array fall outside the target grid")
+        out = np.full(self.target.shape, fill, dtype=array.dtype)
+        out[tuple(slice(sl.start + s, sl.stop + s) for sl, s in zip(inside, self.start))] = kept
+        return out
+
 
 def _axis_letter(vec: np.ndarray) -> str:
     k = int(np.argmax(np.abs(vec)))

@@ -11,6 +11,8 @@ The N key places the next landmark at the mouse pointer, whatever the active lay
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels
@@ -27,7 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from lesionview.levels import LevelModel, read_landmarks
+from lesionview.levels import LevelModel, read_landmarks, read_levels
 from lesionview.levels.names import LEVEL_NAMES, MAX_LEVEL, disc_name, name_of, parse_landmark
 
 from .._layers import layer_to_volume
@@ -37,14 +39,22 @@ from . import _shortcuts
 from ._notify import reported
 
 #: Label-image conventions the import understands, and the LevelModel builder of each.
+#: The conventions a label layer can be read with (the CLI's --levels-kind); "Recognise" first:
+#: lesionview.levels.detect tells the kind from the values and shape, or refuses naming the kinds.
 LABEL_SOURCES = {
+    "Recognise the kind": partial(read_levels, kind="auto"),
     "SCT labelled cord (*_seg_labeled)": LevelModel.from_sct_labeled_cord,
     "SCT disc labels": LevelModel.from_sct_disc_labels,
     "SCT vertebral-body labels": LevelModel.from_sct_body_labels,
     "VerSe vertebra mask": LevelModel.from_verse,
+    "SPINEPS / TPTBox vertebra mask": LevelModel.from_spineps,
     "TotalSegmentator (total)": LevelModel.from_totalsegmentator,
+    "TotalSegmentator (total, v1)": partial(LevelModel.from_totalsegmentator, task="total_v1"),
+    "TotalSegmentator (vertebrae_mr)": partial(LevelModel.from_totalsegmentator, task="vertebrae_mr"),
 }
 BODY, DISC = "vertebral bodies", "discs"
+#: What the import dialog offers: lesionview CSV/JSON and 3D Slicer point lists.
+FILE_FILTER = "Landmarks (*.csv *.json *.mrk.json *.fcsv);;3D Slicer point list (*.mrk.json *.fcsv)"
 #: (key, what it does, LevelsWidget method), as the Segment widget's (``_shortcuts``).
 SHORTCUTS = (("N", "place the next level at the mouse pointer (Levels)", "place_at_cursor"),)
 # As the sample data's levels layer (napari_lesionview._sample), so both look the same.
@@ -157,7 +167,7 @@ class LevelsWidget(QWidget):
         form2.addRow("Label layer", self.label_layer)
         form2.addRow("Convention", self.source)
         self.import_layer_button = self._button("Import from label layer", self.import_from_layer)
-        self.import_file_button = self._button("Import from file (CSV/JSON)...", self._choose_file)
+        self.import_file_button = self._button("Import from file (CSV/JSON/Slicer)...", self._choose_file)
         form2.addRow(self.import_layer_button)
         form2.addRow(self.import_file_button)
         for button, name in ((self.rename_button, "rename"), (self.delete_button, "delete"),
@@ -295,7 +305,8 @@ class LevelsWidget(QWidget):
 
     @reported("Import landmarks")
     def import_file(self, path) -> int:
-        """Landmarks from a CSV/JSON file (LPS or RAS as the file says); returns how many."""
+        """Landmarks from a CSV/JSON file or a 3D Slicer point list (.mrk.json, .fcsv), LPS or RAS as
+        the file says (:mod:`lesionview.levels.landmark_files`); returns how many."""
         names, positions = read_landmarks(path)
         self._check_inside(positions)
         self.set_landmarks(names, positions)
@@ -303,7 +314,7 @@ class LevelsWidget(QWidget):
         return len(names)
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Landmarks", "", "Landmarks (*.csv *.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Landmarks", "", FILE_FILTER)
         if path:
             self.import_file(path)
 
@@ -312,7 +323,7 @@ class LevelsWidget(QWidget):
         """Landmarks from a label image layer with one of :data:`LABEL_SOURCES`' conventions."""
         name = layer_name or self.label_layer.currentText()
         if not name or name not in self.viewer.layers:
-            raise ValueError("choose a label layer (SCT, VerSe or TotalSegmentator labels)")
+            raise ValueError("choose a label layer (SCT, VerSe, SPINEPS or TotalSegmentator labels)")
         volume = layer_to_volume(self.viewer.layers[name])
         model = LABEL_SOURCES[source or self.source.currentText()](volume)
         if not model.landmarks:

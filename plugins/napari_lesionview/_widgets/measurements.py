@@ -22,17 +22,19 @@ How it stays live without freezing the GUI
 
 What a laptop dock shows
 ------------------------
-The key columns come first (region, levels, max diameter, axial long x short, craniocaudal,
-volume) under two-line headers, so they fit ~440 px; "More columns" shows the others, and every
-cell's tooltip lists the whole row. The table always keeps room for :data:`ROWS_SHOWN` rows; the
-summary sentence is never given less height than its wrapped text needs (:class:`FittedLabel`),
-and "Copy summary" puts it on the clipboard.
+The key columns come first (region, vertebral levels, max diameter, axial long x short,
+craniocaudal, volume) under two-line headers, so they fit ~440 px; "More columns" shows the others
+(cord segments first), and every cell's tooltip lists the whole row, cord segments included.
+Every level column names its kind: "Vertebral levels", and "Cord segments (est.)" when estimated
+from them ("Cord segments" when read from a segment label image). The table always keeps room for
+:data:`ROWS_SHOWN` rows; the summary sentence is never given less height than its wrapped text
+needs (:class:`FittedLabel`), and "Copy summary" puts it on the clipboard.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from napari.layers import Labels, Points
@@ -59,10 +61,12 @@ from lesionview.cord import Centerline, centerline_from_mask
 from lesionview.errors import LesionviewError
 from lesionview.geometry import Geometry
 from lesionview.levels import LevelModel
+from lesionview.levels.segments import segments_cell, segments_header, segments_sentence
 from lesionview.measure import Edema, Lesion, StudyMeasurements, measure
 from lesionview.measure.models import InputRecord
 from lesionview.measure.summary import possibly_extensive
 from lesionview.report.cells import length_cell, levels_cell, levels_sentence, plus_minus
+from lesionview.series import Role
 from lesionview.volume import Volume
 
 from .._layers import layer_to_volume
@@ -75,15 +79,19 @@ from .levels import levels_from_layer
 COALESCE_MS = 0
 
 #: Column titles, the key ones first: what a report quotes (region, levels, size, volume).
-COLUMNS = ("Region", "Levels", "Max ⌀ (mm)", "Axial long × short (mm)", "Craniocaudal (mm)", "Volume (mm³)",
-           "Level count", "IBSI ⌀ (mm)", "Cord occupancy", "Enhancement", "Assessment")
+COLUMNS = ("Region", "Vertebral levels", "Max ⌀ (mm)", "Axial long × short (mm)", "Craniocaudal (mm)",
+           "Volume (mm³)", "Cord segments (est.)", "Vertebral level count", "IBSI ⌀ (mm)", "Cord occupancy",
+           "Enhancement", "Assessment")
 #: Column of the vertebral levels (its tooltip line is spelt out: :func:`row_tooltip`).
-LEVELS_COLUMN = COLUMNS.index("Levels")
+LEVELS_COLUMN = COLUMNS.index("Vertebral levels")
+#: Column of the cord segments (its title loses "(est.)" when they come from a label image).
+SEGMENTS_COLUMN = COLUMNS.index("Cord segments (est.)")
 #: The first KEY_COLUMNS columns are always shown; the others with "More columns".
 KEY_COLUMNS = 6
 #: Header text: the titles on two lines, so the key columns fit a laptop's dock (~440 px).
-HEADERS = ("Region", "Levels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
-           "Volume\n(mm³)", "Level\ncount", "IBSI ⌀\n(mm)", "Cord\noccupancy", "Enhance-\nment", "Assessment")
+HEADERS = ("Region", "Vertebral\nlevels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
+           "Volume\n(mm³)", "Cord segments\n(est.)", "Vertebral\nlevel count", "IBSI ⌀\n(mm)", "Cord\noccupancy",
+           "Enhance-\nment", "Assessment")
 HEADER_TIPS = ("Lesion or edema region (its label id)",
                ("Vertebral levels it spans; \"C5 (C6?)\": across slices 3 mm or more thick lying across "
                 "the cord it is possibly reaching C6 within the craniocaudal uncertainty (the row's "
@@ -92,7 +100,11 @@ HEADER_TIPS = ("Lesion or edema region (its label id)",
                ("Longest diameter perpendicular to the cord axis × the longest perpendicular to that in the "
                 "same plane, ± the uncertainty from slice thickness"),
                ("Extent along the superior-inferior axis, ± one voxel along the cord when slices 3 mm or "
-                "more thick lie across it"), "Volume", "Number of vertebral levels spanned",
+                "more thick lie across it"), "Volume",
+               ("Spinal cord segments it spans (C1-C8, T1-T12, ...: the cord, named by its nerve roots, not the "
+                "vertebrae); estimated from the vertebral levels with a published correspondence (\"C7 (C6?)\": "
+                "possibly C6 with the segment boundaries moved by one SD), or read from a segment label image"),
+               "Number of vertebral levels spanned",
                "IBSI maximum 3D diameter (mesh vertices)",
                "Largest fraction of the cord cross-section the lesion takes",
                "Mean lesion intensity / mean normal-cord intensity on T1+C",
@@ -142,6 +154,9 @@ def snapshot(viewer) -> Inputs:
             continue
         # Images are not edited here, so they are shared; masks are copied (painting goes on).
         volumes[role] = _copy(layer, copy=role != "t1c")
+        if role == "t1c":  # the user chose it as the T1 post-contrast image, whatever its name says
+            vol = volumes[role]
+            volumes[role] = replace(vol, info=vol.info.with_role(Role.T1_POST, "the study's T1+C layer"))
         records.append(InputRecord(role=role, path=layer.metadata.get("source") or None))
     levels = None
     points = find_layer(viewer, "levels")
@@ -210,6 +225,7 @@ def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
         (axial, (les.axial_long_mm, les.axial_short_mm, les.axial_uncertainty_mm)),
         (length_cell(les), (les.craniocaudal_mm, les.craniocaudal_uncertainty_mm)),
         (_num(les.volume_mm3), les.volume_mm3),
+        _segments(les),
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         (_num(les.max_diameter_ibsi_mm), les.max_diameter_ibsi_mm),
         (_num(les.cord_occupancy, "{:.0%}"), les.cord_occupancy),
@@ -225,9 +241,22 @@ def row_tooltip(region: Lesion | Edema, cells: list[tuple[str, object]]) -> str:
     for c, (text, _) in enumerate(cells):
         if c == LEVELS_COLUMN:
             text = levels_sentence(region, unknown=text)
+        elif c == SEGMENTS_COLUMN:
+            text = segments_sentence(region.cord_segments, unknown=text)
         if text:
-            lines.append(f"{COLUMNS[c]}: {text}")
+            lines.append(f"{_title(c, region)}: {text}")
     return "\n".join(lines)
+
+
+def _title(c: int, region: Lesion | Edema) -> str:
+    span = region.cord_segments
+    return "Cord segments" if c == SEGMENTS_COLUMN and span is not None and not span.estimated else COLUMNS[c]
+
+
+def _segments(region: Lesion | Edema) -> tuple[str, object]:
+    """(text, raw) of the cord segments cell: "C7 (C6?)" and the span's label."""
+    span = region.cord_segments
+    return segments_cell(span, unknown="—"), (span.label if span is not None else None)
 
 
 def edema_cells(ed: Edema) -> list[tuple[str, object]]:
@@ -246,6 +275,7 @@ def edema_cells(ed: Edema) -> list[tuple[str, object]]:
         blank, blank,
         (length_cell(ed), (ed.craniocaudal_mm, ed.craniocaudal_uncertainty_mm)),
         (_num(ed.volume_mm3), ed.volume_mm3),
+        _segments(ed),
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         blank, blank, blank,
         (verdict, ed.longitudinally_extensive),
@@ -504,6 +534,10 @@ class MeasurementsWidget(QWidget):
         self.status.setText(f"{len(result.lesions)} lesion(s), {len(result.edema)} edema region(s)")
         rows = [("lesion", les, lesion_cells(les)) for les in result.lesions]
         rows += [("edema", ed, edema_cells(ed)) for ed in result.edema]
+        # "(est.)" only while the segments are estimated (not read from a label image).
+        title = segments_header([region.cord_segments for _, region, _ in rows])
+        self.table.horizontalHeaderItem(SEGMENTS_COLUMN).setText(
+            HEADERS[SEGMENTS_COLUMN] if title.endswith("(est.)") else "Cord\nsegments")
         self.table.blockSignals(True)
         try:
             self.table.clearSelection()

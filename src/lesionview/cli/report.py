@@ -28,22 +28,22 @@ from ..report.build import (
     write_report,
 )
 from ._common import err_console, user_errors
-from .measure import LevelsKind, _print, load_and_measure, show_outcome
+from .measure import LevelsKind, _print, load_and_measure, segment_option, show_outcome
 
 _EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
 
 
 def report_command(
-    lesions: Annotated[Path, typer.Argument(help="Lesion mask (NIfTI, or a DICOM folder): binary or labels.",
-                                            **_EXISTING)],
+    lesions: Annotated[Path, typer.Argument(help="Lesion mask (NIfTI, DICOM SEG file, or a DICOM folder): "
+                                            "binary or labels.", **_EXISTING)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing; never inside "
                                       "an input folder).")],
     image: Annotated[Path | None, typer.Option(help="The image the masks were drawn on (DICOM folder, zip "
                                                "or NIfTI), usually T1 post-contrast: key images, study "
                                                "identifiers, and the source of DICOM SEG/SR.",
                                                **_EXISTING)] = None,
-    edema: Annotated[Path | None, typer.Option(help="T2 edema mask.", **_EXISTING)] = None,
-    cord: Annotated[Path | None, typer.Option(help="Spinal cord mask.", **_EXISTING)] = None,
+    edema: Annotated[Path | None, typer.Option(help="T2 edema mask (NIfTI or DICOM SEG).", **_EXISTING)] = None,
+    cord: Annotated[Path | None, typer.Option(help="Spinal cord mask (NIfTI or DICOM SEG).", **_EXISTING)] = None,
     centerline: Annotated[Path | None, typer.Option(help="Cord centerline label image; else derived "
                                                     "from --cord.", **_EXISTING)] = None,
     levels: Annotated[Path | None, typer.Option(help="Vertebral levels: landmarks CSV/JSON or a label "
@@ -58,8 +58,12 @@ def report_command(
     mask_kind: Annotated[str, typer.Option("--mask-kind", help="auto, binary or labels.")] = "auto",
     twin_gap: Annotated[float, typer.Option(help="Largest edge-to-edge gap (mm) of an adjacent pair.")
                         ] = TWIN_GAP_MM,
-    resample: Annotated[bool, typer.Option(help="Resample masks on another grid instead of refusing "
-                                           "(not for seg/sr: those need the image's grid).")] = False,
+    resample: Annotated[bool, typer.Option(help="Resample inputs on another voxel grid instead of refusing "
+                                           "(not for seg/sr: those need the image's grid); a mask on the same "
+                                           "voxels in another axis order needs none.")] = False,
+    lesion_segment: Annotated[list[str] | None, segment_option("lesion")] = None,
+    edema_segment: Annotated[list[str] | None, segment_option("edema")] = None,
+    cord_segment: Annotated[list[str] | None, segment_option("cord")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace the report files in --out: all of them, so "
                                             "none of an earlier run is left beside the new set.")] = False,
 ) -> None:
@@ -72,7 +76,9 @@ def report_command(
         check_writable_folder(out)
         loaded = load_and_measure(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
                                   levels=levels, levels_kind=levels_kind, connectivity=connectivity,
-                                  mask_kind=mask_kind, twin_gap=twin_gap, resample=resample)
+                                  mask_kind=mask_kind, twin_gap=twin_gap, resample=resample,
+                                  lesion_segment=lesion_segment, edema_segment=edema_segment,
+                                  cord_segment=cord_segment)
         result, volumes = loaded["result"], loaded["volumes"]
         allowed = available_formats(volumes["image"])
         if asked is None:

@@ -1,6 +1,7 @@
-"""Loading images and masks from the files radiologists have: DICOM folders, zips, NIfTI.
+"""Loading images and masks from the files radiologists have: DICOM folders, zips, NIfTI, DICOM SEG.
 
-``load(path)`` returns every image series found; ``load_volume(path)`` the one you ask for.
+``load(path)`` returns every image series found; ``load_volume(path)`` the one you ask for. A
+DICOM SEG file is a mask (:mod:`lesionview.io.seg`), never an image series.
 """
 
 from __future__ import annotations
@@ -24,19 +25,36 @@ def load(path: str | os.PathLike, *, first_volume_of_4d: bool = False, progress=
     path = input_path(path)
     if path.is_file() and is_nifti(path):
         return [read_nifti(path, first_volume_of_4d=first_volume_of_4d)]
+    if _seg_file(path):
+        return [load_volume(path)]
     return [series.load() for series in _dicom_series(path, progress)]
 
 
 def load_volume(path: str | os.PathLike, *, series: str | int | None = None,
                 first_volume_of_4d: bool = False, progress=None) -> Volume:
     """One volume: the only series at ``path``, or the one whose SeriesInstanceUID, number or
-    description matches ``series``. Only that series' pixels are read."""
+    description matches ``series``. Only that series' pixels are read.
+
+    A DICOM SEG file gives its segments as one mask on the SEG's own grid: labels 1, 2, ... in
+    segment-number order (one segment: 0/1); :func:`lesionview.io.seg.read_seg` chooses segments
+    and puts them on the image's grid."""
     path = input_path(path)
     if path.is_file() and is_nifti(path):
         return read_nifti(path, first_volume_of_4d=first_volume_of_4d)
+    seg = _seg_file(path)
+    if seg:
+        from .seg import read_seg
+
+        return read_seg(seg).volume
     from .dicom import pick_series
 
     return pick_series(_dicom_series(path, progress), series, path).load()
+
+
+def _seg_file(path: Path) -> Path | None:
+    from .seg import find_seg
+
+    return find_seg(path)
 
 
 def _dicom_series(path: Path, progress):

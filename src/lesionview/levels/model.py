@@ -83,7 +83,7 @@ class LevelModel:
     """Vertebral levels in world space.
 
     Build it with :meth:`from_landmarks`, :meth:`from_file`, :meth:`from_sct_labeled_cord`,
-    :meth:`from_sct_disc_labels`, :meth:`from_sct_body_labels`, :meth:`from_verse` or
+    :meth:`from_sct_disc_labels`, :meth:`from_sct_body_labels`, :meth:`from_verse`, :meth:`from_spineps` or
     :meth:`from_totalsegmentator`; attach a centerline with :meth:`with_centerline`.
 
     Attributes
@@ -166,6 +166,13 @@ class LevelModel:
         from .sources import verse_masks
 
         return verse_masks(volume, centerline=centerline)
+
+    @classmethod
+    def from_spineps(cls, volume, *, centerline: Centerline | None = None) -> LevelModel:
+        """From a SPINEPS / TPTBox vertebra instance mask (see :func:`~lesionview.levels.sources.spineps_masks`)."""
+        from .sources import spineps_masks
+
+        return spineps_masks(volume, centerline=centerline)
 
     @classmethod
     def from_totalsegmentator(cls, volume, *, task: str = "total",

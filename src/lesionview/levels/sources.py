@@ -1,16 +1,11 @@
-"""Where vertebral levels come from: landmark files, SCT label images, VerSe and TotalSegmentator masks.
+"""Where vertebral levels come from: landmark files, SCT label images, VerSe, SPINEPS and TotalSegmentator masks.
 
 Conventions and their sources
 -----------------------------
-Landmark files (lesionview's own format)
-    CSV with columns ``name,x,y,z`` in **LPS** millimetres (DICOM patient coordinates, as
-    everywhere in lesionview). RAS coordinates (NIfTI / 3D Slicer / ITK-SNAP world) are accepted
-    when declared: either a header comment line ``# space: RAS`` (applies to every row) or a
-    ``space`` column (``LPS`` or ``RAS`` per row; the column wins over the comment). RAS is
-    converted with (x, y, z) -> (-x, -y, z). Names: vertebral-body centres "C5" and discs
-    "C4/C5" (see :data:`lesionview.levels.names.ACCEPTED_FORMS`). JSON:
-    ``{"space": "LPS", "landmarks": [{"name": "C4/C5", "position": [x, y, z]}, ...]}``
-    (``x``, ``y``, ``z`` keys instead of ``position`` also work; a bare list is read as LPS).
+Landmark files (lesionview CSV / JSON, 3D Slicer .mrk.json / .fcsv)
+    Named points ("C5", "C4/C5") read to **LPS** millimetres: see
+    :mod:`lesionview.levels.landmark_files` for every format, its column aliases and its sources.
+    ``read_landmarks`` and ``write_landmarks`` live there and are importable from here too.
 
 Spinal Cord Toolbox labelled cord (``sct_label_vertebrae`` output ``*_seg_labeled.nii.gz``)
     Voxel value n = vertebral level n: C1..C7 = 1..7, T1..T12 = 8..19, L1..L5 = 20..24
@@ -56,34 +51,64 @@ TotalSegmentator
     and ``vertebrae_mr``: 2 vertebrae_L5 ... 25 vertebrae_C1 (1 is "sacrum", not used:
     it is the whole sacrum, not S1). ``total_v1`` (18 L5 ... 41 C1) is accepted too.
 
-Discs from vertebra masks
-    Whole-vertebra centroids sit posterior to the vertebral bodies, and a tall vertebra (C2
-    with the dens) pulls its centroid upwards, so the midpoint of two centroids is not the
-    disc. lesionview places disc ``n/n+1`` on the line joining the two centroids, at the plane
-    perpendicular to that line that best separates the two vertebral bodies (fewest voxels on
-    the wrong side; the middle of the best range, i.e. midway between the facing endplates).
-    The bodies are taken as the voxels anterior to the two centroids: posterior elements
-    (facets, spinous processes) overlap the next vertebra in height and would drag the plane
-    to one edge of the disc.
+SPINEPS / TPTBox vertebra instance masks (``*_seg-vert_msk.nii.gz``)
+    1-7 = C1-C7, 8-19 = T1-T12, 28 = T13, 20-25 = L1-L6, 26 = sacrum (TPTBox's "S1"),
+    100 + X = the intervertebral disc below vertebra X, 200 + X = the endplates of X
+    (``Vertebra_Instance``, ``VERTEBRA_INSTANCE_IVD_LABEL_OFFSET`` and
+    ``VERTEBRA_INSTANCE_ENDPLATE_LABEL_OFFSET`` in TPTBox/core/vert_constants.py, Hendrik-code/TPTBox
+    at commit 03bc4dfd7b16422b9a4ea7b488df6dd8f81bbfc4; SPINEPS: Möller H et al., "SPINEPS—automatic
+    whole spine segmentation of T2-weighted MR images using a two-phase approach to multi-class
+    semantic and instance segmentation", Eur Radiol 2025). Disc 100 + X is the boundary between
+    level X and the next (124 = L5/S1); the sacrum stands for S1 (level 25), so without disc 124
+    L5 and the sacrum give L5/S1 from their endplates. Endplates count as their vertebra's body.
+    T13 and L6 (and their discs and endplates) are refused as for VerSe; the coccyx (27), S2-S6
+    (29-33) and rib labels (39-55) are ignored; any other value (a subregion mask) is refused.
+
+Discs from vertebra masks: the posterior tip
+    A level boundary is the disc **at the spinal canal**: SCT's disc labels sit "on the posterior
+    tip of each disc", and lesionview's disc plane goes through that point, perpendicular to the
+    cord. Discs are inclined to that plane (and wedge-shaped in a lordosis or kyphosis), so a
+    point at the disc's centre, 8-15 mm further anterior, moves the boundary at the cord by
+    millimetres, and a whole-vertebra centroid (pulled behind and below the body by the laminae
+    and a caudally tilted spinous process) is no anchor at all. lesionview finds the tip of disc
+    ``n/n+1`` as follows:
+
+    1. **Bodies.** The vertebral body is the thickest part of every vertebra from C2 down: the
+       voxels deeper inside the vertebra than 0.6 of its deepest voxel (distance transform in mm),
+       connected to the deepest one, are its core, whose centre is the body's centre.
+    2. **Frame.** Axis: the line from body centre to body centre (for a SPINEPS disc label
+       without both bodies, the disc's thinnest direction). Posterior: towards the cord
+       when a centerline is given, else towards the posterior elements (centroid minus body
+       centre), else patient posterior. Only a mid-sagittal slab (±2.5 mm) is read: uncinate
+       processes and pedicles stay out of it.
+    3. **Body part of the slab.** Voxels up to the canal (the first empty stretch of 3 mm behind
+       the body centre), and no further than the core grown back by its depth (posterior elements
+       fused to the body in a mask).
+    4. **Endplates.** In 1-voxel bins of the posterior coordinate: the lowest voxel of the upper
+       body and the highest of the lower body. A line is fitted to each over the posterior two
+       thirds of the disc, dropping bins more than 3/4 voxel off (corners cut by the grid); the tip
+       is the mid-line between them at the posterior edge of the last bin kept. For a SPINEPS
+       disc label, the mid-line is the least-squares line through the disc's own voxels (posterior
+       half) and the edge is its most posterior voxel.
+
+    Where this fails (C1/C2, which has no disc; a pair without a body), the disc falls back to the
+    plane best separating the two vertebrae's anterior parts on the line joining their centroids.
+    An isolated vertebra anchors the model by its body centre. Tested on phantoms of a lordotic
+    cervical and a kyphotic thoracic spine (:mod:`lesionview.phantom.vertebrae`,
+    tests/test_levels_vertebra_masks.py): every tip within 1 mm, on 1 mm grids and on thick
+    sagittal (0.7 x 0.7 x 3 mm) or axial (0.8 x 0.8 x 2 mm) ones.
 """
 
 from __future__ import annotations
-
-import csv
-import json
-import os
-import re
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from ..cord import Centerline, centerline_from_mask
 from ..errors import InputError
+from .landmark_files import read_landmarks, write_landmarks  # noqa: F401 - re-exported (older imports)
 from .model import LabelledCord, Landmark, LevelModel
 from .names import MAX_LEVEL, index_of
-
-_RAS_TO_LPS = np.array([-1.0, -1.0, 1.0])
 
 #: TotalSegmentator class maps (value -> name), from totalsegmentator/map_to_binary.py,
 #: wasserth/TotalSegmentator commit 0275d3046117a9615a9876e6e4eefd5156843f1c.
@@ -101,99 +126,6 @@ _TS_VERTEBRAE = {
 }
 _VERSE_TRANSITIONAL = {25: "L6", 28: "T13"}
 _SCT_NON_VERTEBRAL = {49, 50}   # pontomedullary groove / junction
-
-
-# ---------------------------------------------------------------------------- landmark files
-def read_landmarks(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """Names and LPS positions (N, 3) from a landmark CSV or JSON file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such landmark file.", path=path, hint="Check the path.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return _read_csv(path)
-        if suffix == ".json":
-            return _read_json(path)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read landmarks ({exc}).", path=path,
-                         hint="Expected columns name,x,y,z (CSV) or "
-                              '{"landmarks": [{"name": ..., "position": [x, y, z]}]} (JSON).') from exc
-    raise InputError(f"unknown landmark file type {suffix!r}.", path=path, hint="Use .csv or .json.")
-
-
-def write_landmarks(path: str | os.PathLike, names, positions, *, space: str = "LPS") -> Path:
-    """Write landmarks (LPS positions) as CSV or JSON (by suffix), in ``space`` LPS or RAS."""
-    path = Path(path)
-    space = _check_space(space, path)
-    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
-    out = pos * _RAS_TO_LPS if space == "RAS" else pos
-    if path.suffix.lower() == ".json":
-        data = {"space": space, "landmarks": [{"name": n, "position": [float(v) for v in p]}
-                                              for n, p in zip(names, out)]}
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        return path
-    with path.open("w", newline="", encoding="utf-8") as f:
-        f.write(f"# lesionview vertebral landmarks; space: {space} (mm)\n")
-        w = csv.writer(f)
-        w.writerow(["name", "x", "y", "z"])
-        for n, p in zip(names, out):
-            w.writerow([n, *(repr(float(v)) for v in p)])
-    return path
-
-
-def _check_space(space: str, path) -> str:
-    s = str(space).strip().upper()
-    if s not in ("LPS", "RAS"):
-        raise InputError(f"unknown coordinate space {space!r}.", path=path, hint="Use LPS or RAS.")
-    return s
-
-
-def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
-    text = path.read_text(encoding="utf-8-sig")
-    default = "LPS"
-    rows = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            m = re.search(r"space\s*[:=]\s*([A-Za-z]+)", stripped)
-            if m:
-                default = _check_space(m.group(1), path)
-            continue
-        if stripped:
-            rows.append(line)
-    reader = csv.DictReader(rows)
-    fields = {(f or "").strip().lower(): f for f in (reader.fieldnames or [])}
-    missing = [c for c in ("name", "x", "y", "z") if c not in fields]
-    if missing:
-        raise InputError(f"landmark CSV lacks column(s) {', '.join(missing)}.", path=path,
-                         hint="The first non-comment line must be the header name,x,y,z[,space].")
-    names, pos = [], []
-    for row in reader:
-        names.append(row[fields["name"]].strip())
-        xyz = np.array([float(row[fields[c]]) for c in "xyz"])
-        space = default
-        if "space" in fields and (row[fields["space"]] or "").strip():
-            space = _check_space(row[fields["space"]], path)
-        pos.append(xyz * _RAS_TO_LPS if space == "RAS" else xyz)
-    return names, np.array(pos, dtype=float).reshape(-1, 3)
-
-
-def _read_json(path: Path) -> tuple[list[str], np.ndarray]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    default = "LPS"
-    items = data
-    if isinstance(data, dict):
-        default = _check_space(data.get("space", "LPS"), path)
-        items = data["landmarks"]
-    names, pos = [], []
-    for item in items:
-        names.append(str(item["name"]).strip())
-        xyz = np.array(item["position"] if "position" in item else [item["x"], item["y"], item["z"]],
-                       dtype=float).reshape(3)
-        space = _check_space(item.get("space", default), path)
-        pos.append(xyz * _RAS_TO_LPS if space == "RAS" else xyz)
-    return names, np.array(pos, dtype=float).reshape(-1, 3)
 
 
 # ---------------------------------------------------------------------------- SCT
@@ -274,8 +206,21 @@ def sct_body_labels(volume, *, centerline: Centerline | None = None) -> LevelMod
 
 
 # ---------------------------------------------------------------------------- vertebra masks
+#: SPINEPS / TPTBox instance labels (``Vertebra_Instance`` and ``v_idx2name`` in
+#: TPTBox/core/vert_constants.py, Hendrik-code/TPTBox commit 03bc4dfd7b16422b9a4ea7b488df6dd8f81bbfc4).
+_SPINEPS_IVD, _SPINEPS_ENDPLATE = 100, 200       # + X: the disc below vertebra X, the endplates of X
+_SPINEPS_TRANSITIONAL = {28: "T13", 25: "L6"}
+_SPINEPS_SACRUM = 26                             # TPTBox "S1": the sacrum as SPINEPS labels it
+#: Coccyx (27), S2-S6 (29-33) and ribs (39-55): labelled by TPTBox, but not level boundaries here.
+_SPINEPS_IGNORED = frozenset({27, *range(29, 34), *range(39, 56)})
+
+
 def verse_masks(volume, *, centerline: Centerline | None = None) -> LevelModel:
-    """Levels from a VerSe multilabel vertebra mask (1-7 C, 8-19 T, 20-24 L)."""
+    """Levels from a VerSe multilabel vertebra mask (1-7 C, 8-19 T, 20-24 L).
+
+    Each disc landmark is the posterior tip of the disc, found from the facing endplates of the
+    two vertebral bodies (see the module docstring).
+    """
     a = _integer_labels(volume, "a VerSe vertebra mask")
     values = {int(v) for v in np.unique(a)} - {0}
     trans = sorted(v for v in values if v in _VERSE_TRANSITIONAL)
@@ -289,6 +234,55 @@ def verse_masks(volume, *, centerline: Centerline | None = None) -> LevelModel:
         raise InputError(f"VerSe label value(s) {bad} are not vertebrae (1-24).",
                          path=volume.info.source or None)
     return _from_vertebra_labels(a, {v: v for v in values}, volume, centerline, "VerSe vertebrae")
+
+
+def spineps_masks(volume, *, centerline: Centerline | None = None) -> LevelModel:
+    """Levels from a SPINEPS / TPTBox vertebra instance mask.
+
+    Values: 1-7 C1-C7, 8-19 T1-T12, 20-24 L1-L5, 26 sacrum, 100 + X the intervertebral disc
+    below vertebra X, 200 + X the endplates of X (TPTBox ``Vertebra_Instance``). Each disc
+    label gives its level boundary directly (the posterior tip of the disc mask); where a disc
+    is missing, the boundary comes from the facing endplates of the two vertebral bodies, as for
+    VerSe masks. The sacrum stands for S1, so it gives L5/S1 as disc 124 would. Transitional
+    vertebrae (T13 = 28, L6 = 25, and their discs and endplates) are refused.
+
+    SPINEPS: Möller H, et al. "SPINEPS—automatic whole spine segmentation of T2-weighted MR
+    images using a two-phase approach to multi-class semantic and instance segmentation."
+    Eur Radiol 2025. TPTBox: https://github.com/Hendrik-code/TPTBox.
+    """
+    a = _integer_labels(volume, "a SPINEPS vertebra mask")
+    values = {int(v) for v in np.unique(a)} - {0}
+    trans = sorted({v % 100 for v in values if v in (25, 28, 125, 128, 225, 228)})
+    if trans:
+        raise InputError(f"transitional vertebra(e) {', '.join(_SPINEPS_TRANSITIONAL[v] for v in trans)} "
+                         "(or their discs / endplates) present; lesionview numbers levels C1-L5 and S1 "
+                         "only, and with a T13 or L6 the numbering of every level below is ambiguous.",
+                         path=volume.info.source or None,
+                         hint="Relabel the mask so its numbering matches the levels you report, "
+                              "or give disc landmarks instead.")
+    vertebra, disc = {}, {}
+    unknown = []
+    for v in sorted(values):
+        base = v % 100
+        level = base if 1 <= base <= 24 else (25 if base == _SPINEPS_SACRUM else None)
+        if v < 100 and level is not None:
+            vertebra[v] = level
+        elif v >= _SPINEPS_ENDPLATE and v < 300 and level is not None:
+            vertebra[v] = level                   # endplates belong to their vertebral body
+        elif _SPINEPS_IVD < v < _SPINEPS_ENDPLATE and level is not None and level <= 24:
+            disc[v] = level                       # disc below vertebra X = disc X (between X and X + 1)
+        elif v in _SPINEPS_IGNORED or v in (_SPINEPS_IVD + 26, _SPINEPS_IVD + 27):
+            continue
+        else:
+            unknown.append(v)
+    if unknown:
+        raise InputError(f"SPINEPS label value(s) {unknown} are not vertebrae, discs or endplates "
+                         "(1-24, 26, 101-124, 201-226).", path=volume.info.source or None,
+                         hint="Pass the vertebra instance mask (*_seg-vert_msk.nii.gz), not the "
+                              "subregion (semantic) mask.")
+    if not vertebra and not disc:
+        raise InputError("no vertebra or disc label in this SPINEPS mask.", path=volume.info.source or None)
+    return _from_vertebra_labels(a, vertebra, volume, centerline, "SPINEPS vertebrae", discs=disc)
 
 
 def totalsegmentator_masks(volume, *, task: str = "total", centerline: Centerline | None = None) -> LevelModel:
@@ -307,37 +301,254 @@ def totalsegmentator_masks(volume, *, task: str = "total", centerline: Centerlin
                                  f"TotalSegmentator {task}")
 
 
-def _from_vertebra_labels(a: np.ndarray, level_of_value: dict[int, int], volume, centerline, what) -> LevelModel:
+# Discs from vertebra masks: the posterior tip of each disc (see the module docstring).
+_SLAB_MM = 2.5          # half width of the mid-sagittal slab the endplates are read in
+_CANAL_GAP_MM = 3.0     # an empty stretch this long behind the body is the canal
+_CORE_FRACTION = 0.6    # a vertebra's core: deeper than this fraction of its deepest voxel
+_FIT_FRACTION = 0.67    # the mid-line of a disc is fitted over this posterior part of its depth
+
+
+class _Vertebra:
+    """One vertebra: world positions of its voxels, its centroid, the centre of its body, and the
+    core of its body (world positions deeper than ``depth`` mm inside the vertebra)."""
+
+    __slots__ = ("body", "centroid", "core", "depth", "points")
+
+    def __init__(self, points: np.ndarray, core: np.ndarray, depth: float):
+        self.points, self.core, self.depth = points, core, depth
+        self.centroid, self.body = points.mean(axis=0), core.mean(axis=0)
+
+
+def _from_vertebra_labels(a: np.ndarray, level_of_value: dict[int, int], volume, centerline, what, *,
+                          discs: dict[int, int] | None = None) -> LevelModel:
     g = volume.geometry
-    objects = ndimage.find_objects(np.where(np.isin(a, list(level_of_value)), a, 0))
-    pts = {}
-    for value, level in level_of_value.items():
-        sl = objects[value - 1] if value - 1 < len(objects) else None
-        if sl is None:
-            continue
-        idx = np.argwhere(a[sl] == value) + np.array([s.start for s in sl])
-        pts[level] = g.index_to_world(idx)
-    levels = sorted(pts)
+    discs = discs or {}
+    wanted = list(level_of_value) + list(discs)
+    objects = ndimage.find_objects(np.where(np.isin(a, wanted), a, 0)) if wanted else []
+    verts = {level: _vertebra(a, [v for v, n in level_of_value.items() if n == level], objects, g)
+             for level in sorted(set(level_of_value.values()))}
+    verts = {n: v for n, v in verts.items() if v is not None}
+    disc_points = {}
+    for value, k in discs.items():
+        pts = _points_of(a, [value], objects, g)
+        if pts is not None and len(pts) >= 4:
+            disc_points[k] = pts
     marks = []
-    for n in levels:
-        if n + 1 in pts:
-            ca, cb = pts[n].mean(axis=0), pts[n + 1].mean(axis=0)
-            u = cb - ca
-            dist = np.linalg.norm(u)
-            if dist == 0:
-                raise InputError(f"vertebrae {n} and {n + 1} have the same centroid.", path=volume.info.source or None)
-            u /= dist
-            pa, pb = _bodies(pts[n], pts[n + 1], (ca + cb) / 2, u)
-            t = _separating_value((pa - ca) @ u, (pb - ca) @ u)
-            marks.append(Landmark("disc", n, tuple(ca + t * u)))
+    for k in sorted(set(disc_points) | {n for n in verts if n + 1 in verts}):
+        upper, lower = verts.get(k), verts.get(k + 1)
+        tip = None
+        if k in disc_points:
+            tip = _disc_tip(upper, lower, disc_points[k], g, centerline)
+        if tip is None and upper is not None and lower is not None:
+            # C1 has no body (its thickest part is a lateral mass), and C1/C2 no disc.
+            tip = _disc_tip(upper, lower, None, g, centerline) if k > 1 else None
+            if tip is None:
+                tip = _centroid_chord_disc(upper, lower, volume)
+        if tip is not None:
+            marks.append(Landmark("disc", k, tuple(float(v) for v in tip)))
     with_disc = {m.index for m in marks} | {m.index + 1 for m in marks}
     n_discs = len(marks)
-    for n in levels:
+    for n, v in verts.items():
         # An isolated vertebra (or any vertebra when there are fewer than two discs) also
-        # anchors the model by its centroid, standing for its mid-height.
+        # anchors the model by the centre of its body, standing for its mid-height.
         if n not in with_disc or n_discs < 2:
-            marks.append(Landmark("body", n, tuple(pts[n].mean(axis=0))))
+            marks.append(Landmark("body", n, tuple(float(c) for c in v.body)))
     return LevelModel(tuple(marks), centerline=centerline, source=_source(volume, what))
+
+
+def _box_of(values, objects):
+    """Bounding box (slices) of the label values, or None when none is present."""
+    boxes = [objects[v - 1] for v in values if v - 1 < len(objects) and objects[v - 1] is not None]
+    if not boxes:
+        return None
+    return tuple(slice(min(b[i].start for b in boxes), max(b[i].stop for b in boxes)) for i in range(3))
+
+
+def _points_of(a, values, objects, g):
+    box = _box_of(values, objects)
+    if box is None:
+        return None
+    idx = np.argwhere(np.isin(a[box], values)) + np.array([s.start for s in box])
+    return g.index_to_world(idx)
+
+
+def _vertebra(a, values, objects, g) -> _Vertebra | None:
+    """A vertebra and the centre of its body: the connected part of its thickest core.
+
+    The body is the thickest part of every vertebra from C2 down (laminae, pedicles and
+    processes are a few millimetres thick), so the voxels deeper than a fraction of the deepest
+    one, around the deepest one, lie inside the body whatever the orientation of the spine.
+    """
+    box = _box_of(values, objects)
+    if box is None:
+        return None
+    m = np.pad(np.isin(a[box], values), 1)
+    start = np.array([s.start for s in box]) - 1
+    depth = ndimage.distance_transform_edt(m, sampling=g.spacing)
+    deepest = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    threshold = _CORE_FRACTION * depth[deepest]
+    lab, _ = ndimage.label(depth >= threshold)
+    core = np.argwhere(lab == lab[deepest])
+    return _Vertebra(g.index_to_world(np.argwhere(m) + start), g.index_to_world(core + start), float(threshold))
+
+
+def _step_along(g, v) -> float:
+    """Grid spacing (mm) of the array axis closest to the unit direction ``v``."""
+    return float(g.spacing[int(np.argmax(np.abs(g.direction_matrix.T @ v)))])
+
+
+def _frame(upper, lower, disc, centerline):
+    """Origin and unit axes (rows: inferior, posterior, lateral) at a disc, or None."""
+    chord = None if upper is None or lower is None else lower.body - upper.body
+    if chord is not None and np.linalg.norm(chord) < 1.0:
+        chord = None
+    if disc is not None:
+        origin = disc.mean(axis=0)
+        if chord is not None:
+            axis = chord            # the bodies' line: robust to a ragged or partial disc mask
+        else:
+            # A disc is flat: its thinnest direction is the spine's axis there.
+            axis = np.linalg.svd(disc - origin, full_matrices=False)[2][2]
+            axis = axis if axis[2] < 0 else -axis                # LPS: -z is inferior
+    elif chord is not None:
+        origin, axis = (upper.body + lower.body) / 2, chord
+    else:
+        return None
+    d = axis / np.linalg.norm(axis)
+    # Posterior: towards the cord when it is known, else towards the posterior elements (which
+    # pull a vertebra's centroid behind its body), else patient posterior.
+    candidates = []            # (direction, shortest length in mm that is not noise)
+    if centerline is not None:
+        candidates.append((centerline.point_at(centerline.arclength_of(origin))[0] - origin, 2.0))
+    elements = sum((v.centroid - v.body for v in (upper, lower) if v is not None), np.zeros(3))
+    candidates += [(elements, 1.0), (np.array([0.0, 1.0, 0.0]), 0.5)]
+    for c, shortest in candidates:
+        n = np.linalg.norm(c)
+        q = c - (c @ d) * d
+        if n > shortest and np.linalg.norm(q) > 0.5 * n:
+            p = q / np.linalg.norm(q)
+            return origin, np.array([d, p, np.cross(d, p)])
+    return None
+
+
+def _slab(points, origin, axes, half_width):
+    # Rounded to a micrometre so that round-off of one storage order or another never moves a
+    # voxel across a bin edge.
+    u = np.round((points - origin) @ axes.T, 3)
+    return u[np.abs(u[:, 2]) <= half_width, :2]
+
+
+def _body_part(u, v, origin, p, step, gap):
+    """Slab voxels (inferior, posterior) of vertebra ``v`` that belong to its body.
+
+    The body ends at the canal (the first empty stretch behind the body's centre), and at the
+    latest where its core, grown back by the depth that defined it, ends: posterior elements
+    fused to the body in a mask (no canal in between) stop there too.
+    """
+    cap = ((v.core - origin) @ p).max() + v.depth + step / 2
+    behind = np.sort(u[(u[:, 1] > (v.body - origin) @ p) & (u[:, 1] <= cap), 1])
+    jumps = np.flatnonzero(np.diff(behind) > gap)
+    if jumps.size:
+        cap = behind[jumps[0]]
+    return u[u[:, 1] <= cap]
+
+
+def _profile(values, where, bins, reduce):
+    out = np.full(len(bins) - 1, np.nan)
+    i = np.digitize(where, bins) - 1
+    ok = (i >= 0) & (i < len(out))
+    tmp = np.full(len(out), -np.inf if reduce is np.maximum else np.inf)
+    reduce.at(tmp, i[ok], values[ok])
+    good = np.isfinite(tmp)
+    out[good] = tmp[good]
+    return out
+
+
+def _posterior_tip(centres, bottom, top, step, tol) -> tuple[float, float]:
+    """(height, posterior position) of a disc's mid-line at its posterior edge.
+
+    ``bottom`` and ``top`` are the facing endplates (lowest voxel of the upper body, highest of
+    the lower one) in bins of the posterior coordinate centred on ``centres``. A line is fitted to
+    each over the posterior part of the disc, dropping bins more than a fraction of a voxel off
+    either line (``tol``, mm) one at a time (a corner cut by the grid, a process fused to a body);
+    the mid-line between the two lines is read at the posterior edge of the last bin kept.
+    """
+    keep = centres >= centres.max() - _FIT_FRACTION * np.ptp(centres)
+    c, lo, hi = centres[keep], bottom[keep], top[keep]
+    while len(c) >= 3:
+        fb, ft = np.polyfit(c, lo, 1), np.polyfit(c, hi, 1)
+        resid = np.maximum(np.abs(lo - np.polyval(fb, c)), np.abs(hi - np.polyval(ft, c)))
+        if resid.max() <= tol:
+            edge = c.max() + step / 2
+            mid = 0.5 * (fb + ft)
+            # Steeper than 45 degrees is no endplate: keep the mean then.
+            if abs(mid[0]) < 1.0:
+                return float(np.polyval(mid, edge)), float(edge)
+            return float(np.mean(lo + hi) / 2), float(edge)
+        worst = int(np.argmax(resid))
+        c, lo, hi = np.delete(c, worst), np.delete(lo, worst), np.delete(hi, worst)
+    return float(np.median(lo + hi) / 2), float(c.max() + step / 2)
+
+
+def _disc_tip(upper, lower, disc, g, centerline):
+    """Posterior tip of a disc: from its own mask when given, else from the facing endplates."""
+    frame = _frame(upper, lower, disc, centerline)
+    if frame is None:
+        return None
+    origin, axes = frame
+    d, p, lat = axes
+    half = max(_SLAB_MM, 0.6 * _step_along(g, lat))
+    step = max(0.5, _step_along(g, p))
+    gap = max(_CANAL_GAP_MM, 1.5 * step)
+    if disc is not None:
+        u = _slab(disc, origin, axes, half)
+        if len(u) < 3:
+            return None
+        # The mid-line of the disc: least squares of height on depth over its posterior half
+        # (every voxel, no bins: an oblique grid would alias them into steps).
+        back = u[u[:, 1] >= 0.5 * (u[:, 1].min() + u[:, 1].max())]
+        slope, icpt = np.polyfit(back[:, 1], back[:, 0], 1) if np.ptp(back[:, 1]) > step else (0.0, back[:, 0].mean())
+        if abs(slope) >= 1.0:          # steeper than 45 degrees is no disc: keep its mean height
+            slope, icpt = 0.0, back[:, 0].mean()
+        # The edge where the mid-line leaves the disc: the posterior wall may be slanted in this
+        # frame (the axis is the disc's own), so its most posterior voxel can be a corner.
+        near = np.abs(u[:, 0] - (slope * u[:, 1] + icpt)) <= max(0.5, 0.5 * _step_along(g, d))
+        p_edge = (u[near, 1] if near.any() else u[:, 1]).max() + step / 2
+        return origin + (slope * p_edge + icpt) * d + p_edge * p
+    bodies = []
+    for v in (upper, lower):
+        u = _slab(v.points, origin, axes, half)
+        if len(u) < 3:
+            return None
+        bodies.append(_body_part(u, v, origin, p, step, gap))
+    ub, lb = bodies
+    lo, hi = max(ub[:, 1].min(), lb[:, 1].min()), min(ub[:, 1].max(), lb[:, 1].max())
+    if hi - lo < step:
+        return None
+    bins = np.arange(lo - step / 2, hi + step, step)
+    bottom = _profile(ub[:, 0], ub[:, 1], bins, np.maximum)   # inferior endplate of the upper body
+    top = _profile(lb[:, 0], lb[:, 1], bins, np.minimum)      # superior endplate of the lower body
+    ok = np.isfinite(bottom) & np.isfinite(top)
+    if ok.sum() < 2:
+        return None
+    centres = 0.5 * (bins[:-1] + bins[1:])
+    # The steps of a voxel staircase stay within about half a voxel (along the spine) of the line.
+    t, p_edge = _posterior_tip(centres[ok], bottom[ok], top[ok], step, 0.75 * max(step, _step_along(g, d)))
+    return origin + t * d + p_edge * p
+
+
+def _centroid_chord_disc(upper, lower, volume):
+    """Fallback (C1/C2, bodies not found): on the chord of the two centroids, between the bodies."""
+    pa, pb = upper.points, lower.points
+    ca, cb = upper.centroid, lower.centroid
+    u = cb - ca
+    dist = np.linalg.norm(u)
+    if dist == 0:
+        raise InputError("two consecutive vertebrae have the same centroid.", path=volume.info.source or None)
+    u /= dist
+    pa, pb = _bodies(pa, pb, (ca + cb) / 2, u)
+    t = _separating_value((pa - ca) @ u, (pb - ca) @ u)
+    return ca + t * u
 
 
 def _bodies(pa: np.ndarray, pb: np.ndarray, centre: np.ndarray, u: np.ndarray):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,22 +24,31 @@ class _Model(BaseModel):
 
 
 class LevelSpan(_Model):
-    """Vertebral levels a region spans (vertebral levels, not cord segments)."""
+    """The levels a region spans, of one kind: vertebral levels (C1-C7, T1-T12, L1-L5: the bones) or
+    spinal cord segments (C1-C8, T1-T12, L1-L5, S1-S5: the cord, named by its nerve roots)."""
 
-    first: str | None = Field(None, description="Most superior vertebral level, e.g. 'C5'.")
-    last: str | None = Field(None, description="Most inferior vertebral level, e.g. 'C6'.")
-    count: int = Field(0, ge=0, description="Number of vertebral levels from first to last, inclusive.")
+    kind: Literal["vertebral", "cord segment"] = Field(
+        "vertebral", description="What the names mean: 'vertebral' levels or spinal 'cord segment's "
+                                 "(see lesionview.levels.segments).")
+    first: str | None = Field(None, description="Most superior level, e.g. 'C5'.")
+    last: str | None = Field(None, description="Most inferior level, e.g. 'C6'.")
+    count: int = Field(0, ge=0, description="Number of levels from first to last, inclusive.")
     fractions: dict[str, float] = Field(default_factory=dict,
                                         description="Fraction of the region's volume in each level.")
     outside_fraction: float = Field(0.0, ge=0, le=1,
                                     description="Fraction of the volume outside the modelled levels.")
     possible_first: str | None = Field(
-        None, description="Most superior level the region may reach within its craniocaudal "
-                          "uncertainty; set only when slices 3 mm or more thick lie across the cord "
-                          "(thick_slices_mm of the region), else None.")
+        None, description="Most superior level the region may reach within its uncertainty. Vertebral "
+                          "levels: set only when slices 3 mm or more thick lie across the cord "
+                          "(thick_slices_mm of the region), else None. Estimated cord segments: always set, "
+                          "every segment boundary moved by one published SD (plus the thick-slice reach).")
     possible_last: str | None = Field(
-        None, description="Most inferior level the region may reach within its craniocaudal "
-                          "uncertainty; set only with possible_first.")
+        None, description="Most inferior level the region may reach within its uncertainty; set only "
+                          "with possible_first.")
+    estimated: bool | None = Field(
+        None, description="Cord segments: True when estimated from the vertebral levels (published "
+                          "correspondence, Parameters.segment_source), False when read from a segment "
+                          "label image; None for vertebral levels.")
 
     @property
     def label(self) -> str:
@@ -83,6 +93,10 @@ class Lesion(_Model):
         None, description="Mean lesion intensity / mean normal-cord intensity.")
     measurable: bool = Field(description="RECIST/RANO measurable: max_diameter_mm >= 10 mm.")
     levels: LevelSpan | None = None
+    cord_segments: LevelSpan | None = Field(
+        None, description="Spinal cord segments (kind 'cord segment') the region spans: estimated from the "
+                          "vertebral levels or read from a segment label image (see its estimated); None "
+                          "without either.")
     edema_id: int | None = Field(None, description="Edema region surrounding this lesion, if any.")
 
 
@@ -99,6 +113,10 @@ class Edema(_Model):
         None, gt=0, description="Thickness of the slices lying across the cord at the region when 3 mm "
                                 "or more, else None (as for a lesion).")
     levels: LevelSpan | None = None
+    cord_segments: LevelSpan | None = Field(
+        None, description="Spinal cord segments (kind 'cord segment') the region spans: estimated from the "
+                          "vertebral levels or read from a segment label image (see its estimated); None "
+                          "without either.")
     longitudinally_extensive: bool | None = Field(
         None, description="Spans >= 3 vertebral levels (None without levels).")
     lesion_ids: list[int] = Field(default_factory=list)
@@ -144,15 +162,40 @@ class Parameters(_Model):
     twin_gap_mm: float
     axis: str
     level_source: str | None = None
+    image_role: str | None = Field(
+        None, description="Role of the image given (T1+C, T1, T2, STIR, other; None without one): the "
+                          "summary calls lesions 'enhancing' only on a T1 post-contrast image.")
+    resample: bool = Field(False, description="Inputs on another voxel grid were allowed to be resampled "
+                                              "(--resample); InputRecord.resampled tells which were.")
+    segment_source: str | None = Field(
+        None, description="Where cord_segments come from: the published correspondence they are estimated "
+                          "with, or the segment label image; None without cord segments.")
     level_convention: str = Field(
-        "vertebral levels C1-C7, T1-T12, L1-L5 (not cord segments); boundaries are disc planes "
-        "perpendicular to the cord", description="What the level names in this result mean.")
+        "levels (LevelSpan kind 'vertebral'): vertebral levels C1-C7, T1-T12, L1-L5, boundaries are disc "
+        "planes perpendicular to the cord; cord_segments (kind 'cord segment'): spinal cord segments C1-C8, "
+        "T1-T12, L1-L5, S1-S5 (the cord, named by its nerve roots), estimated from the vertebral levels with "
+        "a published correspondence and its SD, or read from a segment label image (segment_source)",
+        description="What the level names in this result mean.")
 
 
 class InputRecord(_Model):
     role: str
     path: str | None = None
     sha256: str | None = None
+    segments: list[str] | None = Field(
+        None, description="DICOM SEG input: the segments read, each as 'number \"label\" SCHEME:VALUE "
+                          "(meaning)' of its segmented property type; None for other inputs.")
+    reoriented: str | None = Field(
+        None, description="Stored in another axis order than the grid measured on and brought onto it by "
+                          "permuting and flipping axes, e.g. 'PIR -> RIP (axes permuted/flipped, no "
+                          "interpolation)'; None when stored as measured.")
+    resampled: str | None = Field(
+        None, description="Interpolation that brought the input onto the grid measured on (--resample): "
+                          "'nearest neighbour' (masks: labels kept, never blended) or 'linear' (images); "
+                          "None when it was not resampled.")
+    original_grid: str | None = Field(
+        None, description="The input's own voxel grid (shape, spacing, origin, orientation) when it was "
+                          "reoriented or resampled.")
 
     @field_validator("path", mode="before")
     @classmethod

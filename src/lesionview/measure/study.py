@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from ..errors import GeometryMismatchError
 from ..geometry import SUPERIOR, Geometry
+from ..series import Role
 from ..volume import Volume
 from . import diameters
 from .components import (
@@ -61,7 +62,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
             edema: Volume | np.ndarray | None = None, cord: Volume | np.ndarray | None = None,
             image: Volume | np.ndarray | None = None, levels=None, centerline=None,
             connectivity: int = 26, mask_kind: str = "auto", twin_gap_mm: float = TWIN_GAP_MM,
-            resample: bool = False, inputs: list[InputRecord] | None = None) -> StudyMeasurements:
+            resample: bool = False, inputs: list[InputRecord] | None = None, segments=None) -> StudyMeasurements:
     """Measure every enhancing lesion and edema region of a study.
 
     Parameters
@@ -76,6 +77,10 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
         T1 post-contrast image, for the enhancement ratio (needs ``cord``).
     levels : lesionview.levels.LevelModel, optional
         Vertebral levels; without them no level is reported.
+    segments : Volume or lesionview.levels.segments.CordSegments, optional
+        Spinal cord segments: a segment label image (value n = segment n, e.g. SCT rootlets or
+        PAM50_spinal_levels; any grid) or a prebuilt model. Without it, segments are estimated from
+        ``levels`` (:func:`lesionview.levels.segments.estimate_segments`); without both, none.
     centerline : lesionview.cord.Centerline, optional
         Cord centerline; derived from ``cord`` when not given. Sets the local cord axis
         ("axial" = perpendicular to it) and lengths along the cord.
@@ -86,8 +91,15 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     twin_gap_mm : float
         Largest edge-to-edge gap of an adjacent ("twin") pair.
     resample : bool
-        Resample inputs on another grid onto the lesion grid (nearest neighbour for masks)
-        instead of refusing them.
+        Resample inputs on another grid onto the lesion grid (nearest neighbour for masks, linear
+        for the image) instead of refusing them. Inputs on the same voxel grid stored in another
+        axis order (e.g. a PIR mask of a RIP series) need no resampling: their axes are permuted
+        and flipped, which moves no voxel in space. Either is recorded in ``inputs``
+        (:class:`InputRecord` ``reoriented`` / ``resampled``); a lesion mask so stored is brought
+        onto the image's grid, which is then the grid measured on.
+    inputs : list of InputRecord, optional
+        Provenance of the inputs (roles "lesions", "image", "edema", "cord"), completed here with
+        what was done to bring each onto the grid measured on.
 
     Examples
     --------
@@ -98,10 +110,11 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     >>> r.lesions[0].volume_mm3, r.multiplicity.kind.value
     (64.0, 'solitary')
     """
-    ref_array, ref = _reference(lesions, geometry)
-    edema_arr = _on_grid(edema, ref, "edema mask", resample, label=True)
-    cord_arr = _on_grid(cord, ref, "cord mask", resample, label=True)
-    image_arr = _on_grid(image, ref, "image", resample, label=False)
+    notes: dict[str, dict[str, str]] = {}  # role -> what was done to bring it onto the grid measured on
+    ref_array, ref = _reference(lesions, geometry, image, notes)
+    edema_arr = _on_grid(edema, ref, "edema mask", resample, label=True, notes=notes, role="edema")
+    cord_arr = _on_grid(cord, ref, "cord mask", resample, label=True, notes=notes, role="cord")
+    image_arr = _on_grid(image, ref, "image", resample, label=False, notes=notes, role="image")
     for name, item in (("edema mask", edema), ("cord mask", cord)):
         if item is not None:
             check_mask(item.array if isinstance(item, Volume) else item, name=name, source=_source(item))
@@ -138,6 +151,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     if levels is not None and centerline is not None and getattr(levels, "centerline", None) is None:
         # Disc planes perpendicular to this study's cord, not to the line between landmarks.
         levels = levels.with_centerline(centerline)
+    segment_model = _segment_model(segments, levels, centerline)
     regions = sorted(_regions(labels, ref, ids), key=_reading_order)
     if kind == "binary":  # number components superior to inferior, as a radiologist reads them
         regions = [replace(r, id=k) for k, r in enumerate(regions, start=1)]
@@ -163,10 +177,11 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     lesion_rows = [
         _measure_lesion(r, ref, levels=levels, centerline=centerline, cord_points=cord_points,
                         image=image_arr, normal_cord_mean=normal_cord_mean, edema_id=edema_of.get(r.id),
-                        in_cord=_fraction_in(r, cord_arr), warnings=warnings)
+                        in_cord=_fraction_in(r, cord_arr), warnings=warnings, segments=segment_model)
         for r in regions
     ]
-    edema_rows = [_measure_edema(e, ref, regions, edema_of, levels, centerline) for e in edema_regions]
+    edema_rows = [_measure_edema(e, ref, regions, edema_of, levels, centerline, segments=segment_model)
+                  for e in edema_regions]
 
     boundaries = {r.id: boundary_points(r.mask, r.geometry) for r in regions}
     closest = {(a.id, b.id): closest_gap(boundaries[a.id], boundaries[b.id], ref)
@@ -190,26 +205,47 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
             what = "lesion" if isinstance(row, Lesion) else "edema"
             warnings.append(f"{what} {row.id}: {row.levels.outside_fraction:.0%} of its volume lies "
                             "outside the vertebral levels given")
+        span = row.cord_segments
+        if span is not None and span.estimated is False and span.outside_fraction > 0:
+            what = "lesion" if isinstance(row, Lesion) else "edema"
+            warnings.append(f"{what} {row.id}: {span.outside_fraction:.0%} of its volume lies outside the cord "
+                            "segments labelled in the segment image")
 
+    role = _image_role(image)
     return StudyMeasurements(
-        parameters=Parameters(connectivity=connectivity, mask_kind=kind, twin_gap_mm=twin_gap_mm,
+        parameters=Parameters(connectivity=connectivity, mask_kind=kind, twin_gap_mm=twin_gap_mm, resample=resample,
                               axis="cord centerline" if centerline is not None else "superior-inferior",
-                              level_source=getattr(levels, "source", None) if levels is not None else None),
-        inputs=inputs or [],
+                              level_source=getattr(levels, "source", None) if levels is not None else None,
+                              image_role=None if role is None else role.value,
+                              segment_source=None if segment_model is None else segment_model.source),
+        inputs=_recorded(inputs, notes, {"lesions": lesions, "image": image, "edema": edema, "cord": cord}),
         voxel_spacing_mm=tuple(round(s, 6) for s in ref.spacing),
         lesions=lesion_rows, edema=edema_rows, multiplicity=multiplicity,
-        summary=summarise(lesion_rows, edema_rows, multiplicity), warnings=warnings,
+        summary=summarise(lesion_rows, edema_rows, multiplicity, enhancing=role is Role.T1_POST),
+        warnings=warnings,
     )
 
 
 # ---------------------------------------------------------------------------- inputs
-def _reference(lesions, geometry: Geometry | None) -> tuple[np.ndarray, Geometry]:
-    return array_on_grid(lesions, geometry, what="lesion mask", caller="measure()")
+def _reference(lesions, geometry: Geometry | None, image, notes: dict) -> tuple[np.ndarray, Geometry]:
+    """The lesion array and the grid measured on: the lesion mask's, or the image's when the mask
+    lies on the image's voxels stored in another axis order (it is then permuted onto it)."""
+    array, grid = array_on_grid(lesions, geometry, what="lesion mask", caller="measure()")
+    if isinstance(image, Volume) and not grid.same_space(image.geometry):
+        placed = grid.grid_map(image.geometry)
+        if placed is not None and placed.same_grid:
+            notes["lesions"] = _reoriented(placed)
+            return placed.apply(array), image.geometry
+    return array, grid
 
 
-def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool) -> np.ndarray | None:
+def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool, notes: dict | None = None,
+             role: str = "") -> np.ndarray | None:
+    """``item`` as an array on ``ref``: as stored, reoriented (the same voxels in another axis
+    order), or resampled when allowed; what was done goes into ``notes[role]``."""
     if item is None:
         return None
+    notes = {} if notes is None else notes
     if not isinstance(item, Volume):
         arr = np.asarray(item)
         if arr.shape != ref.shape:
@@ -218,14 +254,38 @@ def _on_grid(item, ref: Geometry, name: str, resample: bool, *, label: bool) -> 
         return arr
     if item.geometry.same_space(ref):
         return item.array
+    placed = item.geometry.grid_map(ref)
+    if placed is not None and placed.same_grid:
+        notes[role] = _reoriented(placed)
+        return placed.apply(item.array)
     if not resample:
         raise GeometryMismatchError(
-            f"the {name} is not in the lesion mask's space: {name} {item.geometry.describe()}; "
-            f"lesion mask {ref.describe()}.", path=item.info.source or None,
+            f"the {name} is not in the lesion mask's space (nor on its voxels in another axis order): "
+            f"{name} {item.geometry.describe()}; lesion mask {ref.describe()}.", path=item.info.source or None,
             hint="Save both on the image's grid, or ask to resample (resample=True, CLI --resample).")
     from ..resample import resample as _resample
 
+    notes[role] = {"resampled": "nearest neighbour" if label else "linear",
+                   "original_grid": item.geometry.describe()}
     return _resample(item.array, item.geometry, ref, label=label)
+
+
+def _reoriented(placed) -> dict[str, str]:
+    return {"reoriented": f"{placed.describe()} (axes permuted/flipped, no interpolation)",
+            "original_grid": placed.source.describe()}
+
+
+def _recorded(inputs: list[InputRecord] | None, notes: dict, items: dict) -> list[InputRecord]:
+    """The caller's input records, completed with ``notes``; an input that was reoriented or
+    resampled and has no record gets one (the API's callers often pass none)."""
+    records = list(inputs or [])
+    for role, note in notes.items():
+        k = next((i for i, r in enumerate(records) if r.role == role), None)
+        if k is None:
+            records.append(InputRecord(role=role, path=_source(items.get(role)), **note))
+        else:
+            records[k] = records[k].model_copy(update=note)
+    return records
 
 
 def _joint_box(masks: list[np.ndarray | None], pad: int = 2) -> tuple[slice, slice, slice] | None:
@@ -283,6 +343,13 @@ def _pieces(regions: list[_Region], connectivity: int) -> list[str]:
     return out
 
 
+def _image_role(image) -> Role | None:
+    """The image's role (its series' guess, or what the user set); OTHER for a bare array."""
+    if image is None:
+        return None
+    return image.info.role if isinstance(image, Volume) else Role.OTHER
+
+
 def _source(item) -> str | None:
     return (item.info.source or None) if isinstance(item, Volume) else None
 
@@ -335,7 +402,8 @@ def _step_along_cord(geometry: Geometry, centerline, point) -> float:
 
 
 def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_points, image,
-                    normal_cord_mean, edema_id, in_cord: float | None, warnings: list[str]) -> Lesion:
+                    normal_cord_mean, edema_id, in_cord: float | None, warnings: list[str],
+                    segments=None) -> Lesion:
     centroid = r.centroid
     axis = _cord_axis(centerline, centroid)
     step = _step_along_cord(ref, centerline, centroid)
@@ -366,6 +434,7 @@ def _measure_lesion(r: _Region, ref: Geometry, *, levels, centerline, cord_point
         cord_occupancy=occupancy, enhancement_ratio=ratio,
         measurable=max_d >= MEASURABLE_MM,
         levels=_span(levels, r.points, reach=(ref, centerline) if thick else None), edema_id=edema_id,
+        cord_segments=_segment_span(segments, r.points, reach=(ref, centerline) if thick else None),
     )
 
 
@@ -423,6 +492,16 @@ def _reach(levels, points: np.ndarray, geometry: Geometry, centerline, first: in
     the last centre inside it and the first outside). Each end moves along the cord's tangent and
     by the grid step there (a long region on a curved cord: not those at its centre); only the
     voxels within one step of that end move."""
+    idx = np.asarray(levels.level_of(_shifted_ends(points, geometry, centerline)))
+    idx = idx[idx > 0]
+    if idx.size == 0:
+        return first, last
+    return min(first, int(idx.min())), max(last, int(idx.max()))
+
+
+def _shifted_ends(points: np.ndarray, geometry: Geometry, centerline) -> np.ndarray:
+    """The voxel centres within one grid step of each end of a region, moved one step along the
+    cord both ways: where its ends may lie (see :func:`_reach`)."""
     t = (np.asarray(centerline.arclength_of(points), float) if centerline is not None
          else points @ np.asarray(SUPERIOR, float))
     shifted = []
@@ -431,11 +510,28 @@ def _reach(levels, points: np.ndarray, geometry: Geometry, centerline, first: in
         step = voxel_extent_along(geometry, tangent)
         near = points[np.abs(t - t[end]) <= step]
         shifted += [near + step * tangent, near - step * tangent]
-    idx = np.asarray(levels.level_of(np.concatenate(shifted)))
-    idx = idx[idx > 0]
-    if idx.size == 0:
-        return first, last
-    return min(first, int(idx.min())), max(last, int(idx.max()))
+    return np.concatenate(shifted)
+
+
+def _segment_model(segments, levels, centerline):
+    """The cord segments of the study: from a label image (along this study's centerline), a
+    model given as is, or estimated from the vertebral levels; None without any of them."""
+    from ..levels.segments import CordSegments, estimate_segments, segments_from_image
+
+    if isinstance(segments, CordSegments):
+        return segments
+    if isinstance(segments, Volume):
+        return segments_from_image(segments, centerline=centerline)
+    if segments is not None:
+        raise TypeError(f"segments must be a Volume or CordSegments, not {type(segments).__name__}")
+    return None if levels is None else estimate_segments(levels)
+
+
+def _segment_span(segments, points: np.ndarray, reach=None) -> LevelSpan | None:
+    """Cord segments of a region's voxel centres; ``reach`` as for :func:`_span` (thick slices)."""
+    if segments is None or len(points) == 0:
+        return None
+    return segments.span(points, extra=None if reach is None else _shifted_ends(points, *reach))
 
 
 def _level_indices(levels, span: LevelSpan | None) -> set[int]:
@@ -480,7 +576,7 @@ def _filled_regions(edema_labels: np.ndarray) -> np.ndarray:
 
 
 def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: dict,
-                   levels, centerline) -> Edema:
+                   levels, centerline, *, segments=None) -> Edema:
     lesion_ids = [r.id for r in regions if edema_of.get(r.id) == e.id]
     cc = diameters.craniocaudal_length(e.mask, e.geometry)
     step = _step_along_cord(ref, centerline, e.centroid)
@@ -495,6 +591,7 @@ def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: 
         craniocaudal_mm=round(cc, 4),
         craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(e.points, centerline, e.geometry),
         craniocaudal_uncertainty_mm=step, thick_slices_mm=thick, levels=span,
+        cord_segments=_segment_span(segments, e.points, reach=(ref, centerline) if thick else None),
         longitudinally_extensive=None if span is None or span.first is None else span.count >= EXTENSIVE_LEVELS,
         lesion_ids=lesion_ids, length_ratio=ratio,
     )

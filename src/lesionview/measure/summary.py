@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .models import Edema, Lesion, Multiplicity, MultiplicityClass
+from .models import Edema, Lesion, LesionPair, Multiplicity, MultiplicityClass
 from .thick import plus_minus, possible_extra_levels, possible_level_count, shown_uncertainty
 
 #: Edema spanning this many vertebral levels or more is longitudinally extensive.
@@ -15,41 +15,88 @@ def _count(n: int) -> str:
     return _NUMBERS[n] if n < len(_NUMBERS) else str(n)
 
 
-def summarise(lesions: list[Lesion], edema: list[Edema], multiplicity: Multiplicity) -> str:
-    """e.g. "Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5, 3.1 mm
-    and C6, 10.8 mm; gap 2.4 mm. T2 cord edema at vertebral levels C1-C7 (7 levels,
-    longitudinally extensive)."
+def summarise(lesions: list[Lesion], edema: list[Edema], multiplicity: Multiplicity, *,
+              enhancing: bool = True) -> str:
+    """e.g. "Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5 (maximum
+    diameter 3.1 mm) and C6 (10.8 mm); gap 2.4 ± 0.5 mm. T2 cord edema at vertebral levels C1-C7
+    (7 levels, longitudinally extensive)."
 
     Levels are vertebral levels (C1-C7, T1, ...), never spinal cord segments; lesions are listed
-    superior to inferior (the order of ``lesions``) with their calibrated maximum diameter.
-    When slices 3 mm or more thick lie across the cord (:mod:`~lesionview.measure.thick`), a
-    level a lesion may also reach within its craniocaudal uncertainty is named after its levels
-    ("C5 (possibly reaching C6), 3.0 mm"), an edema region that may reach 3 levels is "possibly
-    longitudinally extensive", and the gap of an adjacent pair carries its uncertainty
-    ("gap 3.0 ± 3.0 mm"); the warnings give the uncertainty along the cord.
+    superior to inferior (the order of ``lesions``), each with its calibrated maximum diameter in
+    brackets after its levels, so a level is never read as a size. A lesion lying outside every
+    level given is "outside the levels given"; without levels the lesions are named by their ids.
+    The gap of an adjacent pair always carries its uncertainty (:func:`gap_uncertainty`: one voxel
+    box along the line it is measured on; about the slice thickness when that line crosses thick
+    slices). Across slices 3 mm or more thick lying across the cord (:mod:`~lesionview.measure.thick`), a level a lesion may also reach within its
+    craniocaudal uncertainty is named ("C5, possibly reaching C6 (maximum diameter 3.0 mm)"), and
+    an edema region that may reach 3 levels is "possibly longitudinally extensive".
+
+    ``enhancing`` says the lesions were drawn on a T1 post-contrast image (the image's role); the
+    summary calls them "enhancing" only then.
+
+    Examples
+    --------
+    >>> from lesionview.measure.models import LevelSpan, MultiplicityClass
+    >>> les = Lesion(id=1, voxel_count=9, volume_mm3=9.0, centroid_lps_mm=(0, 0, 0), max_diameter_ibsi_mm=5.0,
+    ...              max_diameter_mm=5.9, axial_long_mm=5.0, axial_short_mm=4.0, craniocaudal_mm=5.0,
+    ...              measurable=False, levels=LevelSpan(first="T5", last="T5", count=1))
+    >>> one = Multiplicity(count=1, kind=MultiplicityClass.SOLITARY, twin_gap_mm=5.0)
+    >>> summarise([les], [], one, enhancing=False)
+    'One intramedullary lesion at vertebral level T5 (maximum diameter 5.9 mm).'
+    >>> summarise([les.model_copy(update={"levels": LevelSpan()})], [], one)
+    'One enhancing intramedullary lesion outside the vertebral levels given (maximum diameter 5.9 mm).'
     """
     n = len(lesions)
+    what = "enhancing intramedullary" if enhancing else "intramedullary"
     if n == 0:
-        text = "No enhancing intramedullary lesion."
+        text = f"No {what} lesion."
     else:
         noun = "lesion" if n == 1 else "lesions"
         kind = "" if multiplicity.kind in (MultiplicityClass.SOLITARY,) else f" ({multiplicity.kind.value})"
-        items = [f"{_where(les)}, {les.max_diameter_mm:.1f} mm" for les in lesions]
-        has_levels = any(les.levels is not None for les in lesions)
-        at = " at vertebral level" + ("s" if n > 1 else "") + " " if has_levels else ": "
-        text = f"{_count(n)} enhancing intramedullary {noun}{kind}{at}{_join(items)}"
+        text = f"{_count(n)} {what} {noun}{kind}{_placed(lesions)}"
         if multiplicity.kind is MultiplicityClass.ADJACENT_PAIR:
             pair = multiplicity.pairs[0]
-            text += f"; gap {pair.gap_mm:.1f}{plus_minus(shown_uncertainty(pair))} mm"
+            text += f"; gap {pair.gap_mm:.1f}{plus_minus(gap_uncertainty(pair))} mm"
         text += "."
     for ed in edema:
         text += " " + _edema_sentence(ed)
     return text
 
 
-def levels_text(region: Lesion | Edema) -> str:
+def gap_uncertainty(pair: LesionPair) -> float:
+    """The ± of a gap (mm): one voxel box along the line the gap is measured on (the
+    ``gap_craniocaudal_uncertainty_mm`` :func:`measure` records), else one voxel's longest side."""
+    along = pair.gap_craniocaudal_uncertainty_mm
+    return pair.gap_uncertainty_mm if along is None else along
+
+
+def _placed(lesions: list[Lesion]) -> str:
+    """" at vertebral levels C5 (maximum diameter 3.1 mm) and C6 (10.8 mm)", with the lesions
+    outside the levels given named as such, or ": lesion 1 (maximum ...) and ..." without levels."""
+    sizes = [f"({'maximum diameter ' if i == 0 else ''}{les.max_diameter_mm:.1f} mm)"
+             for i, les in enumerate(lesions)]
+    if all(les.levels is None for les in lesions):
+        return ": " + _join([f"lesion {les.id} {size}" for les, size in zip(lesions, sizes)])
+    placed = [levels_text(les, nested=True) for les in lesions]
+    if not any(placed):
+        if len(lesions) == 1:
+            return f" outside the vertebral levels given {sizes[0]}"
+        return " outside the vertebral levels given: " + _join(
+            [f"lesion {les.id} {size}" for les, size in zip(lesions, sizes)])
+    if all(placed):
+        named = {name for les in lesions for name in (les.levels.first, les.levels.last)}
+        return f" at vertebral level{'s' if len(named) > 1 else ''} " + _join(
+            [f"{where} {size}" for where, size in zip(placed, sizes)])
+    # Some inside the levels, some outside: every lesion by its id, so none is read as a level.
+    return ": " + _join([f"lesion {les.id} " + (f"at vertebral level{'s' if '-' in where else ''} {where}"
+                                               if where else "outside the vertebral levels given") + f" {size}"
+                         for les, where, size in zip(lesions, placed, sizes)])
+
+
+def levels_text(region: Lesion | Edema, *, nested: bool = False) -> str:
     """"C5-C6", or "C5-C6 (possibly reaching C7)" when thick slices across the cord leave its
-    level extent uncertain and the extent may reach another level; "" without levels.
+    level extent uncertain and the extent may reach another level; "" without levels. ``nested``
+    (inside a sentence that puts a size in brackets after it): "C5-C6, possibly reaching C7".
 
     Examples
     --------
@@ -64,7 +111,9 @@ def levels_text(region: Lesion | Edema) -> str:
     if span is None or span.first is None:
         return ""
     extra = _possibly_reaching(region)
-    return span.label + (f" ({extra})" if extra else "")
+    if not extra:
+        return span.label
+    return f"{span.label}, {extra}" if nested else f"{span.label} ({extra})"
 
 
 def _possibly_reaching(region: Lesion | Edema) -> str:
@@ -90,10 +139,6 @@ def possibly_extensive(ed: Edema) -> bool:
         return False
     reach = possible_level_count(ed.levels)
     return reach is not None and reach >= EXTENSIVE_LEVELS
-
-
-def _where(lesion: Lesion) -> str:
-    return levels_text(lesion) or f"lesion {lesion.id}"
 
 
 def _join(items: list[str]) -> str:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..io.atomic import atomic_path
+from ..levels.segments import segments_cell, segments_header, segments_sentence
 from ..measure.models import Edema, Lesion, StudyMeasurements
 from ..measure.summary import levels_text, possibly_extensive
 from ..measure.thick import possible_extra_levels, shown_uncertainty
@@ -96,7 +97,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
 <body>
 <header>
   <h1>Spinal cord lesion measurements</h1>
-  <div class="sub">Intramedullary enhancing lesions and T2 cord edema · vertebral levels · lesionview {{ r.lesionview_version }}</div>
+  <div class="sub">Intramedullary enhancing lesions and T2 cord edema · vertebral levels and cord segments · lesionview {{ r.lesionview_version }}</div>
   <dl class="ids">
   {% for label, value in identifiers %}<dt>{{ label }}</dt><dd>{{ value }}</dd>
   {% endfor %}</dl>
@@ -117,9 +118,10 @@ _TEMPLATE = r"""<!DOCTYPE html>
     <h3>Lesions ({{ r.multiplicity.count }}; {{ r.multiplicity.kind }})</h3>
     {% if r.lesions %}
     <table class="grid">
-      <tr><th>#</th><th>levels</th><th class="num">max diameter mm</th><th class="num">axial mm</th>
+      <tr><th>#</th><th>vertebral levels</th><th>{{ seg_header }}</th><th class="num">max diameter mm</th><th class="num">axial mm</th>
           <th class="num">CC mm</th><th class="num">volume mm³</th><th>measurable</th></tr>
       {% for les in r.lesions %}<tr><td>{{ les.id }}</td><td>{{ levels_text(les) or level(les.levels) }}</td>
+        <td>{{ seg_cell(les.cord_segments, unknown="–") }}</td>
         <td class="num">{{ f1(les.max_diameter_mm) }}</td>
         <td class="num">{{ f1(les.axial_long_mm) }} × {{ f1(les.axial_short_mm) }}</td>
         <td class="num">{{ f1(les.craniocaudal_mm) }}{{ pm(shown(les)) }}</td><td class="num">{{ f1(les.volume_mm3) }}</td>
@@ -129,11 +131,11 @@ _TEMPLATE = r"""<!DOCTYPE html>
     {% if r.multiplicity.pairs %}
     <h3 style="margin-top:12px">Lesion pairs</h3>
     <table class="grid">
-      <tr><th>lesions</th><th class="num">gap mm</th><th>levels apart</th><th>same edema</th><th>adjacent pair</th></tr>
+      <tr><th>lesions</th><th class="num">gap mm</th><th>vertebral levels apart</th><th>same edema</th><th>adjacent pair</th></tr>
       {% for p in r.multiplicity.pairs %}<tr><td>{{ p.a }} – {{ p.b }}</td><td class="num">{{ f1(p.gap_mm) }}{{ pm(shown(p)) }}</td>
         <td>{{ opt(p.level_distance) }}</td><td>{{ yn(p.same_edema) }}</td><td>{{ yn(p.adjacent) }}</td></tr>{% endfor %}
     </table>
-    <p class="sub">Adjacent pair: two lesions at most {{ f1(r.multiplicity.twin_gap_mm) }} mm apart (edge to edge) in the same or neighbouring levels.</p>
+    <p class="sub">Adjacent pair: two lesions at most {{ f1(r.multiplicity.twin_gap_mm) }} mm apart (edge to edge) in the same or neighbouring vertebral levels.</p>
     {% endif %}
   </div>
 </section>
@@ -142,7 +144,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
   <h2>Lesions</h2>
   {% for les in r.lesions %}
   <div class="lesion" id="lesion-{{ les.id }}">
-    <h3><span class="swatch" style="background:var(--lesion)"></span>Lesion {{ les.id }} · {{ level(les.levels) }}
+    <h3><span class="swatch" style="background:var(--lesion)"></span>Lesion {{ les.id }} · {{ level(les.levels) }}{{ seg_heading(les.cord_segments) }}
       {% if les.measurable %}<span class="badge yes">measurable (≥ 10 mm)</span>{% else %}<span class="badge">non-measurable (&lt; 10 mm)</span>{% endif %}</h3>
     <div class="lesion-body">
       <table class="kv">
@@ -165,7 +167,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
   <h2>T2 cord edema</h2>
   {% for ed in r.edema %}
   <div class="lesion" id="edema-{{ ed.id }}">
-    <h3><span class="swatch" style="background:var(--edema)"></span>Edema {{ ed.id }} · {{ level(ed.levels) }}
+    <h3><span class="swatch" style="background:var(--edema)"></span>Edema {{ ed.id }} · {{ level(ed.levels) }}{{ seg_heading(ed.cord_segments) }}
       {% if ed.longitudinally_extensive %}<span class="badge yes">longitudinally extensive (≥ 3 levels)</span>{% endif %}</h3>
     <table class="kv">
       {% for label, value in edema_rows(ed) %}<tr><th>{{ label }}</th><td>{{ value }}</td></tr>
@@ -177,8 +179,10 @@ _TEMPLATE = r"""<!DOCTYPE html>
 {% endif %}
 
 <footer>
-  <p>Levels are vertebral levels (C1–C7, T1–T12, L1–L5), not spinal cord segments. Distances in mm between
-    world positions; definitions in the lesionview README. Measurements support, and do not replace, the
+  <p>"Vertebral levels" (C1–C7, T1–T12, L1–L5) are the bones; "cord segments" (C1–C8, T1–T12, L1–L5, S1–S5) are
+    the spinal cord, named by its nerve roots, and lie above the vertebrae of the same name; the parameters below
+    say where they come from.
+    Distances in mm between world positions; definitions in the lesionview README. Measurements support, and do not replace, the
     radiologist's reading.</p>
   <table>
     <tr><th>lesionview</th><td>{{ r.lesionview_version }} · measurement format v{{ r.schema_version }} · created {{ r.created_utc }}</td></tr>
@@ -206,7 +210,26 @@ def _opt(value) -> str:
 
 
 def _level(span) -> str:
-    return span.label if span is not None else "levels unknown"
+    """"C5 vertebral level", "C1-C7 vertebral levels" (a heading names the kind), or "levels unknown"."""
+    if span is None:
+        return "levels unknown"
+    if span.first is None:
+        return "outside the vertebral levels given"
+    return f"{span.label} vertebral level{'s' if span.count > 1 else ''}"
+
+
+def _segment_heading(span) -> str:
+    """" · C7 cord segment (est.)" after a heading's vertebral levels; "" without segments."""
+    if span is None or span.first is None:
+        return ""
+    return f" · {span.label} cord segment{'s' if span.count > 1 else ''}{' (est.)' if span.estimated else ''}"
+
+
+def _segments_row(item: Lesion | Edema) -> tuple[str, str]:
+    """("Cord segments (est.)", "C7, possibly C6-C7 (estimated ...)") for a lesion's or an edema's table."""
+    span = item.cord_segments
+    label = "Cord segments (est.)" if span is not None and span.estimated else "Cord segments"
+    return label, segments_sentence(span, unknown="– (no vertebral levels or segment image)")
 
 
 def _pm(uncertainty: float | None) -> str:
@@ -257,6 +280,7 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
     x, y, z = les.centroid_lps_mm
     return [
         ("Vertebral levels", _levels_row(les, "")),
+        _segments_row(les),
         ("Maximum 3D diameter", f"{_f1(les.max_diameter_mm)} mm"),
         ("Maximum 3D diameter, IBSI mesh", f"{_f1(les.max_diameter_ibsi_mm)} mm"),
         ("Axial long × short axis", f"{_f1(les.axial_long_mm)} × {_f1(les.axial_short_mm)} mm{unc}"),
@@ -264,7 +288,7 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
         ("Volume", f"{_f1(les.volume_mm3)} mm³ ({les.voxel_count} voxels)"),
         ("Cord occupancy", "–" if les.cord_occupancy is None else f"{les.cord_occupancy:.0%} of the cross-section"),
         ("Enhancement ratio", "–" if les.enhancement_ratio is None else f"{les.enhancement_ratio:.2f} × normal cord"),
-        ("Level fractions", _fractions(les.levels)),
+        ("Vertebral level fractions", _fractions(les.levels)),
         ("Surrounding edema", "none" if les.edema_id is None else f"edema {les.edema_id}"),
         ("Centroid (LPS)", f"{x:.1f}, {y:.1f}, {z:.1f} mm"),
     ]
@@ -274,12 +298,13 @@ def edema_rows(ed: Edema) -> list[tuple[str, str]]:
     """(label, value) rows of one edema region's table."""
     return [
         ("Vertebral levels", _levels_row(ed, " levels")),
+        _segments_row(ed),
         ("Longitudinally extensive", _extensive(ed)),
         ("Craniocaudal length", _length(ed)),
         ("Volume", f"{_f1(ed.volume_mm3)} mm³ ({ed.voxel_count} voxels)"),
         ("Lesions inside", ", ".join(map(str, ed.lesion_ids)) or "none"),
         ("Edema / lesion length", "–" if ed.length_ratio is None else f"{ed.length_ratio:.1f}"),
-        ("Level fractions", _fractions(ed.levels)),
+        ("Vertebral level fractions", _fractions(ed.levels)),
     ]
 
 
@@ -334,7 +359,8 @@ def render_html(result: StudyMeasurements, *, images: list[KeyImage] = (), diagr
     result = printable(result)  # a file name that is not UTF-8 would stop the UTF-8 page
     p = result.parameters
     parameters = (f"{p.connectivity}-connectivity, mask {p.mask_kind}, adjacent-pair gap ≤ {p.twin_gap_mm:g} mm, "
-                  f"axis: {p.axis}, levels: {p.level_source or 'none'}")
+                  f"axis: {p.axis}, levels: {p.level_source or 'none'}, "
+                  f"cord segments: {p.segment_source or 'none'}")
     privacy = ("Identified report: includes patient name, ID and birth date." if identified else
                "De-identified report (the default): patient name, ID and birth date are omitted; "
                "input paths are reduced to file names.")
@@ -344,7 +370,9 @@ def render_html(result: StudyMeasurements, *, images: list[KeyImage] = (), diagr
         images_of=lambda lesion_id: [im for im in images if im.lesion_id == lesion_id],
         b64=lambda data: base64.b64encode(data).decode("ascii"),
         lesion_rows=lesion_rows, edema_rows=edema_rows, level=_level, f1=_f1, yn=_yn, opt=_opt,
-        pm=_pm, shown=shown_uncertainty, levels_text=levels_text,
+        pm=_pm, shown=shown_uncertainty, levels_text=levels_text, seg_cell=segments_cell,
+        seg_heading=_segment_heading, seg_header=segments_header(
+            [x.cord_segments for x in [*result.lesions, *result.edema]]),
         parameters=parameters, spacing=" × ".join(f"{s:g}" for s in result.voxel_spacing_mm) + " mm",
         lesion_color=LESION_COLOR, edema_color=EDEMA_COLOR,
     )

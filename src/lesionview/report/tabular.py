@@ -1,4 +1,11 @@
-"""JSON (the full typed result) and CSV (one row per lesion, one per edema region), written atomically.
+"""JSON (the full typed result) and CSV (one row per lesion, per edema region and per pair of lesions),
+written atomically.
+
+The CSV's rows have ``kind`` "lesion", "edema" or "pair". Every lesion row carries the study's
+multiplicity class ("solitary", "adjacent pair", "multiple"); a pair row holds its two lesion ids
+in ``lesion_ids`` and the gap between them (``gap_mm``, with the JSON's ``gap_uncertainty_mm`` and
+``gap_craniocaudal_uncertainty_mm``: the summary shows the latter), whether it is an adjacent pair, the level distance and whether the two
+lesions share an edema region.
 
 Both are UTF-8. Paths in a result can hold bytes that are not UTF-8 (POSIX file names are
 bytes), which no UTF-8 writer accepts: :func:`printable` shows them as U+FFFD first.
@@ -25,6 +32,9 @@ CSV_COLUMNS = [
     "edema_id", "longitudinally_extensive", "lesion_ids", "length_ratio",
     # Added in 0.x (issue 11), after the original columns so readers by position keep working.
     "craniocaudal_uncertainty_mm", "levels_possible", "thick_slices_mm",
+    # Added in 0.x (issue 12): the multiplicity class on lesion rows, and one row per pair of lesions.
+    "multiplicity", "gap_mm", "gap_uncertainty_mm", "gap_craniocaudal_uncertainty_mm", "adjacent",
+    "level_distance", "same_edema",
 ]
 
 
@@ -56,7 +66,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "craniocaudal_mm": les.craniocaudal_mm, "craniocaudal_along_cord_mm": les.craniocaudal_along_cord_mm,
             "cord_occupancy": les.cord_occupancy, "enhancement_ratio": les.enhancement_ratio,
             "measurable": les.measurable, "edema_id": les.edema_id,
-            **_uncertain(les),
+            **_uncertain(les), "multiplicity": result.multiplicity.kind.value,
         })
     for ed in result.edema:
         rows.append({
@@ -67,6 +77,14 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "longitudinally_extensive": ed.longitudinally_extensive,
             "lesion_ids": " ".join(map(str, ed.lesion_ids)), "length_ratio": ed.length_ratio,
             **_uncertain(ed),
+        })
+    for pair in result.multiplicity.pairs:
+        rows.append({
+            "kind": "pair", "lesion_ids": f"{pair.a} {pair.b}", "gap_mm": pair.gap_mm,
+            "gap_uncertainty_mm": pair.gap_uncertainty_mm,
+            "gap_craniocaudal_uncertainty_mm": pair.gap_craniocaudal_uncertainty_mm,
+            "adjacent": pair.adjacent, "level_distance": pair.level_distance, "same_edema": pair.same_edema,
+            "thick_slices_mm": pair.gap_thick_slices_mm,
         })
     return [{c: ("" if row.get(c) is None else row.get(c, "")) for c in CSV_COLUMNS} for row in rows]
 

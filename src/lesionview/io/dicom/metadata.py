@@ -46,6 +46,7 @@ def series_info(ds: Dataset, *, source: str) -> SeriesInfo:
         sequence_name=_text(ds, "SequenceName") or _text(ds, "PulseSequenceName"),
         scanning_sequence=_multi(_get(ds, "ScanningSequence")),
         sequence_variant=_multi(_get(ds, "SequenceVariant")),
+        image_type=_multi(_get(ds, "ImageType")),
         repetition_time_ms=_number(_lookup(ds, "RepetitionTime"), float),
         echo_time_ms=_number(_lookup(ds, "EchoTime"), float),
         inversion_time_ms=_number(_lookup(ds, "InversionTime"), float),
