@@ -19,6 +19,7 @@ from lesionview.geometry import Geometry
 from lesionview.io import write_nifti
 from lesionview.io.nifti import read_nifti
 from lesionview.levels import LevelModel, detect_kind, disc_name, read_levels
+from lesionview.phantom.vertebrae import VertebraPhantom
 from lesionview.volume import Volume
 
 PITCH, BODY, DISC = 21, 16, 5          # mm: vertebra to vertebra, body height, disc height
@@ -236,6 +237,81 @@ def test_an_oblique_grid_gets_the_same_answer(make, kind):
 def test_cord_labels_out_of_order_are_not_a_labelled_cord():
     vol = _labelled_cord([2, 4, 3, 5])
     assert "sct-labeled" not in detect_kind(vol).kinds
+
+
+# ---------------------------------------------------------------------------- realistic vertebrae
+# VertebraPhantom's vertebrae touch their neighbours as real segmentations do (facets reaching into
+# the next level, uncinate processes, spinous processes), across 50-80 % of a mean section; its
+# cord is a 7 x 10 mm (cervical) tube in the canal. Cervical C2..T2; thoracic T1..T7: TotalSegmentator values
+# 51 - level, so from T3 (41) down every value is also a total_v1 class (see the refusal below).
+VERTEBRA_LEVELS = {"cervical": (0, 8), "thoracic": (0, 6)}
+VERTEBRA_READERS = {"verse": LevelModel.from_verse, "spineps": LevelModel.from_spineps,
+                    "totalsegmentator": LevelModel.from_totalsegmentator}
+GRIDS = {"axial 1 mm": ("axial", 1.0, None), "sagittal 1.5 mm": ("sagittal", 1.5, None),
+         "sagittal 0.7 x 0.7 x 3 mm": ("sagittal", 0.7, 3.0), "axial 0.8 x 0.8 x 3 mm": ("axial", 0.8, 3.0)}
+
+
+def _vertebra_phantom_mask(region, convention, grid="axial 1 mm", order="LPS", levels=None):
+    ph = VertebraPhantom(region, levels or VERTEBRA_LEVELS[region])
+    plane, spacing, slice_mm = GRIDS[grid]
+    return ph, ph.mask(ph.geometry(plane=plane, order=order, spacing=spacing, slice_mm=slice_mm), convention)
+
+
+@pytest.mark.parametrize("order", ["LPS", "RAS"])
+@pytest.mark.parametrize("grid", list(GRIDS))
+@pytest.mark.parametrize("region", list(VERTEBRA_LEVELS))
+@pytest.mark.parametrize("convention", list(VERTEBRA_READERS))
+def test_touching_vertebrae_are_recognised(convention, region, grid, order):
+    ph, vol = _vertebra_phantom_mask(region, convention, grid, order)
+    assert detect_kind(vol).kinds == (convention,), detect_kind(vol).rejected.get(convention)
+    auto, direct = read_levels(vol), VERTEBRA_READERS[convention](vol)
+    assert auto.landmark_names == direct.landmark_names
+    np.testing.assert_allclose(auto.landmark_positions, direct.landmark_positions, atol=1e-6)
+    # The discs the phantom was built with, numbered as in levels.names.
+    assert [m.name for m in auto.landmarks if m.kind == "disc"] == [disc_name(k) for k in ph.disc_indices]
+
+
+@pytest.mark.parametrize("region", list(VERTEBRA_LEVELS))
+@pytest.mark.parametrize("convention", list(VERTEBRA_READERS))
+def test_every_pair_of_touching_vertebrae_is_recognised(convention, region):
+    """Two vertebrae, the shortest chain, at every level of the region (coarse 2 mm grid)."""
+    n = len(VertebraPhantom(region).spine.level_indices)
+    for first in range(n - 1):
+        ph = VertebraPhantom(region, (first, first + 1))
+        vol = ph.mask(ph.geometry(spacing=2.0), convention)
+        levels = [ph.spine.level_indices[i] for i in ph.levels]
+        # total 26-41 alone is also total_v1 (numbered 41 = C1): refused as ambiguous by design.
+        both = convention == "totalsegmentator" and max(51 - x for x in levels) <= 41
+        expected = ("totalsegmentator", "totalsegmentator-v1") if both else (convention,)
+        assert detect_kind(vol).kinds == expected, (region, first, detect_kind(vol).rejected)
+
+
+def test_thoracic_totalsegmentator_below_t2_fits_total_and_total_v1():
+    # T3..T8 are total classes 41..36; total_v1 numbers vertebrae_C1 = 41 .. C6 = 36.
+    _, vol = _vertebra_phantom_mask("thoracic", "totalsegmentator", levels=(2, 7))
+    message = _refusal(vol)
+    assert "totalsegmentator (" in message and "= T3-T8" in message.split("totalsegmentator (")[1]
+    assert "= C1-C6" in message.split("totalsegmentator-v1 (")[1]
+    assert read_levels(vol, "totalsegmentator").landmark_names == _discs(10, 15)     # T3/T4 .. T7/T8
+
+
+@pytest.mark.parametrize("grid", ["axial 1 mm", "sagittal 0.7 x 0.7 x 3 mm"])
+@pytest.mark.parametrize("region", list(VERTEBRA_LEVELS))
+def test_the_phantom_cord_labelled_by_level_is_a_labelled_cord(region, grid):
+    """The same spine's cord, labelled SCT-style (level v from disc centre to disc centre): a thin tube
+    whose levels meet across the whole cord section, told apart from the vertebrae around it."""
+    ph, vertebrae = _vertebra_phantom_mask(region, "verse", grid)
+    g = vertebrae.geometry
+    s, _, _ = ph.spine.coordinates(g.index_to_world(np.indices(g.shape).reshape(3, -1).T))
+    first, last = ph.levels
+    b = ph.spine.boundaries
+    inside = ph.cord(g).ravel() & (s > b[first]) & (s < b[last + 1])
+    levels = np.asarray(ph.spine.level_indices)[ph.spine.level_of_s(s)]
+    cord = Volume(np.where(inside, levels, 0).reshape(g.shape).astype(np.int16), g)
+    assert detect_kind(cord).kinds == ("sct-labeled",), detect_kind(cord).rejected
+    values = [ph.spine.level_indices[i] for i in (first, last)]
+    assert read_levels(cord).disc_names == _discs(values[0] - 1, values[1] + 1)
+    assert detect_kind(vertebrae).kinds == ("verse",)
 
 
 # ---------------------------------------------------------------------------- real data

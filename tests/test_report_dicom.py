@@ -184,6 +184,11 @@ def test_sr_measurements_equal_the_json(study, written):
         assert math.isclose(got[key], value, rel_tol=1e-9), key
     ev = _evaluations(g)
     assert ev[codes.VERTEBRAL_LEVELS.value] == "C1-C7"
+    # The estimated cord segments under their own concept, never as vertebral levels.
+    segments = ed["cord_segments"]
+    assert segments["kind"] == "cord segment" and segments["estimated"] is True
+    assert ev[codes.CORD_SEGMENTS_ESTIMATED.value] == f"{segments['first']}-{segments['last']}"
+    assert codes.CORD_SEGMENTS.value not in ev
     assert ev[codes.LONGITUDINALLY_EXTENSIVE.value] == codes.YES.value
     assert g.finding_type.value == codes.EDEMA.value
 

@@ -35,12 +35,13 @@ totalsegmentator    vertebrae_* classes 26 (S1) - 50 (C1) as vertebra-sized blob
 
 A labelled cord and vertebrae are told apart by **width**, not by contact alone. A cord is a
 tube 6-15 mm across whose consecutive levels meet across its whole section (contact / mean
-section ~1; SCT's own ``t2_seg-manual_labeled`` 1.0-1.6). Vertebrae are 30-90 mm wide with their
-transverse processes and pedicles (phantom 33-37 mm, C1 ~80 mm, lumbar ~90 mm), 20-45 mm across
-on average, and *do* touch: facet joints (a ~1 mm joint space a segmentation closes), uncinate
+section ~1; SCT's own ``t2_seg-manual_labeled`` 1.0-1.6, its levels 13 mm left-right). A whole
+vertebra is wider than any cord: > 30 mm left-right with its pedicles and articular processes
+(``VertebraPhantom`` 33-37 mm; real C3-L5 45-90 mm with the transverse processes, C1 ~80 mm). And
+vertebrae *do* touch: facet joints (a ~1 mm joint space a segmentation closes), uncinate
 processes, spinous processes riding on the next lamina, block vertebrae, collapsed discs. Their
-contact is 50-80 % of a mean section (volume / height) in the phantom and could be more in a
-fused spine, so contact is weighed only between labels thin enough to be a cord.
+contact is 50-80 % of a mean section (volume / height) in the phantom and can be more in a fused
+spine, so contact is weighed only between labels thin enough to be levels of a cord.
 
 What cannot be told apart is refused with every kind that fits: one vertebra alone (no order:
 VerSe C5 or ``vertebrae_mr`` L2), TotalSegmentator ``total`` and ``total_v1`` on 26-41 alone,
@@ -73,9 +74,10 @@ POINT_MAX_VOXELS, POINT_MAX_MM = 64, 5.0
 VERTEBRA_MM3 = (250.0, 250_000.0)        # a cropped edge vertebra .. a large lumbar one
 VERTEBRA_EXTENT_MM = (8.0, 160.0)
 STEP_MM = (5.0, 60.0)                    # centroid spacing per vertebra (C1/C2 .. lumbar)
-# A cord level: a cord is <= ~15 mm left-right and ~10 mm across (sagittal scans crop no more than
-# that), a level at most ~25 mm high (lumbar); the limits leave room for partial volume and thick
-# slices while staying below any whole vertebra (> 30 mm wide, > 20 mm across on average).
+# A level of a labelled cord: the cord is 8-15 mm left-right and 6-10 mm front-back (widest at the
+# cervical enlargement), a level at most a vertebra and its disc high (~45 mm, lumbar); the limits
+# leave room for partial volume and thick slices and stay below the width of any whole vertebra
+# (> 30 mm left-right).
 CORD_INSCRIBED_MM, CORD_SECTION_MM, CORD_LR_MM, LEVEL_HEIGHT_MM = 18.0, 20.0, 25.0, 60.0
 # Contact / mean section of two consecutive levels of a tube: ~1 (SCT's t2 1.0-1.6); the 30 % leaves
 # room for a coarse or oblique grid. Only weighed between cord-thin labels (see the module doc).

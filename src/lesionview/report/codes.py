@@ -68,6 +68,10 @@ def local(value: str, meaning: str) -> CodedConcept:
 
 #: Qualitative evaluation: the vertebral levels a region spans (never cord segments).
 VERTEBRAL_LEVELS = local("VERT_LEVELS", "Vertebral levels")
+#: Qualitative evaluation: the spinal cord segments a region spans, estimated from its vertebral
+#: levels with a published correspondence ("C5-C7") or read from a segment label image.
+CORD_SEGMENTS_ESTIMATED = local("CORD_SEG_EST", "Spinal cord segments (estimated)")
+CORD_SEGMENTS = local("CORD_SEGMENTS", "Spinal cord segments")
 #: Qualitative evaluation of edema: spans >= 3 vertebral levels (value YES / NO).
 LONGITUDINALLY_EXTENSIVE = local("LONG_EXTENSIVE", "Longitudinally extensive")
 #: Measurement methods that tell the lesionview numbers apart (README, Definitions).

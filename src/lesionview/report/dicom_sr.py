@@ -168,9 +168,15 @@ def edema_measurements(ed: Edema) -> list[dict]:
 
 
 def _levels(region: Lesion | Edema) -> list[tuple]:
-    if region.levels is None or region.levels.first is None:
-        return []
-    return [(codes.VERTEBRAL_LEVELS, codes.level_value(region.levels.label))]
+    """The vertebral levels, then the spinal cord segments (estimated or read), each by its own concept."""
+    out = []
+    if region.levels is not None and region.levels.first is not None:
+        out.append((codes.VERTEBRAL_LEVELS, codes.level_value(region.levels.label)))
+    segments = getattr(region, "cord_segments", None)
+    if segments is not None and segments.first is not None:
+        concept = codes.CORD_SEGMENTS_ESTIMATED if segments.estimated else codes.CORD_SEGMENTS
+        out.append((concept, codes.level_value(segments.label)))
+    return out
 
 
 def edema_evaluations(ed: Edema) -> list[tuple]:
