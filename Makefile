@@ -47,6 +47,7 @@ sysdeps: $(SYSSTAMP)
 # The phantom is deterministic; large files are regenerated here rather than committed.
 sample: $(STAMP)
 	$(PY) scripts/make_phantom.py --out sample_data --only-missing
+	$(PY) -m lesionview.phantom.timeline --out sample_data --only-missing
 
 demo: setup sample
 	$(PY) scripts/demo.py

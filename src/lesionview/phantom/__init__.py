@@ -34,7 +34,22 @@ def levels() -> VertebralLevels:
     return VertebralLevels.phantom()
 
 
-__all__ = ["CASES", "CONTRASTS", "Case", "Edema", "Lesion", "PhantomMaps", "VertebralLevels",
+# (not the function `timeline`: its name is the submodule's)
+_TIMELINE = ("Pose", "TimelinePoint", "timeline_path", "timeline_studies", "timeline_truth", "write_timeline")
+
+
+def __getattr__(name: str):
+    # The timeline is imported on first use, so that `python -m lesionview.phantom.timeline` (make sample)
+    # does not find its module already imported by the package.
+    if name in _TIMELINE:
+        from . import timeline as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CASES", "CONTRASTS", "Case", "Edema", "Lesion", "PhantomMaps", "Pose", "TimelinePoint", "VertebralLevels",
            "axial_geometry", "case_truth", "expected_files", "get_case", "landmarks", "lesion_fractions", "levels",
            "missing_files", "render", "render_maps", "sagittal_geometry", "sample_path",
-           "series_info", "surface_gap", "write_case"]
+           "series_info", "surface_gap", "timeline_path", "timeline_studies", "timeline_truth", "write_case",
+           "write_timeline"]
