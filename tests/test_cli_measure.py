@@ -537,11 +537,12 @@ def test_phantom_twin_levels_from_its_landmarks_csv(twin, tmp_path):
     # 3 mm sagittal slices lie in the axial plane, not across the cord: the axial diameters carry
     # the ±, the lengths along the cord and the levels do not.
     rows, below = printed_table(res.stdout, "Enhancing lesions")
-    assert [row["levels"] for row in rows] == ["C5", "C6"]
+    assert [row["vertebral levels"] for row in rows] == ["C5", "C6"]
+    assert all(row["cord segments (est.)"] for row in rows)  # beside them, named by their kind
     assert all("±" not in row["CC mm"] and row["axial mm"].endswith(" ± 3.0") for row in rows)
     assert below == "T2 edema"  # the next table: no caption
     (edema_row,), _ = printed_table(res.stdout, "T2 edema")
-    assert edema_row["levels"] == truth["edema"]["levels"] and "±" not in edema_row["CC mm"]
+    assert edema_row["vertebral levels"] == truth["edema"]["levels"] and "±" not in edema_row["CC mm"]
 
 
 # ------------------------------------------------------------------------------ thick slices
@@ -591,7 +592,7 @@ def test_thick_axial_slices_print_the_craniocaudal_uncertainty(twin_axial, tmp_p
         assert row["CC mm"] == f"{les['craniocaudal_mm']:.1f} ± {unc:.1f}" == f"{les['craniocaudal_mm']:.1f} ± 3.0"
         assert "±" not in row["axial mm"]  # the axial plane is the slice plane: fine
     # Lesion 1 is in C5, but its lower end may lie in C6, 3 mm below; lesion 2 is in C6 either way.
-    assert [row["levels"] for row in rows] == ["C5 (C6?)", "C6"]
+    assert [row["vertebral levels"] for row in rows] == ["C5 (C6?)", "C6"]
     spans = [LevelSpan.model_validate(les["levels"]) for les in data["lesions"]]
     assert [(s.label, s.possible_label) for s in spans] == [("C5", "C5-C6"), ("C6", None)]
     assert below == ("C5 (C6?): C5, possibly reaching C6: its ends are uncertain by ±3.0 mm along the cord "

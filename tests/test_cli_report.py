@@ -77,7 +77,7 @@ def test_twin_summary_names_the_adjacent_pair_at_c5_c6_and_extensive_edema(dicom
     assert data["multiplicity"]["kind"] == "adjacent pair"
     (edema,) = data["edema"]
     assert edema["levels"]["count"] >= 3 and edema["longitudinally_extensive"] is True
-    assert re.search(r"C\d-C\d \((\d+) levels, longitudinally extensive\)", summary)
+    assert re.search(r"C\d-C\d \((\d+) levels, longitudinally extensive[;)]", summary)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert summary in html
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")

@@ -314,14 +314,40 @@ def test_json_names_the_kind_of_every_level(twin_result):
     assert back.edema[0].cord_segments == twin_result.edema[0].cord_segments
 
 
-def test_cli_measure_reads_a_segment_image(rootlet_study, tmp_path):
+def test_csv_html_and_summary_name_the_kind(twin_result, tmp_path):
+    import csv
+
+    from lesionview.report.html import render_html
+    from lesionview.report.tabular import CSV_COLUMNS, write_csv
+
+    assert CSV_COLUMNS[-3:] == ["cord_segments", "cord_segments_possible", "cord_segments_estimated"]
+    with open(write_csv(twin_result, tmp_path / "m.csv"), newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    (edema_row,) = [row for row in rows if row["kind"] == "edema"]
+    span = twin_result.edema[0].cord_segments
+    assert (edema_row["levels"], edema_row["cord_segments"], edema_row["cord_segments_possible"],
+            edema_row["cord_segments_estimated"]) == ("C1-C7", span.label, "C1-T2", "True")
+    lesion_rows = [row for row in rows if row["kind"] == "lesion"]
+    assert [row["cord_segments"] for row in lesion_rows] == [les.cord_segments.label for les in twin_result.lesions]
+    assert all(row["cord_segments"] == "" for row in rows if row["kind"] == "pair")
+    # The summary: the edema's segments after its vertebral levels, named as estimated.
+    assert (f"T2 cord edema at vertebral levels C1-C7 (7 levels, longitudinally extensive; estimated cord segments "
+            f"{span.label}, possibly C1-T2).") in twin_result.summary
+    page = render_html(twin_result)
+    assert "<th>vertebral levels</th><th>cord segments (est.)</th>" in page
+    assert f"{span.label}, possibly C1-T2 (estimated from the vertebral levels" in page
+
+
+@pytest.mark.parametrize("command", ["measure", "report"])
+def test_cli_reads_a_segment_image(rootlet_study, tmp_path, command):
     files = {}
     for role in ("lesions", "cord", "rootlets"):
         files[role] = tmp_path / f"{role}.nii.gz"
         write_nifti(rootlet_study[role], files[role])
     out = tmp_path / "out"
-    res = subprocess.run([sys.executable, "-m", "lesionview", "measure", files["lesions"], "--cord", files["cord"],
-                          "--segments", files["rootlets"], "--out", out],
+    formats = ["--format", "json"] if command == "report" else []
+    res = subprocess.run([sys.executable, "-m", "lesionview", command, files["lesions"], "--cord", files["cord"],
+                          "--spinal-levels", files["rootlets"], "--out", out, *formats],
                          check=False, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     data = json.loads((out / "measurements.json").read_text())

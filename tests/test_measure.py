@@ -107,7 +107,7 @@ def test_summary_names_the_pair_and_vertebral_levels(result):
     large = float(re.search(r" and C6 \((\d+\.\d) mm\)", s).group(1))
     assert large == pytest.approx(2 * R_LARGE, abs=SPACING) and gap == pytest.approx(GAP, abs=SPACING)
     assert plus_minus == pytest.approx(SPACING)      # one voxel along the line joining the spheres' poles
-    assert "T2 cord edema at vertebral levels C3-C7 (5 levels, longitudinally extensive)" in s
+    assert "T2 cord edema at vertebral levels C3-C7 (5 levels, longitudinally extensive; estimated cord segments " in s
 
 
 @pytest.mark.parametrize(("description", "agent", "word"), [

@@ -85,7 +85,8 @@ def test_twin_is_an_adjacent_pair_with_the_true_gap(twin):
     assert result.summary.startswith(
         "Two enhancing intramedullary lesions (adjacent pair) at vertebral levels C5 (maximum diameter 3.")
     assert f" and C6 ({result.lesions[1].max_diameter_mm:.1f} mm); gap {pair.gap_mm:.1f} ± " in result.summary
-    assert "T2 cord edema at vertebral levels C1-C7 (7 levels, longitudinally extensive)." in result.summary
+    assert ("T2 cord edema at vertebral levels C1-C7 (7 levels, longitudinally extensive; estimated cord "
+            "segments ") in result.summary
 
 
 def test_solitary_is_solitary(solitary):

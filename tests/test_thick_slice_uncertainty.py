@@ -249,7 +249,7 @@ def test_edema_over_2_levels_that_may_reach_3_is_possibly_longitudinally_extensi
     (ed,) = result.edema
     assert (ed.levels.label, ed.levels.possible_label, ed.longitudinally_extensive) == ("C4-C5", "C4-C6", False)
     assert ("T2 cord edema at vertebral levels C4-C5 (2 levels; possibly reaching C6, so possibly "
-            "longitudinally extensive).") in result.summary
+            "longitudinally extensive; estimated cord segments ") in result.summary
     assert ("edema 1: spans 2 levels (C4-C5) but may reach C4-C6 within ±3.0 mm along the cord: possibly "
             "longitudinally extensive") in result.warnings
     assert "no (possibly: it may reach C4-C6)" in render_html(result)

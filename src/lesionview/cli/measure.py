@@ -21,6 +21,7 @@ from ..cord import centerline_from_label
 from ..errors import InputError, shown_path
 from ..io import input_path, load_volume
 from ..io.atomic import check_writable_folder
+from ..levels.segments import segments_cell, segments_header
 from ..measure import StudyMeasurements, measure
 from ..measure.models import InputRecord
 from ..measure.multiplicity import TWIN_GAP_MM
@@ -45,6 +46,12 @@ class LevelsKind(StrEnum):
 
 _EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
 #: Help of --lesion-segment, --edema-segment and --cord-segment (``measure`` and ``report``).
+#: Cord segments from an image: "--spinal-levels", SCT's word for them, so that the option is not
+#: read as one of the --*-segment options that choose segments of a DICOM SEG.
+SPINAL_LEVELS_OPTION = typer.Option(
+    "--spinal-levels", help="Spinal cord segments as a label image (value n = segment n, 2 = C2 ... 8 = C8, "
+    "9 = T1: SCT rootlets or PAM50_spinal_levels); else estimated from --levels.", **_EXISTING)
+
 SEGMENT_HELP = ("Which segments of a DICOM SEG {what} input to use: a segment number, a label (any case) or "
                 "a code SCHEME:VALUE (e.g. SCT:108369006); repeat for several. Default: the only segment, else "
                 "those whose code or label says {what}.")
@@ -75,10 +82,7 @@ def measure_command(
                                                     "TotalSegmentator...) and refused, naming the kinds it fits, "
                                                     "when it fits none or several.")
                            ] = LevelsKind.auto,
-    segments: Annotated[Path | None, typer.Option(help="Spinal cord segments as a label image (value n = "
-                                                  "segment n, 2 = C2 ... 8 = C8, 9 = T1: SCT rootlets or "
-                                                  "PAM50_spinal_levels); else estimated from --levels.",
-                                                  **_EXISTING)] = None,
+    segments: Annotated[Path | None, SPINAL_LEVELS_OPTION] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for measurements.json and measurements.csv (a "
                                              "report set: see lesionview report).")] = None,
     connectivity: Annotated[int, typer.Option(help="6, 18 or 26: neighbourhood of a lesion's voxels.")] = 26,
@@ -275,16 +279,19 @@ def _print(result: StudyMeasurements) -> None:
 
     Across slices of 3 mm or more lying across the cord a length along it carries its uncertainty
     ("12.0 ± 3.0") and levels the level they may also reach ("C5 (C6?)", the summary's "C5 (possibly
-    reaching C6)"): :mod:`lesionview.report.cells`, as napari's table.
+    reaching C6)"): :mod:`lesionview.report.cells`, as napari's table. Each level column names its
+    kind: "vertebral levels" and "cord segments (est.)" ("cord segments" from a segment label image).
     """
     enhancing = result.parameters.image_role == "T1+C"
     table = Table(title="Enhancing lesions" if enhancing else "Lesions", title_justify="left", caption=_levels_caption(result.lesions),
                   caption_justify="left")
-    for col in ("id", "levels", "volume mm³", "max diam mm", "IBSI mm", "axial mm", "CC mm",
+    # Each level column names its kind: vertebral levels, cord segments ("(est.)" when estimated).
+    segments = segments_header([r.cord_segments for r in [*result.lesions, *result.edema]])
+    for col in ("id", "vertebral levels", segments, "volume mm³", "max diam mm", "IBSI mm", "axial mm", "CC mm",
                 "occupancy", "enh. ratio", "edema"):
         table.add_column(col, justify="right")
     for les in result.lesions:
-        table.add_row(str(les.id), levels_cell(les),
+        table.add_row(str(les.id), levels_cell(les), segments_cell(les.cord_segments),
                       f"{les.volume_mm3:.1f}", f"{les.max_diameter_mm:.1f}", f"{les.max_diameter_ibsi_mm:.1f}",
                       f"{les.axial_long_mm:.1f} x {les.axial_short_mm:.1f}{plus_minus(les.axial_uncertainty_mm)}",
                       length_cell(les),
@@ -294,10 +301,10 @@ def _print(result: StudyMeasurements) -> None:
     if result.edema:
         et = Table(title="T2 edema", title_justify="left", caption=_levels_caption(result.edema),
                    caption_justify="left")
-        for col in ("id", "levels", "count", "extensive", "CC mm", "volume mm³", "lesions"):
+        for col in ("id", "vertebral levels", segments, "count", "extensive", "CC mm", "volume mm³", "lesions"):
             et.add_column(col, justify="right")
         for ed in result.edema:
-            et.add_row(str(ed.id), levels_cell(ed),
+            et.add_row(str(ed.id), levels_cell(ed), segments_cell(ed.cord_segments),
                        _opt(ed.levels and ed.levels.count, "{}"), "possibly" if possibly_extensive(ed) else _opt(ed.longitudinally_extensive, "{}"),
                        length_cell(ed),
                        f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)))

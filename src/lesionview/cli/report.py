@@ -28,7 +28,7 @@ from ..report.build import (
     write_report,
 )
 from ._common import err_console, user_errors
-from .measure import LevelsKind, _print, load_and_measure, segment_option, show_outcome
+from .measure import SPINAL_LEVELS_OPTION, LevelsKind, _print, load_and_measure, segment_option, show_outcome
 
 _EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
 
@@ -49,6 +49,7 @@ def report_command(
     levels: Annotated[Path | None, typer.Option(help="Vertebral levels: landmarks CSV/JSON or a label "
                                                 "image (see --levels-kind).", **_EXISTING)] = None,
     levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels.")] = LevelsKind.auto,
+    segments: Annotated[Path | None, SPINAL_LEVELS_OPTION] = None,
     format: Annotated[str | None, typer.Option(
         "--format", "-f", help=f"Comma-separated formats among {','.join(FORMATS)} (default: every format "
         "the inputs allow; seg and sr need a DICOM --image).")] = None,
@@ -69,7 +70,7 @@ def report_command(
 ) -> None:
     """Write the report of a study: JSON, CSV, HTML and PDF (key images), DICOM SEG and SR."""
     with user_errors():
-        inputs = [p for p in (lesions, image, edema, cord, centerline, levels) if p]
+        inputs = [p for p in (lesions, image, edema, cord, centerline, levels, segments) if p]
         # Refuse a bad --format or a taken output folder before the (slow) loading.
         asked = parse_formats(format, None) if format else None
         report_targets(out, asked or available_formats(None), overwrite=overwrite, inputs=inputs)
@@ -78,7 +79,7 @@ def report_command(
                                   levels=levels, levels_kind=levels_kind, connectivity=connectivity,
                                   mask_kind=mask_kind, twin_gap=twin_gap, resample=resample,
                                   lesion_segment=lesion_segment, edema_segment=edema_segment,
-                                  cord_segment=cord_segment)
+                                  cord_segment=cord_segment, segments=segments)
         result, volumes = loaded["result"], loaded["volumes"]
         allowed = available_formats(volumes["image"])
         if asked is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..levels.segments import segments_phrase
 from .models import Edema, Lesion, LesionPair, Multiplicity, MultiplicityClass
 from .thick import plus_minus, possible_extra_levels, possible_level_count, shown_uncertainty
 
@@ -146,8 +147,12 @@ def _join(items: list[str]) -> str:
 
 
 def _edema_sentence(ed: Edema) -> str:
+    """e.g. "T2 cord edema at vertebral levels C1-C7 (7 levels, longitudinally extensive; estimated cord
+    segments C2-T1, possibly C1-T2)." (the segments: :func:`lesionview.levels.segments.segments_phrase`)."""
+    segments = segments_phrase(ed.cord_segments)
     if ed.levels is None or ed.levels.first is None:
-        return f"T2 cord edema over {ed.craniocaudal_mm:.0f} mm craniocaudally."
+        return f"T2 cord edema over {ed.craniocaudal_mm:.0f} mm craniocaudally" + (
+            f" ({segments})." if segments else ".")
     count = ed.levels.count
     notes = f"{count} level{'s' if count != 1 else ''}"
     if ed.longitudinally_extensive:
@@ -157,4 +162,6 @@ def _edema_sentence(ed: Edema) -> str:
         notes += f"; {reaching}"
         if possibly_extensive(ed):
             notes += ", so possibly longitudinally extensive"
+    if segments:
+        notes += f"; {segments}"
     return f"T2 cord edema at vertebral levels {ed.levels.label} ({notes})."

@@ -35,6 +35,9 @@ CSV_COLUMNS = [
     # Added in 0.x (issue 12): the multiplicity class on lesion rows, and one row per pair of lesions.
     "multiplicity", "gap_mm", "gap_uncertainty_mm", "gap_craniocaudal_uncertainty_mm", "adjacent",
     "level_distance", "same_edema",
+    # Added in 0.x (issue 12): spinal cord segments beside the vertebral levels ("levels"): their range,
+    # the range within the uncertainty when it differs, and whether they are estimated (else from an image).
+    "cord_segments", "cord_segments_possible", "cord_segments_estimated",
 ]
 
 
@@ -48,6 +51,8 @@ def printable(result: StudyMeasurements) -> StudyMeasurements:
     params = result.parameters
     if params.level_source:
         params = params.model_copy(update={"level_source": shown_path(params.level_source)})
+    if params.segment_source:
+        params = params.model_copy(update={"segment_source": shown_path(params.segment_source)})
     return result.model_copy(update={"inputs": inputs, "parameters": params,
                                      "warnings": [shown_path(w) for w in result.warnings]})
 
@@ -66,7 +71,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "craniocaudal_mm": les.craniocaudal_mm, "craniocaudal_along_cord_mm": les.craniocaudal_along_cord_mm,
             "cord_occupancy": les.cord_occupancy, "enhancement_ratio": les.enhancement_ratio,
             "measurable": les.measurable, "edema_id": les.edema_id,
-            **_uncertain(les), "multiplicity": result.multiplicity.kind.value,
+            **_uncertain(les), "multiplicity": result.multiplicity.kind.value, **_segments(les),
         })
     for ed in result.edema:
         rows.append({
@@ -76,7 +81,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "craniocaudal_along_cord_mm": ed.craniocaudal_along_cord_mm,
             "longitudinally_extensive": ed.longitudinally_extensive,
             "lesion_ids": " ".join(map(str, ed.lesion_ids)), "length_ratio": ed.length_ratio,
-            **_uncertain(ed),
+            **_uncertain(ed), **_segments(ed),
         })
     for pair in result.multiplicity.pairs:
         rows.append({
@@ -96,6 +101,16 @@ def _uncertain(row: Lesion | Edema) -> dict:
     possible = span.possible_label if span is not None and shown_uncertainty(row) is not None else None
     return {"craniocaudal_uncertainty_mm": row.craniocaudal_uncertainty_mm, "levels_possible": possible or "",
             "thick_slices_mm": row.thick_slices_mm}
+
+
+def _segments(row: Lesion | Edema) -> dict:
+    """The cord segments ("C2-T1"), the range within their uncertainty when it differs ("C1-T2"),
+    and whether they are estimated from the vertebral levels (False: from a segment label image)."""
+    span = row.cord_segments
+    if span is None:
+        return {}
+    return {"cord_segments": span.label, "cord_segments_possible": span.possible_label or "",
+            "cord_segments_estimated": span.estimated}
 
 
 def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:
