@@ -241,3 +241,15 @@ def test_a_binary_mask_is_outlined_with_the_measured_lesion_ids():
         assert z == pytest.approx(les.centroid_lps_mm[2], abs=1e-6)
     pictures = key_images(result, Volume(mask.astype(np.float32), grid), vol)
     assert all(_pixels_near(_rgb(p.png), LESION_COLOR) > 10 for p in pictures)
+
+
+@pytest.mark.parametrize(("role", "heading"), [
+    ("T1+C", "Intramedullary enhancing lesions and T2 cord edema"),
+    ("T2", "Intramedullary lesions and T2 cord edema"),
+    (None, "Intramedullary lesions and T2 cord edema"),
+])
+def test_the_heading_says_enhancing_only_for_a_t1_post_contrast_image(twin, role, heading):
+    result = twin["result"]
+    params = result.parameters.model_copy(update={"image_role": role})
+    page = render_html(result.model_copy(update={"parameters": params}))
+    assert heading in page

@@ -97,7 +97,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
 <body>
 <header>
   <h1>Spinal cord lesion measurements</h1>
-  <div class="sub">Intramedullary enhancing lesions and T2 cord edema · vertebral levels and cord segments · lesionview {{ r.lesionview_version }}</div>
+  <div class="sub">Intramedullary {% if r.parameters.image_role == "T1+C" %}enhancing {% endif %}lesions and T2 cord edema · vertebral levels and cord segments · lesionview {{ r.lesionview_version }}</div>
   <dl class="ids">
   {% for label, value in identifiers %}<dt>{{ label }}</dt><dd>{{ value }}</dd>
   {% endfor %}</dl>

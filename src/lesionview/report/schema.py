@@ -42,7 +42,8 @@ def json_schema() -> dict:
         **body,
         "description": (f"lesionview measurements, format version {SCHEMA_VERSION}: lesions and edema "
                         "of one spinal cord MRI study. Distances in mm, volumes in mm3, positions in "
-                        "DICOM patient coordinates (LPS); levels are vertebral levels. "
+                        "DICOM patient coordinates (LPS); `levels` are vertebral levels, `cord_segments` spinal cord "
+                        "segments (each LevelSpan names its kind). "
                         + (body.get("description") or "")).strip(),
     }
 
