@@ -137,7 +137,12 @@ def test_identical_studies_are_stable_with_zero_change(baseline):
         assert c.diameter_change_mm == pytest.approx(0.0, abs=1e-6)
         assert c.volume_change_mm3 == pytest.approx(0.0, abs=1e-6)
         assert c.dice > 0.95
-    assert result.responses[1].response == ResponseClass.NON_CR_NON_PD   # no lesion is measurable here
+    # The measurable lesions (maximum diameter >= 10 mm, >= 5 mm across the cord) are the targets.
+    measured = baseline.measure()
+    targets = [les for les in measured.lesions if les.max_diameter_mm >= 10 and les.axial_long_mm >= 5]
+    assert len(result.responses[0].target_lesions) == len(targets)
+    want = ResponseClass.SD if targets else ResponseClass.NON_CR_NON_PD
+    assert result.responses[1].response == want
     assert result.responses[1].edema_level_change_from_baseline == 0
 
 
@@ -225,10 +230,12 @@ def test_merge_and_split_from_overlap():
 
 
 # ------------------------------------------------------------------------------ RANO-BM responses
-def _row(i, ld, short=None):
+def _row(i, ld, across=None):
+    """A lesion of longest diameter ``ld`` along the cord, ``across`` (default 0.7 ld) across it."""
+    across = across if across is not None else 0.7 * ld
     return LesionRow(id=i, voxel_count=100, volume_mm3=ld**3 / 2, centroid_lps_mm=(0, 0, -10.0 * i),
-                     max_diameter_ibsi_mm=ld, max_diameter_mm=ld, axial_long_mm=ld,
-                     axial_short_mm=short if short is not None else 0.7 * ld, craniocaudal_mm=ld,
+                     max_diameter_ibsi_mm=ld, max_diameter_mm=ld, axial_long_mm=across,
+                     axial_short_mm=0.8 * across, craniocaudal_mm=ld,
                      craniocaudal_uncertainty_mm=3.0, measurable=ld >= 10)
 
 
@@ -282,7 +289,7 @@ def test_response_complete_new_lesion_and_targets():
     # At most 5 targets, largest first; a lesion 12 mm long but 4 mm across is not measurable.
     series = {f"L{k}": [10 + k, 10 + k] for k in range(1, 8)}
     assert choose_targets({p: _row(1, v[0]) for p, v in series.items()}) == ["L7", "L6", "L5", "L4", "L3"]
-    assert choose_targets({"L1": _row(1, 12, short=4)}) == []
+    assert choose_targets({"L1": _row(1, 12, across=4)}) == []      # under 5 mm across the cord
 
 
 def test_split_fragments_count_for_their_target():

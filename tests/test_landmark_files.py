@@ -309,3 +309,9 @@ def test_unknown_suffix_is_refused(tmp_path):
 
 def test_old_import_paths_still_work():
     assert sources.read_landmarks is read_landmarks and sources.write_landmarks is write_landmarks
+
+
+def test_writing_refuses_an_unknown_file_type_and_leaves_nothing(tmp_path):
+    with pytest.raises(InputError, match="unknown landmark file type '.txt'"):
+        write_landmarks(tmp_path / "levels.txt", ["C5"], [[0.0, 0.0, 0.0]])
+    assert list(tmp_path.iterdir()) == []

@@ -365,3 +365,12 @@ def test_a_folder_holding_only_a_seg_is_that_seg(twin, seg_files, tmp_path):
     done = _cli(folder, "--image", DICOM, "--edema", folder, "--cord", folder, "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     _assert_same(_json_numbers(_json(tmp_path / "out")), twin["numbers"])
+
+
+def test_a_lone_segment_is_not_taken_for_a_role_its_code_denies(seg_files):
+    """One segment coded Neoplasm: it is the lesions, and refused as the cord or the edema (a SEG of the
+    lesions given as --cord is a mistake); an uncoded lone segment ("Tumor" aside) goes anywhere."""
+    assert read_seg(seg_files["fractional"], role="lesion").volume.array.any()
+    for role in ("cord", "edema"):
+        with pytest.raises(InputError, match="its only segment says it is the lesions"):
+            read_seg(seg_files["fractional"], role=role)

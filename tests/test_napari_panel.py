@@ -84,7 +84,7 @@ def test_single_widgets_stay_in_the_plugins_menu():
     manifest = Path(__file__).resolve().parents[1] / "plugins" / "napari_lesionview" / "napari.yaml"
     widgets = yaml.safe_load(manifest.read_text())["contributions"]["widgets"]
     assert [w["display_name"] for w in widgets] == ["lesionview", "Study", "Segment", "Levels", "Measurements",
-                                                    "Export", "Views"]
+                                                    "Export", "Views", "Timeline"]
 
 
 # ----------------------------------------------------------------------- fits the screen

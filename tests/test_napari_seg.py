@@ -87,3 +87,20 @@ def test_a_slicer_seg_gives_role_layers_and_leaves_an_unnamed_segment_for_the_us
     want_world = want.geometry.index_to_world(np.argwhere(want.array != 0))
     assert len(got_world) == len(want_world)
     np.testing.assert_allclose(np.sort(got_world, axis=0), np.sort(want_world, axis=0), atol=1e-3)
+
+
+def test_a_seg_of_one_lesion_segment_opens_as_the_lesions_only(viewer, segs, masks, tmp_path):
+    sources = list(highdicom_sources(source_series(T1C)))
+    description = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="Lesion", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Lesion, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=(masks["lesion"].array != 0).astype(np.uint8), segmentation_type="BINARY",
+        segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=301,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="OHIF", manufacturer_model_name="OHIF",
+        software_versions="3", device_serial_number="1")
+    seg.save_as(tmp_path / "one.dcm", enforce_file_format=True)
+    before = len(viewer.layers)
+    viewer.open(tmp_path / "one.dcm", plugin="lesionview")
+    added = list(viewer.layers)[before:]
+    assert [layer.metadata.get(ROLE_KEY) for layer in added] == ["lesions"]

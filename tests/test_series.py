@@ -71,3 +71,18 @@ def test_image_type_is_read_from_the_dicom_header():
     info = series_info(ds, source="x")
     assert info.image_type == "ORIGINAL\\PRIMARY\\DIFFUSION\\NONE"
     assert info.role is Role.OTHER and "DIFFUSION" in info.role_reason
+
+
+@pytest.mark.parametrize(("fields", "role"), [
+    # Dixon in/opposed phase are structural images, not phase maps.
+    ({"series_description": "T1 Dixon opp phase", "contrast_agent": "Gadovist"}, Role.T1_POST),
+    ({"series_description": "T2 Dixon in phase"}, Role.T2),
+    # A run number does not hide the word: "REST1" is resting-state fMRI whatever its timing.
+    ({"series_description": "REST1", "repetition_time_ms": 800, "echo_time_ms": 25}, Role.OTHER),
+    ({"series_description": "dwi2"}, Role.OTHER),
+    # A phase map says so in its ImageType.
+    ({"series_description": "gre 2 echoes", "image_type": "ORIGINAL\\PRIMARY\\P\\ND"}, Role.OTHER),
+])
+def test_guess_role_dixon_phases_and_run_numbers(fields, role):
+    guessed, reason = guess_role(SeriesInfo(**fields))
+    assert guessed is role, reason

@@ -34,6 +34,8 @@ def seg_layer_data(path, viewer=None) -> list[tuple]:
             mask = read_seg(path, role=role, reference=reference)
         except InputError:
             continue  # no segment of this role (or one that could be two): left for the fallback
+        if any(s.number in used or role not in s.roles() for s in mask.segments):
+            continue  # a lone segment taken whatever it says: only the role it names gets it
         used.update(s.number for s in mask.segments)
         layers.append(_labels(mask, panel_role))
     for segment in list_segments(path):

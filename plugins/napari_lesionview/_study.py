@@ -77,3 +77,50 @@ def transform_kwargs(layer) -> dict:
     """scale / translate / affine of ``layer``, to put a new layer on exactly its grid."""
     return {"scale": layer.scale, "translate": layer.translate, "affine": layer.affine,
             "units": layer.units, "axis_labels": layer.axis_labels}
+
+
+def study_from_layers(viewer, *, notes: list[str] | None = None):
+    """The :class:`lesionview.study.Study` the viewer's role layers make (call on the GUI thread).
+
+    Masks are copied (painting goes on while a worker measures them); images are shared. The
+    ``t1c`` layer is the T1 post-contrast image whatever its name says. Levels that cannot be read
+    from the ``levels`` layer are left out, and why is appended to ``notes``. Provenance records
+    the lesions, edema, cord and T1+C layers' sources, as the measurements always have.
+    """
+    from dataclasses import replace
+
+    from lesionview.errors import LesionviewError
+    from lesionview.measure.models import InputRecord
+    from lesionview.series import Role
+    from lesionview.study import ROLE_KEYS, Study
+
+    from ._layers import layer_to_volume
+    from ._widgets.levels import levels_from_layer
+
+    volumes, records = {}, []
+    for role in ("lesions", "edema", "cord", "t1c", "t2"):
+        layer = find_layer(viewer, role)
+        if layer is None:
+            continue
+        vol = layer_to_volume(layer)
+        if role in LABEL_ROLES:
+            vol = vol.like(np.array(vol.array, copy=True))
+        elif role == "t1c":
+            vol = replace(vol, info=vol.info.with_role(Role.T1_POST, "the study's T1+C layer"))
+        volumes[role] = vol
+        if role != "t2":
+            records.append(InputRecord(role=role, path=layer.metadata.get("source") or None))
+    levels = None
+    points = find_layer(viewer, POINTS_ROLE)
+    if points is not None:
+        try:
+            levels = levels_from_layer(points)
+        except LesionviewError as exc:
+            if notes is not None:
+                notes.append(f"levels ignored: {exc.message}")
+    info = next((volumes[r].info for r in IMAGE_ROLES if r in volumes), None)
+    ids = {} if info is None else {"patient_id": info.patient_id, "study_uid": info.study_uid,
+                                   "study_date": info.study_date}
+    images = {ROLE_KEYS[Role.T1_POST] if r == "t1c" else r: volumes[r] for r in IMAGE_ROLES if r in volumes}
+    return Study(images=images, lesions=volumes.get("lesions"), edema=volumes.get("edema"),
+                 cord=volumes.get("cord"), levels=levels, inputs=tuple(records), **ids)

@@ -75,19 +75,24 @@ _T2_TOKENS = {"haste", "ciss", "fiesta", "space", "dixon", "ssfse", "frfse"}
 _T1_TOKENS = {"mprage", "vibe", "spgr", "flash", "bravo", "lava", "thrive", "mp2rage"}
 # Series that are not structural images of the cord: functional MRI, diffusion, field and
 # coil maps, localizers. Their names often hold "1"/"2" beside letters ("REST1", "B0 map").
+# Not "phase" or "field": Dixon in/opposed-phase series are structural, and phase maps say
+# so in their ImageType (P, PHASE).
 _OTHER_TOKENS = {"bold", "rest", "resting", "fmri", "func", "task", "epfid", "dwi", "dti", "diff",
                  "diffusion", "adc", "trace", "tracew", "fa", "colfa", "tensor", "b0", "b1", "fmap",
-                 "fieldmap", "field", "phasediff", "phase", "magnitude", "magnitude1", "magnitude2",
+                 "fieldmap", "phasediff", "magnitude",
                  "sbref", "localizer", "localiser", "loc", "scout", "survey", "3plane", "tripilot",
                  "calibration", "prescan", "perfusion", "asl", "pcasl", "dsc", "mosaic"}
 # ImageType values (DICOM PS3.3 C.8.13.1.1.1 and vendor use) and sequence names that mark them.
 _OTHER_IMAGE_TYPES = {"DIFFUSION", "ADC", "TRACEW", "FA", "FMRI", "MOSAIC", "FIELD_MAP", "B0", "B0MAP",
                       "PHASE", "P", "PERFUSION", "ASL", "LOCALIZER", "DERIVED_FIELDMAP"}
+_FIELD_MAP = re.compile(r"field[\s_-]*map", re.IGNORECASE)
 _OTHER_SEQUENCE = re.compile(r"^\*?(?:ep_b|epfid|epse|fm2d|fm3d|tfl_b1|ep2d_diff|ep2d_bold|epi)", re.IGNORECASE)
 
 
 def _tokens(text: str) -> set[str]:
-    return set(_TOKEN.findall(text.lower()))
+    """Words of the names, each also without a trailing run number ("rest1" -> "rest1", "rest")."""
+    words = set(_TOKEN.findall(text.lower()))
+    return words | {w.rstrip("0123456789") for w in words if w.rstrip("0123456789")}
 
 
 def _weighting(tokens: set[str], n: str) -> bool:
@@ -104,6 +109,8 @@ def _not_structural(info: SeriesInfo, tokens: set[str]) -> str:
         return f"sequence {info.sequence_name.strip()}"
     if tokens & _OTHER_TOKENS:
         return f"{'/'.join(sorted(tokens & _OTHER_TOKENS))} in the series name"
+    if _FIELD_MAP.search(f"{info.series_description} {info.protocol_name}"):
+        return "field map in the series name"
     return ""
 
 

@@ -34,7 +34,7 @@ needs (:class:`FittedLabel`), and "Copy summary" puts it on the clipboard.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from napari.layers import Labels, Points
@@ -66,13 +66,10 @@ from lesionview.measure import Edema, Lesion, StudyMeasurements, measure
 from lesionview.measure.models import InputRecord
 from lesionview.measure.summary import possibly_extensive
 from lesionview.report.cells import length_cell, levels_cell, levels_sentence, plus_minus
-from lesionview.series import Role
 from lesionview.volume import Volume
 
-from .._layers import layer_to_volume
 from .._space import lps_to_napari
-from .._study import find_layer, unproxied
-from .levels import levels_from_layer
+from .._study import find_layer, study_from_layers, unproxied
 
 #: Wait after an edit before measuring (ms). 0: measure as soon as the event loop is free, which
 #: still coalesces the several events of one edit (they arrive in the same event-loop turn).
@@ -89,7 +86,7 @@ SEGMENTS_COLUMN = COLUMNS.index("Cord segments (est.)")
 #: The first KEY_COLUMNS columns are always shown; the others with "More columns".
 KEY_COLUMNS = 6
 #: Header text: the titles on two lines, so the key columns fit a laptop's dock (~440 px).
-HEADERS = ("Region", "Vertebral\nlevels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
+HEADERS = ("Region", "Vert.\nlevels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
            "Volume\n(mm³)", "Cord segments\n(est.)", "Vertebral\nlevel count", "IBSI ⌀\n(mm)", "Cord\noccupancy",
            "Enhance-\nment", "Assessment")
 HEADER_TIPS = ("Lesion or edema region (its label id)",
@@ -136,37 +133,14 @@ class Inputs:
     notes: tuple[str, ...] = field(default=())
 
 
-def _copy(layer, *, copy: bool) -> Volume:
-    volume = layer_to_volume(layer)
-    return volume.like(np.array(volume.array, copy=True)) if copy else volume
-
-
 def snapshot(viewer) -> Inputs:
     """Read the role layers of ``viewer`` into an :class:`Inputs` (call on the GUI thread)."""
-    lesions = find_layer(viewer, "lesions")
-    if lesions is None:
+    if find_layer(viewer, "lesions") is None:
         return Inputs(None, notes=("No lesions layer yet: create it in the Study widget.",))
-    notes, records = [], []
-    volumes = {}
-    for role in ("lesions", "edema", "cord", "t1c"):
-        layer = find_layer(viewer, role)
-        if layer is None:
-            continue
-        # Images are not edited here, so they are shared; masks are copied (painting goes on).
-        volumes[role] = _copy(layer, copy=role != "t1c")
-        if role == "t1c":  # the user chose it as the T1 post-contrast image, whatever its name says
-            vol = volumes[role]
-            volumes[role] = replace(vol, info=vol.info.with_role(Role.T1_POST, "the study's T1+C layer"))
-        records.append(InputRecord(role=role, path=layer.metadata.get("source") or None))
-    levels = None
-    points = find_layer(viewer, "levels")
-    if points is not None:
-        try:
-            levels = levels_from_layer(points)
-        except LesionviewError as exc:
-            notes.append(f"levels ignored: {exc.message}")
-    return Inputs(volumes["lesions"], image=volumes.get("t1c"), edema=volumes.get("edema"),
-                  cord=volumes.get("cord"), levels=levels, records=tuple(records), notes=tuple(notes))
+    notes: list[str] = []
+    study = study_from_layers(viewer, notes=notes)
+    return Inputs(study.lesions, image=study.image, edema=study.edema, cord=study.cord, levels=study.levels,
+                  records=study.inputs, notes=tuple(notes))
 
 
 def compute(inputs: Inputs, *, centerlines: CenterlineCache | None = None) -> StudyMeasurements:

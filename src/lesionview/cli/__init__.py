@@ -175,6 +175,7 @@ def _app():
     if _APP is None:
         import typer
 
+        from .compare import compare_command
         from .info import info
         from .measure import measure_command
         from .report import report_command
@@ -190,6 +191,7 @@ def _app():
         app.command()(info)
         app.command("measure")(measure_command)
         app.command("report")(report_command)
+        app.command("compare")(compare_command)
 
         @app.callback()
         def _root() -> None:

@@ -1,7 +1,7 @@
 """``lesionview report``: measure a study and write JSON, CSV, HTML, PDF, DICOM SEG and SR.
 
-Takes the inputs of ``lesionview measure`` (and reads them with its helpers), then hands the
-result to :func:`lesionview.report.build.write_report`. Exit codes: 0 every format written;
+Takes the inputs of ``lesionview measure``, makes their :class:`lesionview.study.Study` and measures
+it (:func:`._shared.measure_study`, shared with ``measure``), then hands the result to :func:`lesionview.report.build.write_report`. Exit codes: 0 every format written;
 2 bad input, or an output folder that cannot take the set (nothing replaced); 3 a partial set,
 each format that failed named on stderr with why. Old report files removed and not replaced
 (``--overwrite`` replaces the whole old set) are named in notes on stderr.
@@ -28,26 +28,32 @@ from ..report.build import (
     write_report,
 )
 from ._common import err_console, user_errors
-from .measure import SPINAL_LEVELS_OPTION, LevelsKind, _print, load_and_measure, segment_option, show_outcome
-
-_EXISTING = {"exists": True, "dir_okay": True, "file_okay": True}
+from ._shared import (
+    EXISTING,
+    SPINAL_LEVELS_OPTION,
+    LevelsKind,
+    measure_study,
+    print_result,
+    segment_option,
+    show_outcome,
+)
 
 
 def report_command(
     lesions: Annotated[Path, typer.Argument(help="Lesion mask (NIfTI, DICOM SEG file, or a DICOM folder): "
-                                            "binary or labels.", **_EXISTING)],
+                                            "binary or labels.", **EXISTING)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing; never inside "
                                       "an input folder).")],
     image: Annotated[Path | None, typer.Option(help="The image the masks were drawn on (DICOM folder, zip "
                                                "or NIfTI), usually T1 post-contrast: key images, study "
                                                "identifiers, and the source of DICOM SEG/SR.",
-                                               **_EXISTING)] = None,
-    edema: Annotated[Path | None, typer.Option(help="T2 edema mask (NIfTI or DICOM SEG).", **_EXISTING)] = None,
-    cord: Annotated[Path | None, typer.Option(help="Spinal cord mask (NIfTI or DICOM SEG).", **_EXISTING)] = None,
+                                               **EXISTING)] = None,
+    edema: Annotated[Path | None, typer.Option(help="T2 edema mask (NIfTI or DICOM SEG).", **EXISTING)] = None,
+    cord: Annotated[Path | None, typer.Option(help="Spinal cord mask (NIfTI or DICOM SEG).", **EXISTING)] = None,
     centerline: Annotated[Path | None, typer.Option(help="Cord centerline label image; else derived "
-                                                    "from --cord.", **_EXISTING)] = None,
+                                                    "from --cord.", **EXISTING)] = None,
     levels: Annotated[Path | None, typer.Option(help="Vertebral levels: landmarks CSV/JSON or a label "
-                                                "image (see --levels-kind).", **_EXISTING)] = None,
+                                                "image (see --levels-kind).", **EXISTING)] = None,
     levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels.")] = LevelsKind.auto,
     segments: Annotated[Path | None, SPINAL_LEVELS_OPTION] = None,
     format: Annotated[str | None, typer.Option(
@@ -75,13 +81,12 @@ def report_command(
         asked = parse_formats(format, None) if format else None
         report_targets(out, asked or available_formats(None), overwrite=overwrite, inputs=inputs)
         check_writable_folder(out)
-        loaded = load_and_measure(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
-                                  levels=levels, levels_kind=levels_kind, connectivity=connectivity,
-                                  mask_kind=mask_kind, twin_gap=twin_gap, resample=resample,
-                                  lesion_segment=lesion_segment, edema_segment=edema_segment,
-                                  cord_segment=cord_segment, segments=segments)
-        result, volumes = loaded["result"], loaded["volumes"]
-        allowed = available_formats(volumes["image"])
+        study, result = measure_study(lesions, image=image, edema=edema, cord=cord, centerline=centerline,
+                                      levels=levels, levels_kind=levels_kind, connectivity=connectivity,
+                                      mask_kind=mask_kind, twin_gap=twin_gap, resample=resample,
+                                      lesion_segment=lesion_segment, edema_segment=edema_segment,
+                                      cord_segment=cord_segment, segments=segments)
+        allowed = available_formats(study.reference_image)
         if asked is None:
             formats = allowed
             skipped = [f for f in DICOM_FORMATS if f not in allowed]
@@ -91,10 +96,10 @@ def report_command(
                                   "source DICOM images (pass the DICOM series as --image).", highlight=False)
         else:
             formats = asked          # seg/sr without DICOM: write_report raises (exit 2)
-        _print(result)
-        done = write_report(result, out, formats=formats, image=volumes["image"],
-                            lesions=volumes["lesions"], edema=volumes["edema"], cord=volumes["cord"],
-                            levels=loaded["levels"], deidentify=not identified, overwrite=overwrite,
+        print_result(result)
+        done = write_report(result, out, formats=formats, image=study.reference_image,
+                            lesions=study.lesions, edema=study.edema, cord=study.cord,
+                            levels=study.levels, deidentify=not identified, overwrite=overwrite,
                             inputs=inputs)
     show_outcome(done)
 

@@ -87,7 +87,8 @@ class Observation(_Model):
     lesion_id: int = Field(description="Id of the lesion in that study's measurements.")
     centroid_lps_mm: Point = Field(description="In that study's own frame of reference.")
     max_diameter_mm: float = Field(description="Calibrated maximum 3D diameter.")
-    axial_long_mm: float = Field(description="Longest diameter perpendicular to the cord (RANO-BM's LD).")
+    axial_long_mm: float = Field(description="Longest diameter perpendicular to the cord (the perpendicular "
+                                             "diameter of RANO-BM measurability).")
     axial_short_mm: float
     axial_uncertainty_mm: float | None = None
     volume_mm3: float
@@ -119,7 +120,7 @@ class LesionChange(_Model):
     diameter_change_mm: float | None = Field(
         None, description="Change of the maximum 3D diameter (max_diameter_mm), which decides grown / shrunk.")
     diameter_change_percent: float | None = None
-    axial_long_change_mm: float | None = Field(None, description="Change of axial_long_mm (RANO-BM's LD).")
+    axial_long_change_mm: float | None = Field(None, description="Change of axial_long_mm.")
     axial_long_change_percent: float | None = None
     volume_change_mm3: float | None = None
     volume_change_percent: float | None = None

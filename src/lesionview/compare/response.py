@@ -8,11 +8,15 @@ the confirmation scan RANO-BM asks for is left to the reader.
 
 Definitions
 -----------
-* **Longest diameter (LD).** RANO-BM measures the longest diameter in the axial plane. Here that
-  is :attr:`~lesionview.measure.models.Lesion.axial_long_mm`: the longest diameter in the plane
-  perpendicular to the cord, which is the axial plane of the cord (the spine curves, so the
-  scanner's axial plane is not) and does not depend on how the study was acquired.
-* **Measurable lesion:** LD >= 10 mm, perpendicular diameter (``axial_short_mm``) >= 5 mm, seen on
+* **Longest diameter (LD).** RANO-BM's unidimensional longest diameter, taken here as lesionview's
+  calibrated maximum diameter (:attr:`~lesionview.measure.models.Lesion.max_diameter_mm`), the
+  number every lesionview report gives and calls measurable from 10 mm. An intramedullary lesion
+  grows along the cord, which is 10-13 mm across: its longest diameter lies along the cord (on the
+  sagittal images, where radiologists measure it: "C6, 11 mm"), and a diameter confined to the
+  axial plane would leave almost no cord lesion measurable (the seed's 16 mm C5-C6 lesion is 7.6
+  mm across). This departs from RANO-BM's axial measurement on purpose.
+* **Measurable lesion:** LD >= 10 mm (``Lesion.measurable``), its largest diameter across the cord
+  (``axial_long_mm``, perpendicular to the cord and so to an LD along it) >= 5 mm, and seen on
   two or more axial slices: its craniocaudal extent is more than one slice thickness along the
   cord (``craniocaudal_uncertainty_mm``, one voxel projected on the cord axis).
 * **Target lesions:** up to 5 measurable lesions at baseline, the largest LD first. Their LDs are
@@ -51,14 +55,14 @@ PARTIAL_RESPONSE_PERCENT = 30.0
 def is_measurable(lesion: Lesion) -> bool:
     """RANO-BM measurable disease (see the module docstring)."""
     slice_mm = lesion.craniocaudal_uncertainty_mm or 0.0
-    return (lesion.axial_long_mm >= MEASURABLE_LD_MM and lesion.axial_short_mm >= MEASURABLE_PERPENDICULAR_MM
+    return (lesion.max_diameter_mm >= MEASURABLE_LD_MM and lesion.axial_long_mm >= MEASURABLE_PERPENDICULAR_MM
             and lesion.craniocaudal_mm > slice_mm)
 
 
 def choose_targets(baseline: dict[str, Lesion]) -> list[str]:
     """Patient ids of the target lesions: measurable, largest LD first, at most :data:`MAX_TARGETS`."""
     measurable = [pid for pid, les in baseline.items() if is_measurable(les)]
-    return sorted(measurable, key=lambda pid: -baseline[pid].axial_long_mm)[:MAX_TARGETS]
+    return sorted(measurable, key=lambda pid: -baseline[pid].max_diameter_mm)[:MAX_TARGETS]
 
 
 def edema_extent(measurements: StudyMeasurements) -> EdemaExtent:
@@ -91,7 +95,7 @@ def responses(labels: list[str], tracks: dict[str, dict[int, Lesion]], targets: 
     def ld(pid: str, t: int) -> float:
         own = tracks[pid].get(t)
         parts = [tracks[f].get(t) for f, parent in fragments.items() if parent == pid]
-        return sum(les.axial_long_mm for les in [own, *parts] if les is not None)
+        return sum(les.max_diameter_mm for les in [own, *parts] if les is not None)
 
     sums = [sum(ld(pid, t) for pid in targets) for t in range(len(labels))] if targets else []
     baseline_lesions = sum(1 for tr in tracks.values() if 0 in tr)

@@ -187,8 +187,9 @@ def choose_segments(found: Sequence[Segment], choice=None, *, role: str | None =
         Segment numbers, labels (case-insensitive) or codes "SCHEME:VALUE" (a type or category
         code, e.g. "SCT:108369006"; "SRT" stands for "SCT"). Each must match a segment.
     role : {"lesion", "edema", "cord"}, optional
-        Without ``choice``: a SEG of one segment gives it; else the segments whose type code (or,
-        for uncoded ones, label) means ``role``. Without a role either, every segment.
+        Without ``choice``: a SEG of one segment gives it, unless its code or label names another
+        role; else the segments whose type code (or, for uncoded ones, label) means ``role``.
+        Without a role either, every segment.
 
     Raises
     ------
@@ -200,7 +201,15 @@ def choose_segments(found: Sequence[Segment], choice=None, *, role: str | None =
         items = [choice] if isinstance(choice, (str, int)) else list(choice)
         chosen = {s.number: s for item in items for s in _matching(found, item, role, path)}
         return [chosen[n] for n in sorted(chosen)]
-    if len(found) == 1 or role is None:
+    if role is None:
+        return list(found)
+    if len(found) == 1:
+        # A lone segment is taken for any role unless its code or label names another one: a
+        # segment coded Lesion given as --cord is a mistake, not a cord.
+        others = found[0].roles() - {role}
+        if others and role not in found[0].roles():
+            raise _refusal(found, role, path, f"its only segment says it is the {_NAMES[min(others)]}, "
+                                              f"not the {_NAMES[role]}")
         return list(found)
     mine = [s for s in found if role in s.roles()]
     shared = [s for s in mine if len(s.roles()) > 1]

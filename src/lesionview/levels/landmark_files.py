@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.atomic import atomic_path
 
 _RAS_TO_LPS = np.array([-1.0, -1.0, 1.0])
 
@@ -131,9 +132,13 @@ def write_landmarks(path: str | os.PathLike, names, positions, *, space: str = "
     """Write landmarks (LPS positions, mm) as CSV, JSON or 3D Slicer ``.mrk.json`` (by name).
 
     ``space`` ("LPS" or "RAS") is the coordinate system written in the file (and declared in it).
-    Returns ``path``.
+    The file is written atomically (a failure leaves no half-written file). Returns ``path``.
     """
     path = Path(path)
+    name = path.name.lower()
+    if not name.endswith((".csv", ".json", ".fcsv")):
+        raise InputError(f"unknown landmark file type {path.suffix!r}.", path=path,
+                         hint="Name it .csv, .json or .mrk.json (3D Slicer).")
     space = _check_space(space, path)
     names = [str(n) for n in names]
     pos = np.asarray(positions, dtype=float).reshape(-1, 3)
@@ -143,20 +148,21 @@ def write_landmarks(path: str | os.PathLike, names, positions, *, space: str = "
     if path.suffix.lower() == ".fcsv":
         raise InputError("lesionview does not write the legacy .fcsv format.", path=path,
                          hint="Write .mrk.json, which 3D Slicer reads and writes by default.")
-    if _is_mrk_json(path):
-        text = json.dumps(_slicer_markups(names, out, space), indent=4) + "\n"
-        path.write_text(text, encoding="utf-8")
-    elif path.suffix.lower() == ".json":
-        data = {"space": space, "landmarks": [{"name": n, "position": [float(v) for v in p]}
-                                              for n, p in zip(names, out)]}
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    else:
-        with path.open("w", newline="", encoding="utf-8") as f:
-            f.write(f"# lesionview vertebral landmarks; space: {space} (mm)\n")
-            w = csv.writer(f)
-            w.writerow(["name", "x", "y", "z"])
-            for n, p in zip(names, out):
-                w.writerow([n, *(repr(float(v)) for v in p)])
+    with atomic_path(path) as tmp:
+        if _is_mrk_json(path):
+            text = json.dumps(_slicer_markups(names, out, space), indent=4) + "\n"
+            tmp.write_text(text, encoding="utf-8")
+        elif path.suffix.lower() == ".json":
+            data = {"space": space, "landmarks": [{"name": n, "position": [float(v) for v in p]}
+                                                  for n, p in zip(names, out)]}
+            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        else:
+            with tmp.open("w", newline="", encoding="utf-8") as f:
+                f.write(f"# lesionview vertebral landmarks; space: {space} (mm)\n")
+                w = csv.writer(f)
+                w.writerow(["name", "x", "y", "z"])
+                for n, p in zip(names, out):
+                    w.writerow([n, *(repr(float(v)) for v in p)])
     return path
 
 
