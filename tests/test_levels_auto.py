@@ -372,3 +372,47 @@ def test_cli_reads_a_verse_mask_as_verse_not_as_a_labelled_cord(tmp_path):
     assert res.returncode == 0, res.stderr
     lesions = json.loads((out / "measurements.json").read_text())["lesions"]
     assert [(les["levels"]["first"], les["levels"]["last"]) for les in lesions] == [("C6", "C6")]
+
+
+# ---------------------------------------------------------------------------- cut by the field of view
+def _cut_by_fov(ph: VertebraPhantom, g: Geometry, convention: str, kept_mm: float, side: str) -> Volume:
+    """``convention``'s mask of ``ph`` on ``g``, cropped as a scan whose field of view stops ``kept_mm``
+    (head-foot) into the lowest vertebra (``side`` "bottom") or the highest ("top")."""
+    level = ph.spine.level_indices[ph.levels[1] if side == "bottom" else ph.levels[0]]
+    col = int(np.argmax(np.abs(np.asarray(g.direction_matrix)[2])))
+    z = g.index_to_world(np.argwhere(ph.mask(g, "verse").array == level))[:, 2]
+    line = np.zeros((g.shape[col], 3))
+    line[:, col] = np.arange(g.shape[col])
+    zi = g.index_to_world(line)[:, 2]
+    i = np.flatnonzero(zi >= z.max() - kept_mm if side == "bottom" else zi <= z.min() + kept_mm)
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) if k == col else slice(None) for k in range(3))
+    return Volume(ph.mask(g, convention).array[box], g.cropped(box))
+
+
+@pytest.mark.parametrize("kept_mm", [4, 7, 13])
+@pytest.mark.parametrize("side", ["bottom", "top"])
+@pytest.mark.parametrize("grid", ["sagittal 0.7 x 0.7 x 3 mm", "axial 0.8 x 0.8 x 3 mm"])
+@pytest.mark.parametrize("region", ["cervical", "thoracic"])
+def test_a_vertebra_cut_by_the_field_of_view_is_still_recognised(region, grid, side, kept_mm):
+    """The cut vertebra touches the array's border: too small, and too close to its neighbour's
+    centroid, to pass as a whole vertebra, it counts for the order only."""
+    ph = VertebraPhantom(region, {"cervical": (0, 6), "thoracic": (0, 5)}[region])
+    plane, spacing, slice_mm = GRIDS[grid]
+    g = ph.geometry(plane=plane, spacing=spacing, slice_mm=slice_mm)
+    for convention in ("verse", "spineps"):
+        vol = _cut_by_fov(ph, g, convention, kept_mm, side)
+        assert detect_kind(vol).kinds == (convention,), detect_kind(vol).rejected.get(convention)
+        assert read_levels(vol).landmark_names == VERTEBRA_READERS[convention](vol).landmark_names
+
+
+def test_a_short_vertebra_inside_the_array_is_still_judged_by_its_size():
+    """Only the array's border excuses a small label: the same 4 mm sliver zeroed inside the array is
+    not vertebra-sized, and the mask is refused as before."""
+    ph = VertebraPhantom("thoracic", (0, 5))
+    g = ph.geometry(plane="sagittal", spacing=0.7, slice_mm=3.0)
+    a = ph.mask(g, "verse").array.copy()
+    level = ph.spine.level_indices[ph.levels[1]]
+    idx = np.argwhere(a == level)
+    z = g.index_to_world(idx)[:, 2]
+    a[tuple(idx[z < z.max() - 4].T)] = 0
+    assert "verse" not in detect_kind(Volume(a, g)).kinds

@@ -219,3 +219,145 @@ def test_spineps_ignores_coccyx_lower_sacrum_and_ribs():
     a = v.array.copy()
     a[0, 0, :3] = (27, 29, 45)
     assert LevelModel.from_spineps(Volume(a, v.geometry)).landmark_names == model("thoracic", "spineps").landmark_names
+
+
+# ---------------------------------------------------------------------------- cut by the field of view
+#: Vertebrae kept in the field of view: the lowest (cut below) or the highest (cut above) keeps this
+#: many mm (head-foot) of its label; the scan stops there, so the array ends there for every label.
+KEPT_MM = (4, 7, 10, 13, 16)
+CUT_GRIDS = {"sagittal 0.7 x 0.7 x 3 mm": ("sagittal", 0.7, 3.0), "axial 0.8 x 0.8 x 2 mm": ("axial", 0.8, 2.0)}
+CUT_REGIONS = {"cervical": (0, 6), "thoracic": (0, 5)}      # C2..T1 and T1..T6
+CLEAR_MM = 2.0       # a point this far from every true boundary must get its true level (or none)
+CONVENTIONS_CUT = ("verse", "spineps", "totalsegmentator")
+
+
+def _fov(v: Volume, label: int, kept_mm: float, side: str) -> tuple[slice, slice, slice]:
+    """The box of a scan whose field of view stops ``kept_mm`` (head-foot) into vertebra ``label`` of
+    VerSe mask ``v``: below it (``side`` "bottom") or above it ("top"). The array is cropped, as a
+    scan's would be, along the grid axis closest to head-foot."""
+    g = v.geometry
+    col = int(np.argmax(np.abs(np.asarray(g.direction_matrix)[2])))
+    z = g.index_to_world(np.argwhere(v.array == label))[:, 2]
+    line = np.zeros((g.shape[col], 3))
+    line[:, col] = np.arange(g.shape[col])
+    zi = g.index_to_world(line)[:, 2]
+    keep = zi >= z.max() - kept_mm if side == "bottom" else zi <= z.min() + kept_mm
+    i = np.flatnonzero(keep)
+    return tuple(slice(int(i.min()), int(i.max()) + 1) if k == col else slice(None) for k in range(3))
+
+
+@cache
+def cut_case(region: str, grid: str, side: str, kept_mm: float):
+    """(phantom, cropped masks by convention, the VerSe value of the cut vertebra)."""
+    ph = VertebraPhantom(region, CUT_REGIONS[region])
+    plane, spacing, slice_mm = CUT_GRIDS[grid]
+    g = ph.geometry(plane=plane, spacing=spacing, slice_mm=slice_mm)
+    first, last = ph.levels
+    label = ph.spine.level_indices[last if side == "bottom" else first]
+    box = _fov(ph.mask(g, "verse"), label, kept_mm, side)
+    cut = {c: Volume(ph.mask(g, c).array[box], g.cropped(box)) for c in CONVENTIONS_CUT}
+    return ph, cut, label
+
+
+def _wrong_levels(ph: VertebraPhantom, m: LevelModel, v: Volume) -> list[str]:
+    """Points along the cord in the field of view, >= CLEAR_MM from every true boundary, whose
+    level is not the true one (no level at all is not wrong: the model does not reach there)."""
+    g = v.geometry
+    m = m.with_centerline(centerline_from_mask(ph.cord(g), g))
+    b = [ph.disc_s(k) for k in ph.disc_indices]
+    first, last = ph.levels
+    lo, hi = ph.spine.boundaries[first], ph.spine.boundaries[last + 1]
+    s = np.arange(lo, hi, 0.5)
+    s = s[np.min(np.abs(s[:, None] - np.array(b)[None, :]), axis=1) >= CLEAR_MM]
+    pts = np.array([ph.cord_point(x) for x in s])
+    idx = np.rint(g.world_to_index(pts))
+    inside = np.all((idx >= 0) & (idx < np.array(g.shape)), axis=1)
+    s, pts = s[inside], pts[inside]
+    truth = [name_of(ph.spine.level_indices[first] + int(np.sum(x > np.array(b)))) for x in s]
+    got = m.level_names_of(pts)
+    return [f"s={x:.1f}: {gv} (truly {t})" for x, gv, t in zip(s, got, truth) if gv and gv != t]
+
+
+@pytest.mark.parametrize("kept_mm", KEPT_MM)
+@pytest.mark.parametrize("side", ["bottom", "top"])
+@pytest.mark.parametrize("grid", list(CUT_GRIDS))
+@pytest.mark.parametrize("region", list(CUT_REGIONS))
+def test_a_vertebra_cut_by_the_field_of_view_moves_no_boundary(region, grid, side, kept_mm):
+    ph, cut, label = cut_case(region, grid, side, kept_mm)
+    for convention in CONVENTIONS_CUT:
+        v = cut[convention]
+        m = READERS[convention](v)
+        assert not _wrong_levels(ph, m, v), (convention, _wrong_levels(ph, m, v)[:5])
+        # Every disc kept is at its tip; every disc of the phantom not kept is warned about.
+        kept = {mk.index for mk in discs(m)}
+        for mk in discs(m):
+            dist = np.linalg.norm(np.array(mk.position) - ph.posterior_tip(mk.index))
+            assert dist < TIP_MM, f"{convention} {mk.name}: {dist:.2f} mm from the posterior tip"
+        # The disc next to the cut vertebra is the only one that may go, and only with a warning.
+        edge = label - 1 if side == "bottom" else label
+        assert kept >= set(ph.disc_indices) - {edge}, (convention, sorted(kept))
+        if edge not in kept:
+            assert any(ph.disc_name(edge) in w and "dropped" in w for w in m.warnings), m.warnings
+        assert any(name_of(label) in w and "cut" in w for w in m.warnings), m.warnings
+        # The cut vertebra's body never anchors the model.
+        assert all(not (mk.kind == "body" and mk.index == label) for mk in m.landmarks)
+
+
+def test_a_vertebra_zeroed_short_is_partial_too():
+    """The reviewer's case: the lowest thoracic vertebra keeps 13 mm, the rest of its label zeroed
+    (no array border): it is much shorter than its neighbour, so it is treated as cut."""
+    ph = VertebraPhantom("thoracic", CUT_REGIONS["thoracic"])
+    g = ph.geometry(plane="sagittal", spacing=0.7, slice_mm=3.0)
+    v = ph.mask(g, "verse")
+    label = ph.spine.level_indices[ph.levels[1]]
+    a = v.array.copy()
+    z = g.index_to_world(np.argwhere(a == label))[:, 2]
+    idx = np.argwhere(a == label)
+    a[tuple(idx[z < z.max() - 13].T)] = 0
+    cut = Volume(a, g)
+    m = LevelModel.from_verse(cut)
+    assert not _wrong_levels(ph, m, cut)
+    assert any(name_of(label) in w for w in m.warnings)
+
+
+def test_a_tip_off_the_mid_sagittal_plane_is_dropped_with_a_warning():
+    """A vertebra's label moved 8 mm to the left (a mislabelled neighbour, a scoliotic step the
+    mask got wrong): the discs it gives are refused, not used."""
+    from lesionview.levels.sources import _implausible_tips
+
+    ph = phantom("cervical")
+    m = model("cervical", "verse")
+    tips = {mk.index: np.array(mk.position) for mk in discs(m)}
+    frames = {k: (tips[k], np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])) for k in tips}
+    k = ph.disc_indices[2]
+    tips[k] = tips[k] + np.array([8.0, 0.0, 0.0])
+    frames[ph.disc_indices[4]] = (tips[ph.disc_indices[4]],
+                                  np.array([[0.0, 0.7071, -0.7071], [0.0, 0.7071, 0.7071], [1.0, 0.0, 0.0]]))
+    bad = _implausible_tips(tips, frames)
+    assert set(bad) == {k, ph.disc_indices[4]}
+    assert "mid-sagittal" in bad[k] and "degrees" in bad[ph.disc_indices[4]]
+
+
+def test_the_reader_warnings_reach_the_measurements_and_the_cli(tmp_path):
+    """A disc dropped beside a cut vertebra is said in the result's warnings and on the terminal."""
+    import subprocess
+    import sys
+
+    from lesionview.io import write_nifti
+    from lesionview.measure import measure
+
+    ph, cut, label = cut_case("cervical", "sagittal 0.7 x 0.7 x 3 mm", "bottom", 4)
+    v = cut["verse"]
+    model = LevelModel.from_verse(v)
+    assert model.warnings
+    cord = ph.cord(v.geometry).astype(np.uint8)
+    lesion = ph.blobs(v.geometry, [ph.disc_s(ph.disc_indices[0]) - 3.0]).astype(np.uint8)
+    result = measure(Volume(lesion, v.geometry), cord=Volume(cord, v.geometry), levels=model)
+    assert [w for w in result.warnings if w.startswith("levels: ")] == [f"levels: {w}" for w in model.warnings]
+    for name, array in (("lesion", lesion), ("cord", cord), ("verse", v.array)):
+        write_nifti(array, tmp_path / f"{name}.nii.gz", geometry=v.geometry)
+    res = subprocess.run([sys.executable, "-m", "lesionview", "measure", tmp_path / "lesion.nii.gz", "--cord",
+                          tmp_path / "cord.nii.gz", "--levels", tmp_path / "verse.nii.gz", "--levels-kind", "verse"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "warning: levels: " in res.stdout and name_of(label) in " ".join(res.stdout.split())

@@ -43,6 +43,10 @@ processes, spinous processes riding on the next lamina, block vertebrae, collaps
 contact is 50-80 % of a mean section (volume / height) in the phantom and can be more in a fused
 spine, so contact is weighed only between labels thin enough to be levels of a cord.
 
+A vertebra cut by the field of view (its label touches the array's border) is exempt from the size
+and spacing tests, which a sliver of a vertebra fails, but still counts for the order (and a SPINEPS
+disc is not compared with its centroid); a label as small inside the array is judged as before.
+
 What cannot be told apart is refused with every kind that fits: one vertebra alone (no order:
 VerSe C5 or ``vertebrae_mr`` L2), TotalSegmentator ``total`` and ``total_v1`` on 26-41 alone,
 ``total_v1`` and ``vertebrae_mr`` on 18-25 alone, and SCT disc versus vertebral-level points,
@@ -134,6 +138,15 @@ class _Labels:
             self.values = [int(v) for v in vals if v != 0]
             self.counts = {int(v): int(c) for v, c in zip(vals, cnt) if v != 0}
         self.boxes = ndimage.find_objects(self.a) if self.values and max(self.values) <= _MAX_VALUE else []
+        # Labels touching the array's border: cut by the field of view, so of no telling size.
+        self.cut: set[int] = set()
+        if box and self.boxes:
+            lo, hi = np.array([b.start for b in box]), np.array(a.shape) - np.array([b.stop for b in box])
+            for v in self.values:
+                b = self.boxes[v - 1]
+                if any((lo[i] == 0 and b[i].start == 0) or (hi[i] == 0 and b[i].stop == self.a.shape[i])
+                       for i in range(3)):
+                    self.cut.add(v)
         # World extent of one voxel along each LPS axis (its edges beyond the centres).
         self.pad = np.abs(self.g.direction_matrix) @ np.array(self.g.spacing)
         self._world: dict[int, np.ndarray] = {}
@@ -245,15 +258,17 @@ def _ranges(values) -> str:
 def _chain(lab: _Labels, vertebrae: list[int], position: dict[int, float]) -> str | None:
     """Why ``vertebrae`` (values, ordered by ``position`` superior first) are not a spine, or None."""
     vs = sorted(vertebrae, key=position.get)
+    # A vertebra cut by the field of view (touching the array's border) has no telling size and its
+    # centroid no telling spacing: it counts for the order only.
     for v in vs:
-        why = lab.vertebra_sized(v)
+        why = lab.vertebra_sized(v) if v not in lab.cut or lab.is_point(v) else None
         if why:
             return why
     for u, v in pairwise(vs):
         dz, steps = lab.z(u) - lab.z(v), position[v] - position[u]
         if dz <= 0:
             return f"value {v} lies {-dz:.0f} mm above value {u}, which it should be below"
-        if not STEP_MM[0] <= dz / steps <= STEP_MM[1]:
+        if not (u in lab.cut or v in lab.cut) and not STEP_MM[0] <= dz / steps <= STEP_MM[1]:
             return f"values {u} and {v} are {dz:.0f} mm apart over {steps:g} vertebra(e)"
         # Wide vertebrae may touch anywhere (facets, uncinates, fused bodies); thin labels stacked
         # across their whole section are the levels of a labelled cord.
@@ -373,7 +388,8 @@ def _spineps(lab: _Labels) -> tuple[str | None, str]:
         if p < 200:          # disc X sits below vertebra X, above the next one present
             below = [v for v in vert if _VERSE_ORDER[v] > _VERSE_ORDER[x]]
             nxt = min(below, key=_VERSE_ORDER.get) if below else None
-            if not (lab.z(p) < lab.z(x) and (nxt is None or lab.z(p) > lab.z(nxt))):
+            # A vertebra cut by the field of view has no telling centroid: not compared.
+            if not ((x in lab.cut or lab.z(p) < lab.z(x)) and (nxt is None or nxt in lab.cut or lab.z(p) > lab.z(nxt))):
                 return None, f"disc {p} is not between vertebra {x} and the next one"
         else:
             w = lab.world(x)[:, 2]

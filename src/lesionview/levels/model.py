@@ -106,12 +106,16 @@ class LevelModel:
     centerline: Centerline | None = None
     labelled: LabelledCord | None = None
     source: str = ""
+    #: Problems the reader found and worked around (a disc dropped, a vertebra cut by the field of
+    #: view); ``lesionview measure`` reports them with its own warnings.
+    warnings: tuple[str, ...] = ()
     disc_indices: np.ndarray = field(init=False, repr=False)
     disc_points: np.ndarray = field(init=False, repr=False)
     disc_normals: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "landmarks", tuple(self.landmarks))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         k, p, n = _boundaries(self.landmarks, self.centerline, need=self.labelled is None)
         for name, value in (("disc_indices", k), ("disc_points", p), ("disc_normals", n)):
             value.flags.writeable = False

@@ -93,7 +93,19 @@ Discs from vertebra masks: the posterior tip
 
     Where this fails (C1/C2, which has no disc; a pair without a body), the disc falls back to the
     plane best separating the two vertebrae's anterior parts on the line joining their centroids.
-    An isolated vertebra anchors the model by its body centre. Tested on phantoms of a lordotic
+    An isolated vertebra anchors the model by its body centre.
+
+    5. **Partial vertebrae.** A vertebra whose label reaches the array's border within its core's
+       depth of the core (the field of view cuts its body; a cut spinous process does not count),
+       or which is shorter along the spine than 0.6 of its whole neighbour, is *partial*: its core
+       and centroid are no body, it never anchors the model, and its neighbour's body moved one
+       vertebra on (the spacing of the next pair) stands in for its body in the frame. Its disc
+       with a whole neighbour is read from both facing endplates when at least 4 mm of the partial
+       vertebra's body lies beyond its endplate in the slab (the cut is on the far side); else the
+       disc is dropped with a warning (``LevelModel.warnings``). A SPINEPS disc label touching the
+       border is not read either (its endplates are). Finally every tip more than 5 mm off the
+       mid-sagittal plane of the others, or whose axis is more than 30 degrees off both its nearest
+       discs', is dropped with a warning. Tested on phantoms of a lordotic
     cervical and a kyphotic thoracic spine (:mod:`lesionview.phantom.vertebrae`,
     tests/test_levels_vertebra_masks.py): every tip within 1 mm, on 1 mm grids and on thick
     sagittal (0.7 x 0.7 x 3 mm) or axial (0.8 x 0.8 x 2 mm) ones.
@@ -103,12 +115,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from ..cord import Centerline, centerline_from_mask
 from ..errors import InputError
 from .landmark_files import read_landmarks, write_landmarks  # noqa: F401 - re-exported (older imports)
 from .model import LabelledCord, Landmark, LevelModel
-from .names import MAX_LEVEL, index_of
+from .names import MAX_LEVEL, disc_name, index_of, name_of
 
 #: TotalSegmentator class maps (value -> name), from totalsegmentator/map_to_binary.py,
 #: wasserth/TotalSegmentator commit 0275d3046117a9615a9876e6e4eefd5156843f1c.
@@ -312,10 +325,10 @@ class _Vertebra:
     """One vertebra: world positions of its voxels, its centroid, the centre of its body, and the
     core of its body (world positions deeper than ``depth`` mm inside the vertebra)."""
 
-    __slots__ = ("body", "centroid", "core", "depth", "points")
+    __slots__ = ("body", "body_cut", "centroid", "core", "depth", "points")
 
-    def __init__(self, points: np.ndarray, core: np.ndarray, depth: float):
-        self.points, self.core, self.depth = points, core, depth
+    def __init__(self, points: np.ndarray, core: np.ndarray, depth: float, body_cut: bool = False):
+        self.points, self.core, self.depth, self.body_cut = points, core, depth, body_cut
         self.centroid, self.body = points.mean(axis=0), core.mean(axis=0)
 
 
@@ -331,29 +344,133 @@ def _from_vertebra_labels(a: np.ndarray, level_of_value: dict[int, int], volume,
     disc_points = {}
     for value, k in discs.items():
         pts = _points_of(a, [value], objects, g)
-        if pts is not None and len(pts) >= 4:
+        box = _box_of([value], objects)
+        # A disc label cut by the field of view has no telling mid-line: its endplates give the tip.
+        if pts is not None and len(pts) >= 4 and \
+                not any(b.start == 0 or b.stop == n for b, n in zip(box, a.shape)):
             disc_points[k] = pts
-    marks = []
+    partial = _partial(verts)
+    warnings = [f"{name_of(n)} is cut by the field of view (or much shorter than its neighbours): its body "
+                "does not anchor the levels" for n in sorted(partial)]
+    tips, frames = {}, {}
     for k in sorted(set(disc_points) | {n for n in verts if n + 1 in verts}):
         upper, lower = verts.get(k), verts.get(k + 1)
         tip = None
         if k in disc_points:
-            tip = _disc_tip(upper, lower, disc_points[k], g, centerline)
+            tip = _disc_tip(_stand_in(verts, partial, k, k + 1), _stand_in(verts, partial, k + 1, k),
+                            disc_points[k], g, centerline)
         if tip is None and upper is not None and lower is not None:
+            if k in partial or k + 1 in partial:
+                tip = _partial_disc_tip(verts, partial, k, g, centerline)
+                if tip is None:
+                    warnings.append(f"{disc_name(k)} dropped: next to a vertebra cut by the field of view, its "
+                                    "endplates cannot be read reliably")
+                    continue
             # C1 has no body (its thickest part is a lateral mass), and C1/C2 no disc.
-            tip = _disc_tip(upper, lower, None, g, centerline) if k > 1 else None
+            elif k > 1:
+                tip = _disc_tip(upper, lower, None, g, centerline)
             if tip is None:
                 tip = _centroid_chord_disc(upper, lower, volume)
         if tip is not None:
-            marks.append(Landmark("disc", k, tuple(float(v) for v in tip)))
+            tips[k] = np.asarray(tip, dtype=float)
+            frames[k] = _frame(_stand_in(verts, partial, k, k + 1), _stand_in(verts, partial, k + 1, k),
+                               disc_points.get(k), centerline)
+    for k, why in _implausible_tips(tips, frames).items():
+        warnings.append(f"{disc_name(k)} dropped: its tip lies {why}")
+        del tips[k]
+    marks = [Landmark("disc", k, tuple(float(v) for v in tip)) for k, tip in sorted(tips.items())]
     with_disc = {m.index for m in marks} | {m.index + 1 for m in marks}
     n_discs = len(marks)
     for n, v in verts.items():
         # An isolated vertebra (or any vertebra when there are fewer than two discs) also
-        # anchors the model by the centre of its body, standing for its mid-height.
-        if n not in with_disc or n_discs < 2:
+        # anchors the model by the centre of its body, standing for its mid-height; a cut one does not.
+        if (n not in with_disc or n_discs < 2) and n not in partial:
             marks.append(Landmark("body", n, tuple(float(c) for c in v.body)))
-    return LevelModel(tuple(marks), centerline=centerline, source=_source(volume, what))
+    return LevelModel(tuple(marks), centerline=centerline, source=_source(volume, what), warnings=tuple(warnings))
+
+
+# ---------------------------------------------------------------------------- partial vertebrae
+_SHORT_FRACTION = 0.6     # shorter along the spine than this fraction of its neighbour: partial
+_ENDPLATE_MM = 4.0        # a cut vertebra's own endplate counts when this much body lies beyond it
+_OFF_PLANE_MM = 5.0       # a tip further from the mid-sagittal plane of the others is refused
+_OFF_AXIS_DEGREES = 30.0  # ... and one whose local axis is further off its neighbours'
+
+
+def _partial(verts: dict) -> set[int]:
+    """Vertebrae cut by the field of view through their body, or much shorter along the spine than
+    their whole neighbour (a label cut short some other way): their core and centroid are not a body."""
+    out = {n for n, v in verts.items() if v.body_cut}
+    for n, v in verts.items():
+        for c, c2 in ((n - 1, n - 2), (n + 1, n + 2)):
+            if n in out or c in out or c not in verts or c2 not in verts or c2 in out:
+                continue
+            axis = verts[c].body - verts[c2].body
+            axis /= max(np.linalg.norm(axis), 1e-9)
+            if np.ptp(v.points @ axis) < _SHORT_FRACTION * np.ptp(verts[c].points @ axis):
+                out.add(n)
+    return out
+
+
+def _stand_in(verts: dict, partial: set[int], n: int, towards: int):
+    """Vertebra ``n`` as the disc towards ``towards`` sees it; for a partial vertebra, its voxels with
+    the body of its whole neighbour moved one vertebra on (the spacing of the next pair), or None."""
+    v = verts.get(n)
+    if v is None or n not in partial:
+        return v
+    c, c2 = verts.get(towards), verts.get(2 * towards - n)
+    if c is None or c2 is None or towards in partial or 2 * towards - n in partial:
+        return None
+    shift = c.body - c2.body
+    out = _Vertebra(v.points, c.core + shift, c.depth, True)
+    out.centroid = c.centroid + shift        # posterior elements as the neighbour's, for the frame
+    return out
+
+
+def _partial_disc_tip(verts, partial, k, g, centerline):
+    """Tip of disc ``k`` next to a partial vertebra, from both facing endplates when the partial
+    one keeps at least ``_ENDPLATE_MM`` of body beyond its endplate in the slab; else None."""
+    upper, lower = _stand_in(verts, partial, k, k + 1), _stand_in(verts, partial, k + 1, k)
+    if upper is None or lower is None:
+        return None
+    tip = _disc_tip(upper, lower, None, g, centerline)
+    frame = _frame(upper, lower, None, centerline)
+    if tip is None or frame is None:
+        return None
+    axes = frame[1]
+    cut = upper if k in partial else lower
+    u = _slab(cut.points, tip, axes, max(_SLAB_MM, 0.6 * _step_along(g, axes[2])))
+    # Its body in the slab, where the endplates were read: in front of the tip, over the posterior
+    # part (as in _posterior_tip) of a body as deep as its whole neighbour's core reaches.
+    whole = lower if cut is upper else upper
+    reach = np.ptp(whole.core @ axes[1]) + 2 * whole.depth
+    body = u[(u[:, 1] <= 0) & (u[:, 1] >= -_FIT_FRACTION * reach)]
+    if len(body) < 3:
+        return None
+    beyond = -body[:, 0].min() if cut is upper else body[:, 0].max()
+    half_disc = float(np.abs(body[:, 0]).min())
+    return tip if beyond - half_disc >= _ENDPLATE_MM else None
+
+
+def _implausible_tips(tips: dict, frames: dict) -> dict[int, str]:
+    """Tips off the mid-sagittal plane of the others, or whose axis is off its neighbours'."""
+    out = {}
+    ks = [k for k in tips if frames.get(k) is not None]
+    for k in ks:
+        others = [j for j in ks if j != k]
+        if len(others) < 2:
+            continue
+        d, lat = frames[k][1][0], frames[k][1][2]
+        lats = np.array([frames[j][1][2] * np.sign(frames[j][1][2] @ lat or 1.0) for j in others])
+        normal = lats.mean(axis=0) / np.linalg.norm(lats.mean(axis=0))
+        off = abs((tips[k] - np.mean([tips[j] for j in others], axis=0)) @ normal)
+        if off > _OFF_PLANE_MM:
+            out[k] = f"{off:.0f} mm off the mid-sagittal plane of the other discs"
+            continue
+        near = sorted(others, key=lambda j: abs(j - k))[:2]
+        angles = [np.degrees(np.arccos(np.clip(abs(d @ frames[j][1][0]), -1, 1))) for j in near]
+        if min(angles) > _OFF_AXIS_DEGREES:
+            out[k] = f"on an axis {min(angles):.0f} degrees off its neighbours'"
+    return out
 
 
 def _box_of(values, objects):
@@ -389,7 +506,18 @@ def _vertebra(a, values, objects, g) -> _Vertebra | None:
     threshold = _CORE_FRACTION * depth[deepest]
     lab, _ = ndimage.label(depth >= threshold)
     core = np.argwhere(lab == lab[deepest])
-    return _Vertebra(g.index_to_world(np.argwhere(m) + start), g.index_to_world(core + start), float(threshold))
+    # Cut by the field of view: voxels on the array's border. The cut reaches the body when it
+    # passes within the deepest depth (plus a voxel) of the core: the cut face is then one of the
+    # surfaces that shaped the core, so neither the core nor the centroid stands for the body.
+    # A spinous process cut far from the body leaves the body whole.
+    idx = np.argwhere(m) + start
+    edge = np.any((idx == 0) | (idx == np.array(a.shape) - 1), axis=1)
+    body_cut = False
+    if edge.any():
+        reach = depth[deepest] + 1.5 * max(g.spacing)
+        near = cKDTree(g.index_to_world(core + start)).query(g.index_to_world(idx[edge]), k=1)[0]
+        body_cut = bool(near.min() <= reach)
+    return _Vertebra(g.index_to_world(idx), g.index_to_world(core + start), float(threshold), body_cut)
 
 
 def _step_along(g, v) -> float:

@@ -121,6 +121,8 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     if levels is not None:
         levels.check_inside(ref)
     warnings = _load_problems(lesions=lesions, image=image, edema=edema, cord=cord)
+    # What the level reader could not place (a disc beside a vertebra cut by the field of view...).
+    warnings.extend(f"levels: {w}" for w in getattr(levels, "warnings", ()))
     if cord_arr is not None and not np.any(cord_arr):
         warnings.append("the cord mask is empty: cord occupancy and the cord axis are not computed")
         cord_arr = None
