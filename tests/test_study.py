@@ -251,3 +251,17 @@ def test_measure_and_report_cli_do_not_import_each_other():
     for a, b in (("measure", "report"), ("report", "measure")):
         out = subprocess.run([sys.executable, "-c", code.format(a, b)], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "False", (a, b)
+
+
+def test_a_study_writes_its_report_set(tmp_path):
+    """The API door of ``lesionview report``: ``Study.report`` measures and writes the set, with the
+    study's DICOM image (so SEG and SR too) and the same numbers as ``measure()``."""
+    from lesionview.study import load_study
+
+    study = load_study(TWIN)
+    done = study.report(tmp_path / "out", formats="json,seg")
+    assert done.complete and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "measurements.json", "segmentation.dcm"]
+    data = json.loads((tmp_path / "out" / "measurements.json").read_text())
+    assert [les["max_diameter_mm"] for les in data["lesions"]] == [
+        les.max_diameter_mm for les in study.measure().lesions]

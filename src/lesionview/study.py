@@ -125,6 +125,25 @@ class Study:
                  "resample": self.resample, "inputs": list(self.inputs)}
         return measure(self.lesions, **(parts | options))
 
+    def report(self, out_dir, *, result: StudyMeasurements | None = None, **options):
+        """Measure the study (unless ``result`` is given) and write its report set into ``out_dir``
+        (:func:`lesionview.report.build.write_report`: JSON, CSV, HTML, PDF, and DICOM SEG and SR
+        when the image is DICOM), with the study's image, masks and levels. ``options`` go to
+        ``write_report`` (``formats``, ``deidentify``, ``overwrite``, ``inputs``...).
+
+        Examples
+        --------
+        >>> study = load_study("sample_data/twin")                   # doctest: +SKIP
+        >>> study.report("report/", formats="json,html").complete    # doctest: +SKIP
+        True
+        """
+        from .report.build import write_report
+
+        result = self.measure() if result is None else result
+        return write_report(result, out_dir, **({"image": self.reference_image, "lesions": self.lesions,
+                                                 "edema": self.edema, "cord": self.cord, "levels": self.levels}
+                                                | options))
+
     @classmethod
     def from_paths(cls, lesions, *, image=None, edema=None, cord=None, centerline=None, levels=None,
                    levels_kind: str = "auto", resample: bool = False, segments=None,

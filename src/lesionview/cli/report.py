@@ -25,7 +25,6 @@ from ..report.build import (
     available_formats,
     parse_formats,
     report_targets,
-    write_report,
 )
 from ._common import err_console, user_errors
 from ._shared import (
@@ -97,10 +96,8 @@ def report_command(
         else:
             formats = asked          # seg/sr without DICOM: write_report raises (exit 2)
         print_result(result)
-        done = write_report(result, out, formats=formats, image=study.reference_image,
-                            lesions=study.lesions, edema=study.edema, cord=study.cord,
-                            levels=study.levels, deidentify=not identified, overwrite=overwrite,
-                            inputs=inputs)
+        done = study.report(out, result=result, formats=formats, deidentify=not identified,
+                            overwrite=overwrite, inputs=inputs)
     show_outcome(done)
 
 
