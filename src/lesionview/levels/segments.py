@@ -81,7 +81,7 @@ CONUS_TIP, CONUS_SD = 20.3, 0.45
 
 ESTIMATE_SOURCE = ("estimated from the vertebral levels: Cadotte et al. AJNR 2015 (C3-C8), Frostell et al. "
                    "Front Neurol 2016 (C1-C2, L1-S5), Kim et al. J Korean Neurosurg Soc 2012 (T3-T12, SD 0.5 level "
-                   "assumed), Saifuddin et al. Spine 1998 (conus); possible range = boundaries +-1 SD")
+                   "assumed), Saifuddin et al. Spine 1998 (conus); possible range = boundaries ±1 SD")
 
 
 def segment_name(index: int) -> str:

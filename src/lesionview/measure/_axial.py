@@ -134,7 +134,7 @@ def axial_diameters(mask: np.ndarray, geometry: Geometry, axis=None) -> AxialDia
     if thick >= THICK_SLICE_MM:
         uncertainty = float(thick)
         note = (f"{thick:g} mm slices lie in the axial plane: the lesion edge can be anywhere in the "
-                f"outermost slice, so the axial diameters are uncertain by +-{thick:g} mm")
+                f"outermost slice, so the axial diameters are uncertain by ±{thick:g} mm")
     return AxialDiameters(
         long_mm=float(long_mm), short_mm=float(short_mm),
         long_endpoints=to_world(long2), short_endpoints=to_world(short2),

@@ -198,7 +198,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     uncertain = [row.axial_uncertainty_mm for row in lesion_rows if row.axial_uncertainty_mm]
     if uncertain:
         warnings.append(f"slices {max(uncertain):.1f} mm thick lie in the axial plane: axial diameters "
-                        f"are uncertain by up to +-{max(uncertain):.1f} mm")
+                        f"are uncertain by up to ±{max(uncertain):.1f} mm")
     warnings.extend(_thick_slice_warnings(lesion_rows, edema_rows, multiplicity.pairs))
     if levels is None and regions:
         warnings.append("no vertebral levels given: levels and adjacency by level are not reported")
