@@ -127,10 +127,35 @@ def test_alignment_across_a_30mm_10deg_pose_change_matches_exactly(baseline, cha
     assert result.responses[1].new_lesions == ["L4"]
 
 
+def _carried(matrix, point) -> np.ndarray:
+    return (np.asarray(matrix) @ np.append(point, 1.0))[:3]
+
+
+def test_alignment_matrix_carries_later_lesions_onto_their_earlier_selves(baseline, changed):
+    """matrix_lps maps the later frame into the earlier one: the inverse of the pose the patient took."""
+    result = compare([baseline, changed])
+    al = result.alignments[0]
+    m = np.asarray(al.matrix_lps)
+    assert m.shape == (4, 4) and np.allclose(m[3], [0, 0, 0, 1])
+    assert np.allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-6)       # a rotation
+    matched = [les for les in result.lesions if len(les.observations) == 2]
+    assert len(matched) == 2                        # A (grown) and B (shrunk) are concentric with before
+    for les in matched:
+        before, after = (np.asarray(o.centroid_lps_mm) for o in les.observations)
+        assert np.linalg.norm(_carried(al.matrix_lps, after) - before) < 1.0, les.id
+    # The truth: an anatomy point a sits at R a + s in the later study and at a in the baseline.
+    probe = np.array([[20.0, 10.0, 0.0], [-15.0, 30.0, 40.0], [0.0, -14.0, 10.0]])
+    for a in probe:
+        assert np.linalg.norm(_carried(al.matrix_lps, MOVED.apply(a)) - a) < 2.0
+
+
 def test_identical_studies_are_stable_with_zero_change(baseline):
     again = phantom_study([A, B, C], label="t1", date="20240410")
     result = compare([baseline, again])
     assert result.alignments[0].residual_mm < 1.0
+    m = np.asarray(result.alignments[0].matrix_lps)                 # the identity map
+    assert np.allclose(m[:3, :3], np.eye(3), atol=0.01)            # 0.01 rad: about half a degree
+    assert np.linalg.norm(m[:3, 3]) < 0.5
     changes = result.intervals[0].changes
     assert {c.change for c in changes} == {ChangeClass.STABLE} and len(changes) == 3
     for c in changes:
@@ -183,6 +208,7 @@ def test_poor_alignment_is_refused(baseline):
     result = compare([baseline, later])
     al = result.alignments[0]
     assert not al.accepted and al.residual_mm > 5.0 and "exceeds" in al.reason
+    assert al.matrix_lps is None                      # refused: no map to use
     assert {c.change for c in result.intervals[0].changes} == {ChangeClass.NOT_MATCHED}
     assert result.responses[1].response == ResponseClass.NE
 
@@ -196,6 +222,7 @@ def test_level_coordinate_fallback_without_images(baseline, changed):
 
     result = compare([strip(baseline, ["C2/C3", "C4/C5", "C7/T1"]), strip(changed, ["C3/C4", "C6/C7"])])
     assert result.alignments[0].method == "level coordinate" and result.alignments[0].accepted
+    assert result.alignments[0].matrix_lps is None
     assert _by_change(result.intervals[0]) == {"L1": "grown", "L2": "shrunk", "L3": "resolved", "L4": "new"}
 
 

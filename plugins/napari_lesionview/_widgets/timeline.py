@@ -27,10 +27,8 @@
   RANO-BM response. Clicking a lesion row sets the dims point (the slice) and the camera centre
   to its position in the baseline frame: where it was first seen, carried there.
 
-The comparison keeps each interval's rotation angle but not its axis, so the worker recomputes
-the intervals' rigid maps with the same deterministic core function
-(:func:`lesionview.compare.align.align_pair`) and checks them against the comparison's angle and
-translation.
+Each interval's rigid map is the comparison's own (``Alignment.matrix_lps``, later frame -> earlier
+frame), composed down to the baseline: nothing is registered twice.
 
 The timeline is a dock of its own, not a tab of the lesionview panel: the panel's tabs work on one
 study (the layers with roles), while the timeline replaces what the viewer shows with several
@@ -61,7 +59,7 @@ from qtpy.QtWidgets import (
 )
 
 from lesionview.compare import Comparison, compare
-from lesionview.compare.align import Rigid, align_pair
+from lesionview.compare.align import Rigid
 from lesionview.compare.match import lesion_set
 from lesionview.errors import LesionviewError
 from lesionview.geometry import Geometry
@@ -77,8 +75,6 @@ from .measurements import camera_of
 
 #: Metadata key of the timeline's layers: the timepoint label.
 TIMELINE_KEY = "lesionview_timeline"
-#: A recomputed interval map agreeing with the comparison's within these (its values are rounded).
-_SAME_DEG, _SAME_MM = 0.01, 0.01
 _LESION = Qt.ItemDataRole.UserRole
 
 
@@ -109,16 +105,19 @@ def run_comparison(studies: list[Study]) -> TimelineResult:
 
 
 def baseline_maps(studies: list[Study], comparison: Comparison, notes: list[str]) -> list[Rigid | None]:
-    """Each study's rigid map into the baseline frame: the intervals' maps composed."""
+    """Each study's rigid map into the baseline frame: the intervals' ``matrix_lps`` composed.
+
+    ``studies`` is not read (the comparison carries the maps); it stays for the existing callers.
+    """
     maps: list[Rigid | None] = [Rigid(np.eye(3), np.zeros(3))]
-    for t, al in enumerate(comparison.alignments, start=1):
+    for al in comparison.alignments:
         prev, rigid = maps[-1], None
-        if prev is not None and al.accepted and al.translation_mm is not None:
-            rigid = align_pair(studies[t - 1], studies[t], max_residual_mm=comparison.parameters.max_residual_mm).rigid
-            if rigid is None or abs(rigid.angle_deg - al.rotation_deg) > _SAME_DEG or \
-                    np.max(np.abs(rigid.translation - al.translation_mm)) > _SAME_MM:
-                rigid = None
-                notes.append(f"{al.later}: its alignment could not be reproduced; shown in its own frame")
+        if prev is not None and al.accepted and al.matrix_lps is not None:
+            m = np.asarray(al.matrix_lps, float)
+            rigid = Rigid(m[:3, :3], m[:3, 3])
+        elif prev is not None and al.accepted and al.translation_mm is not None:
+            # A comparison written before matrix_lps existed: the rotation axis is not known.
+            notes.append(f"{al.later}: the comparison does not keep its rigid map; shown in its own frame")
         elif prev is not None:
             notes.append(f"{al.later}: not aligned to {al.earlier} ({al.reason or al.method}); shown in its own "
                          "frame")

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..errors import InputError
 from ..measure.models import StudyMeasurements
 from .align import MAX_RESIDUAL_MM, align_pair, level_coordinate
@@ -169,7 +171,15 @@ def _alignment_model(earlier: str, later: str, al) -> Alignment:
                      rotation_deg=None if al.rigid is None else round(al.rigid.angle_deg, 3),
                      translation_mm=None if al.rigid is None else tuple(round(float(v), 3)
                                                                         for v in al.rigid.translation),
+                     matrix_lps=_matrix(al.rigid) if al.accepted and al.rigid is not None else None,
                      accepted=al.accepted, reason=al.reason)
+
+
+def _matrix(rigid) -> list[list[float]]:
+    # Not rounded like rotation_deg: composing rounded rotations drifts off orthogonality.
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = rigid.rotation, rigid.translation
+    return [[float(v) for v in row] for row in m]
 
 
 def _change(pid, cls, before, after, dist, dice, related=()) -> LesionChange:

@@ -76,6 +76,11 @@ class Alignment(_Model):
     landmarks_used: int = Field(0, ge=0, description="Level landmarks present in both studies.")
     rotation_deg: float | None = Field(None, description="Rotation angle of the rigid transform.")
     translation_mm: Point | None = Field(None, description="Translation of the rigid transform (LPS).")
+    matrix_lps: list[list[float]] | None = Field(
+        None, description="The rigid transform as a 4x4 homogeneous matrix (rows; last row 0 0 0 1; rotation "
+                          "and translation_mm in mm): it maps points of the later study's LPS frame into the "
+                          "earlier study's LPS frame, x_earlier = M @ [x_later, 1]. None when the alignment was "
+                          "not accepted or when only the level-coordinate fallback was used.")
     accepted: bool = Field(description="False: the alignment was too poor to match lesions (see reason).")
     reason: str = Field("", description="Why the alignment was refused, or which fallback was used.")
 
