@@ -388,12 +388,18 @@ def write_report(result: StudyMeasurements, out_dir: str | os.PathLike, *,
 
 
 def _record(failed: dict[str, str], fmt: str, exc: Exception, out: Path, *, what: str = "") -> None:
-    """Note why ``fmt`` failed, in one line; a folder that cannot take files stops the whole set."""
+    record_failure(failed, fmt, exc, out, doing=f"write the report ({FILENAMES[fmt]})", what=what)
+
+
+def record_failure(failed: dict[str, str], fmt: str, exc: Exception, out: Path, *, doing: str,
+                   what: str = "") -> None:
+    """Note why ``fmt`` of a report set failed, in one line; a folder that cannot take files stops
+    the whole set (``doing`` says what was being written). Shared by the follow-up report."""
     if is_output_failure(exc, out):
         cause = os_cause(exc)
         if cause is None:
             raise exc
-        raise set_error(out, cause, doing=f"write the report ({FILENAMES[fmt]})") from exc
+        raise set_error(out, cause, doing=doing) from exc
     text = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"
     failed[fmt] = what + " ".join(shown_path(text).split())
     logger.debug("report format %s failed", fmt, exc_info=exc)

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from ..compare.models import ChangeClass, Comparison, EdemaExtent, LesionChange
-from ..errors import InputError, LesionviewError, shown_path
+from ..errors import InputError
 from ..io.atomic import atomic_path
-from .build import ReportResult, report_targets
+from .build import ReportResult, record_failure, report_targets
 from .follow_up_plots import lesion_colours, timeline_plots
 from .html import DEIDENTIFIED_BY_DEFAULT, _date
 from .images import KeyImage, lesion_label_volume, lesion_view
-from .staging import Staging, is_output_failure, os_cause, set_error
+from .staging import Staging
 
 #: Every format, in writing order (the PDF prints the HTML).
 FORMATS = ("json", "csv", "html", "pdf")
@@ -311,11 +311,4 @@ def _refuse_old(out: Path, overwrite: bool) -> None:
 
 
 def _record(failed: dict[str, str], fmt: str, exc: Exception, out: Path, *, what: str = "") -> None:
-    """Why ``fmt`` failed, in one line; a folder that cannot take files stops the whole set."""
-    if is_output_failure(exc, out):
-        cause = os_cause(exc)
-        if cause is None:
-            raise exc
-        raise set_error(out, cause, doing=f"write the follow-up report ({FILENAMES[fmt]})") from exc
-    text = exc.message if isinstance(exc, LesionviewError) else f"{type(exc).__name__}: {exc}"
-    failed[fmt] = what + " ".join(shown_path(text).split())
+    record_failure(failed, fmt, exc, out, doing=f"write the follow-up report ({FILENAMES[fmt]})", what=what)
