@@ -402,9 +402,10 @@ def load_study(path) -> Study:
     return Study.from_folder(path)
 
 
-_MANIFEST_KEYS = ("lesions", "image", "edema", "cord", "centerline", "levels", "levels_kind", "resample",
+#: The keys of a study JSON (and the study columns of a batch manifest).
+MANIFEST_KEYS = ("lesions", "image", "edema", "cord", "centerline", "levels", "levels_kind", "resample",
                   "segments", "lesion_segment", "edema_segment", "cord_segment", "label")
-_PATH_KEYS = ("lesions", "image", "edema", "cord", "centerline", "levels", "segments")
+PATH_KEYS = ("lesions", "image", "edema", "cord", "centerline", "levels", "segments")
 
 
 def _from_manifest(path: Path) -> Study:
@@ -416,12 +417,22 @@ def _from_manifest(path: Path) -> Study:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"is not a readable study JSON ({exc}).", path=path,
                          hint='Write it as {"lesions": "lesion.nii.gz", "image": "...", ...}.') from exc
-    if not isinstance(spec, dict) or "lesions" not in spec or set(spec) - set(_MANIFEST_KEYS):
-        unknown = sorted(set(spec) - set(_MANIFEST_KEYS)) if isinstance(spec, dict) else []
-        raise InputError(f"is not a study JSON ({'unknown keys ' + ', '.join(unknown) if unknown else 'no lesions'}).",
-                         path=path, hint=f"Give an object with lesions and any of {', '.join(_MANIFEST_KEYS[1:])}.")
-    args = {k: (path.parent / v if k in _PATH_KEYS and v is not None else v) for k, v in spec.items()}
-    args.setdefault("label", path.parent.name)
+    if not isinstance(spec, dict):
+        raise InputError("is not a study JSON (not an object).", path=path,
+                         hint=f"Give an object with lesions and any of {', '.join(MANIFEST_KEYS[1:])}.")
+    return study_from_spec(spec, path.parent, where=path, what="a study JSON")
+
+
+def study_from_spec(spec: dict, base: Path, *, where, what: str) -> Study:
+    """:meth:`Study.from_paths` with the arguments ``spec`` names (:data:`MANIFEST_KEYS`), paths
+    relative to ``base``; ``where`` and ``what`` name the file that gave them in a refusal
+    (a study JSON, a row of a batch manifest)."""
+    if "lesions" not in spec or set(spec) - set(MANIFEST_KEYS):
+        unknown = sorted(set(spec) - set(MANIFEST_KEYS))
+        raise InputError(f"is not {what} ({'unknown keys ' + ', '.join(unknown) if unknown else 'no lesions'}).",
+                         path=where, hint=f"Give lesions and any of {', '.join(MANIFEST_KEYS[1:])}.")
+    args = {k: (base / v if k in PATH_KEYS and v is not None else v) for k, v in spec.items()}
+    args.setdefault("label", base.name)
     return Study.from_paths(args.pop("lesions"), **args)
 
 

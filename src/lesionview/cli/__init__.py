@@ -175,6 +175,7 @@ def _app():
     if _APP is None:
         import typer
 
+        from .batch import batch_command
         from .compare import compare_command
         from .info import info
         from .measure import measure_command
@@ -192,6 +193,7 @@ def _app():
         app.command("measure")(measure_command)
         app.command("report")(report_command)
         app.command("compare")(compare_command)
+        app.command("batch")(batch_command)
 
         @app.callback()
         def _root() -> None:

@@ -1,0 +1,154 @@
+"""Run a batch's jobs on dask.distributed: a local cluster by default, or any cluster by address.
+
+Workers receive :class:`~lesionview.batch.inputs.Job` s (paths) and return
+:class:`~lesionview.batch.task.Outcome` s (a few fields); the arrays never leave a worker. Each
+local worker is a process with one thread and a memory limit (the nanny restarts a worker that
+goes over it; the study it held is reported as failed, not retried, so one huge study cannot take
+the batch down). Ctrl-C cancels what has not started; finished studies keep their outputs, and a
+re-run resumes after them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..errors import InputError
+from .inputs import Job
+from .task import FAILED, Outcome, Settings, run_job
+
+#: Default memory per local worker: enough for a 512 x 512 x 200 study with its masks and report.
+DEFAULT_MEMORY = "4GiB"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """How the batch ran: for the report and the progress line."""
+
+    address: str
+    workers: int
+    threads_per_worker: int
+    memory_per_worker: str
+    dashboard: str | None
+    local: bool
+
+
+def local_workers(requested: int | None) -> int:
+    """Workers of a local cluster: ``requested``, else the cores this process may use."""
+    if requested is not None:
+        if requested < 1:
+            raise InputError(f"--workers is {requested}; it must be at least 1.", hint="Give --workers 1 or more.")
+        return requested
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool = False,
+             scheduler: str | None = None, workers: int | None = None, memory: str = DEFAULT_MEMORY,
+             on_start: Callable[[Cluster], None] | None = None,
+             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Run ``jobs`` on a dask cluster; every job gives one outcome (a lost worker: ``failed``).
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``; dask-jobqueue, dask-kubernetes,
+        ``dask scheduler``...). None: a local cluster of ``workers`` processes.
+    memory : str
+        Memory limit of each local worker (``"4GiB"``); a cluster given by address has its own.
+    on_start, on_outcome : callables, optional
+        Told the cluster once it is up, and each outcome as it arrives (the progress bar).
+    """
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+
+    # A study that kills its worker (memory) is reported, not sent to kill another one.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.worker.daemon": False, "logging.distributed": "error"}):
+        cluster = None
+        if scheduler is None:
+            n = local_workers(workers)
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory,
+                                   dashboard_address=":0" if _has_dashboard() else None, silence_logs=50)
+            client = Client(cluster)
+        else:
+            client = _connect(scheduler)
+        try:
+            info = _describe(client, cluster, memory)
+            if on_start is not None:
+                on_start(info)
+            outcomes = []
+            futures = {client.submit(run_job, job, out_dir, settings, force, pure=False, key=f"study-{job.name}"): job
+                       for job in jobs}
+            try:
+                for future in as_completed(futures):
+                    outcome = _outcome(future, futures[future])
+                    outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+            except BaseException:
+                client.cancel(list(futures))
+                raise
+            return outcomes
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _has_dashboard() -> bool:
+    """The dashboard needs bokeh, which lesionview does not require."""
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _connect(address: str):
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"no dask scheduler answers at {address} ({exc}).",
+                         hint="Start the cluster first (e.g. dask-jobqueue's SLURMCluster, or `dask scheduler` and "
+                              "`dask worker`), and give its address, e.g. tcp://host:8786.") from exc
+
+
+def _describe(client, cluster, memory: str) -> Cluster:
+    info = client.scheduler_info()
+    workers = info.get("workers", {})
+    threads = {w.get("nthreads", 1) for w in workers.values()} or {1}
+    limits = {w.get("memory_limit", 0) for w in workers.values()}
+    shown = memory if cluster is not None else ", ".join(sorted(_gib(m) for m in limits)) or "unknown"
+    return Cluster(address=client.scheduler.address, workers=len(workers), threads_per_worker=max(threads),
+                   memory_per_worker=shown, dashboard=client.dashboard_link if _has_dashboard() else None,
+                   local=cluster is not None)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f}GiB" if n else "unlimited"
+
+
+def _outcome(future, job: Job) -> Outcome:
+    """The job's outcome, or a failed one when its worker died (memory limit, a crash in C code)."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError, a lost connection
+        why = str(exc) or type(exc).__name__
+        if type(exc).__name__ == "KilledWorker":
+            why = ("its worker died (over its memory limit, or a crash in compiled code); give the workers more "
+                   "memory (--memory-per-worker) or run the study alone with lesionview measure")
+        return Outcome(job.name, job.subject, job.session, FAILED, reason=why)
+
+
+def run_in_process(jobs: Iterable[Job], out_dir: str, settings: Settings, *, force: bool = False,
+                   on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """The same jobs in this process, one after the other (``--workers 0``: no dask, for debugging
+    and for measuring what dask adds)."""
+    outcomes = []
+    for job in jobs:
+        outcome = run_job(job, out_dir, settings, force)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes

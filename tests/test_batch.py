@@ -1,0 +1,270 @@
+"""``lesionview batch``: a cohort from a BIDS dataset, a folder of studies or a CSV manifest, on
+dask.distributed, written as a BIDS derivative dataset; broken studies isolated, re-runs resumed.
+
+The CLI runs as a subprocess through the installed entry point, as a user runs it. The numbers
+are checked against the phantoms' analytic truth (sample_data/*/truth.json), the layout against
+the BIDS validator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lesionview.batch import derivatives as bids
+from lesionview.batch.inputs import find_jobs
+from lesionview.batch.run import run_participants
+from lesionview.batch.task import DONE, FAILED, SKIPPED, Settings
+from lesionview.errors import InputError
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+LESIONVIEW = Path(sys.executable).with_name("lesionview")
+SETTINGS = Settings(twin_gap_mm=10.0)
+
+
+def _truth(case: str) -> dict:
+    return json.loads((SAMPLE / case / "truth.json").read_text(encoding="utf-8"))
+
+
+def _run(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LESIONVIEW), "batch", *map(str, args)], check=False, capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def _bids(root: Path) -> Path:
+    """sub-01 with two sessions (twin, solitary), sub-02 with one (twin, no sessions), and sub-03 a
+    control without a lesion mask; labels named as the spinal cord community names them."""
+    root.mkdir()
+    (root / "dataset_description.json").write_text('{"Name": "cohort", "BIDSVersion": "1.9.0"}', encoding="utf-8")
+    sessions = {("01", "01"): "twin", ("01", "02"): "solitary", ("02", None): "twin", ("03", None): None}
+    for (sub, ses), case in sessions.items():
+        rel = Path(f"sub-{sub}", *([f"ses-{ses}"] if ses else []), "anat")
+        stem = f"sub-{sub}" + (f"_ses-{ses}" if ses else "")
+        (root / rel).mkdir(parents=True)
+        src = SAMPLE / (case or "twin")
+        shutil.copy(src / "t2.nii.gz", root / rel / f"{stem}_T2w.nii.gz")
+        if case is None:
+            continue
+        shutil.copy(src / "t1c.nii.gz", root / rel / f"{stem}_ce-gadolinium_T1w.nii.gz")
+        labels = root / "derivatives" / "labels" / rel
+        labels.mkdir(parents=True)
+        shutil.copy(src / "lesion.nii.gz", labels / f"{stem}_ce-gadolinium_T1w_label-lesion_seg.nii.gz")
+        shutil.copy(src / "cord.nii.gz", labels / f"{stem}_T2w_label-SC_seg.nii.gz")
+        shutil.copy(src / "edema.nii.gz", labels / f"{stem}_T2w_label-edema_seg.nii.gz")
+        shutil.copy(src / "landmarks.csv", labels / "landmarks.csv")
+    return root
+
+
+def _rows(out: Path, name: str) -> list[dict]:
+    return bids.read_tsv(out / name)
+
+
+def _report(out: Path) -> dict[str, dict]:
+    return {r["study"]: r for r in _rows(out, "batch_report.tsv")}
+
+
+def _lesions(out: Path, sub: str, ses: str | None) -> list[dict]:
+    folder = bids.session_folder(out, sub, ses)
+    rows = bids.read_tsv(folder / f"{bids.prefix(sub, ses)}_{bids.MEASUREMENTS}.tsv")
+    return [r for r in rows if r["kind"] == "lesion"]
+
+
+def _assert_case(rows: list[dict], case: str) -> None:
+    """The session's lesions are the phantom's: count, multiplicity, levels, diameters within 1 mm."""
+    truth = _truth(case)
+    assert len(rows) == truth["lesion_count"]
+    assert {r["multiplicity"] for r in rows} == {truth["multiplicity"]}
+    for row, lesion in zip(rows, truth["lesions"], strict=True):
+        assert row["levels"] == lesion["levels"]
+        assert float(row["max_diameter_mm"]) == pytest.approx(lesion["max_diameter_mm"], abs=1.0)
+
+
+# ----------------------------------------------------------------------------- BIDS in, BIDS out, on dask
+def test_bids_dataset_on_a_local_dask_cluster(tmp_path):
+    root = _bids(tmp_path / "bids")
+    out = root / "derivatives" / "lesionview"          # where a BIDS App writes
+    done = _run(root, out, "participant", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert "dask local cluster: 2 workers x 1 thread, memory limit 4GiB each" in done.stderr
+    report = _report(out)
+    assert {k: r["status"] for k, r in report.items()} == {
+        "sub-01/ses-01": DONE, "sub-01/ses-02": DONE, "sub-02": DONE, "sub-03": "left out"}
+    assert "no lesion mask" in report["sub-03"]["reason"]
+    _assert_case(_lesions(out, "01", "01"), "twin")
+    _assert_case(_lesions(out, "01", "02"), "solitary")
+    _assert_case(_lesions(out, "02", None), "twin")
+    description = json.loads((out / "dataset_description.json").read_text(encoding="utf-8"))
+    assert description["DatasetType"] == "derivative"
+    assert description["GeneratedBy"][0]["Name"] == "lesionview"
+    assert description["GeneratedBy"][0]["Version"]
+
+    # The label image holds each lesion under its table id, on the input mask's grid.
+    import nibabel as nib
+    import numpy as np
+
+    folder = bids.session_folder(out, "01", "01")
+    dseg = nib.load(folder / "sub-01_ses-01_desc-lesion_dseg.nii.gz")
+    source = nib.load(root / "derivatives/labels/sub-01/ses-01/anat/sub-01_ses-01_ce-gadolinium_T1w_label-lesion_seg.nii.gz")
+    np.testing.assert_allclose(dseg.affine, source.affine, atol=1e-4)
+    values = np.asarray(dseg.dataobj)
+    rows = _lesions(out, "01", "01")
+    assert sorted(np.unique(values)) == [0, 1, 2]
+    assert [int((values == int(r["id"])).sum()) for r in rows] == [int(r["voxel_count"]) for r in rows]
+    assert (values > 0).sum() == (np.asarray(source.dataobj) > 0).sum()
+    assert bids.read_tsv(folder / "sub-01_ses-01_desc-lesion_dseg.tsv") == [
+        {"index": "1", "name": "lesion 1"}, {"index": "2", "name": "lesion 2"}]
+    dictionary = json.loads((folder / f"sub-01_ses-01_{bids.MEASUREMENTS}.json").read_text(encoding="utf-8"))
+    assert dictionary["max_diameter_mm"]["Units"] == "mm" and "kind" in dictionary
+    assert (folder / "sub-01_ses-01_desc-lesions_report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    page = json.loads((folder / "sub-01_ses-01_desc-lesions_report.json").read_text(encoding="utf-8"))
+    assert len(page["lesions"]) == 2
+
+    _assert_bids_valid(out)
+
+
+def _assert_bids_valid(out: Path) -> None:
+    """The BIDS validator (the deno build, run offline) finds no error in the derivative dataset."""
+    validator = shutil.which("bids-validator-deno", path=str(Path(sys.executable).parent))
+    assert validator, "bids-validator-deno is in the test extra: pip install -e .[test]"
+    done = subprocess.run([validator, str(out), "--format", "json"], check=False, capture_output=True, text=True,
+                          timeout=120)
+    issues = json.loads(done.stdout)["issues"]["issues"]
+    errors = [f"{i['code']}: {i.get('location')}" for i in issues if i["severity"] == "error"]
+    assert errors == []
+
+
+# ----------------------------------------------------------------------------- resumption
+def test_a_rerun_skips_current_studies_and_redoes_changed_ones(tmp_path):
+    root = _bids(tmp_path / "bids")
+    out = tmp_path / "out"
+    first = run_participants(root, out, settings=SETTINGS, workers=0)
+    assert first.counts[DONE] == 3
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*_measurements.tsv")}
+
+    again = run_participants(root, out, settings=SETTINGS, workers=0)
+    assert again.counts == {SKIPPED: 3}
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*_measurements.tsv")} == stamps
+
+    # New content in one input: that session only is measured again.
+    t2 = root / "sub-02" / "anat" / "sub-02_T2w.nii.gz"
+    shutil.copy(SAMPLE / "solitary" / "t2.nii.gz", t2)
+    changed = run_participants(root, out, settings=SETTINGS, workers=0)
+    assert {o.name: o.status for o in changed.outcomes} == {
+        "sub-01/ses-01": SKIPPED, "sub-01/ses-02": SKIPPED, "sub-02": DONE}
+
+    # Other parameters, a lost output, or --force: measured again.
+    other = run_participants(root, out, settings=Settings(twin_gap_mm=1.5), workers=0)
+    assert other.counts == {DONE: 3}
+    assert {r["multiplicity"] for r in _lesions(out, "01", "01")} == {"multiple"}   # gap 3.1 mm > 1.5 mm
+    next(out.rglob("sub-01_ses-02_desc-lesion_dseg.nii.gz")).unlink()
+    lost = run_participants(root, out, settings=Settings(twin_gap_mm=1.5), workers=0)
+    assert {o.name: o.status for o in lost.outcomes}["sub-01/ses-02"] == DONE and lost.counts[SKIPPED] == 2
+    forced = run_participants(root, out, settings=Settings(twin_gap_mm=1.5), workers=0, force=True)
+    assert forced.counts == {DONE: 3}
+
+
+def test_a_study_interrupted_while_writing_is_measured_again(tmp_path, monkeypatch):
+    """The provenance record is removed first and written last: a crash in between leaves no claim."""
+    from lesionview.batch import task
+
+    root = _bids(tmp_path / "bids")
+    out = tmp_path / "out"
+    assert run_participants(root, out, settings=SETTINGS, workers=0, participants=["02"]).counts == {DONE: 1}
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(task, "write_session", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_participants(root, out, settings=SETTINGS, workers=0, participants=["02"], force=True)
+    report = _report(out)
+    assert report["sub-02"]["status"] == "not run" and report["sub-02"]["reason"] == "interrupted"
+    assert not list(out.rglob(f"*_{bids.PROVENANCE}.json"))
+    monkeypatch.undo()
+    assert run_participants(root, out, settings=SETTINGS, workers=0, participants=["02"]).counts == {DONE: 1}
+
+
+# ----------------------------------------------------------------------------- isolation, folders, manifests
+def test_a_broken_study_is_reported_and_the_batch_goes_on(tmp_path):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    for name in ("case_a", "case-b"):
+        shutil.copytree(SAMPLE / "twin", studies / name, ignore=shutil.ignore_patterns("dicom"))
+    (studies / "broken").mkdir()
+    (studies / "broken" / "lesion.nii.gz").write_bytes(b"not a nifti")
+    (studies / "empty").mkdir()
+    out = tmp_path / "out"
+    done = _run(studies, out, "--workers", "2")
+    assert done.returncode == 102, done.stderr          # 100 + 2 failed studies
+    report = _report(out)
+    assert report["sub-casea"]["status"] == DONE and report["sub-caseb"]["status"] == DONE
+    assert report["sub-broken"]["status"] == FAILED and "not gzip-compressed" in report["sub-broken"]["reason"]
+    assert report["sub-empty"]["status"] == FAILED and "lesion" in report["sub-empty"]["reason"]
+    assert "failed sub-broken" in done.stderr and "2 failed" in done.stderr
+    _assert_case(_lesions(out, "casea", None), "twin")
+    summary = json.loads((out / "batch_report.json").read_text(encoding="utf-8"))
+    assert (summary["done"], summary["failed"], summary["cluster"]["workers"]) == (2, 2, 2)
+
+
+def test_a_csv_manifest_with_parts_or_study_folders(tmp_path):
+    cases = tmp_path / "data"
+    for case in ("twin", "solitary"):
+        shutil.copytree(SAMPLE / case, cases / case, ignore=shutil.ignore_patterns("dicom"))
+    manifest = cases / "cohort.csv"
+    manifest.write_text(
+        "participant_id,session_id,study,lesions,image,edema,cord,levels\n"
+        "sub-P1,ses-pre,twin,,,,,\n"
+        "P1,post,,solitary/lesion.nii.gz,solitary/t1c.nii.gz,solitary/edema.nii.gz,solitary/cord.nii.gz,"
+        "solitary/landmarks.csv\n", encoding="utf-8")
+    out = tmp_path / "out"
+    done = _run(manifest, out, "--workers", "0", "--session-label", "post")
+    assert done.returncode == 0, done.stderr
+    assert set(_report(out)) == {"sub-P1/ses-post"}
+    _assert_case(_lesions(out, "P1", "post"), "solitary")
+    assert _run(manifest, out, "--workers", "0").returncode == 0
+    _assert_case(_lesions(out, "P1", "pre"), "twin")
+    assert _report(out)["sub-P1/ses-post"]["status"] == SKIPPED
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("subject_name,lesions\nx,a.nii.gz\n", "unknown columns subject_name"),
+    ("participant_id,image\n01,a.nii.gz\n", "no study or lesions column"),
+    ("participant_id,lesions\n01,a.nii.gz\n01,b.nii.gz\n", "two studies the same name sub-01"),
+    ("participant_id,lesions\n,a.nii.gz\n", "row 2 has no participant_id"),
+    ("participant_id,lesions\n", "lists no study"),
+])
+def test_a_bad_manifest_is_refused_before_anything_runs(tmp_path, text, message):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(text, encoding="utf-8")
+    done = _run(manifest, tmp_path / "out", "--workers", "0")
+    assert done.returncode == 2 and message in " ".join(done.stderr.split())
+    assert str(manifest) in " ".join(done.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_labels_choose_subjects_and_sessions(tmp_path):
+    root = _bids(tmp_path / "bids")
+    jobs, left = find_jobs(root, participants=["sub-01"], sessions=["02"])
+    assert [j.name for j in jobs] == ["sub-01/ses-02"] and left == []
+    jobs, left = find_jobs(root, participants=["03"])
+    assert jobs == [] and left[0][0] == "sub-03"
+    with pytest.raises(InputError, match="has no subject 09"):
+        find_jobs(root, participants=["09"])
+
+
+def test_outputs_inside_an_input_or_another_dataset_are_refused(tmp_path):
+    studies = tmp_path / "studies"
+    shutil.copytree(SAMPLE / "twin", studies / "twin", ignore=shutil.ignore_patterns("dicom"))
+    inside = _run(studies, studies / "out", "--workers", "0")
+    assert inside.returncode == 2 and "read as a study next time" in inside.stderr
+    other = tmp_path / "fmriprep"
+    other.mkdir()
+    (other / "dataset_description.json").write_text('{"Name": "x", "GeneratedBy": [{"Name": "fMRIPrep"}]}')
+    taken = _run(studies, other, "--workers", "0")
+    assert taken.returncode == 2 and "holds another dataset" in taken.stderr
+    assert sorted(p.name for p in other.iterdir()) == ["dataset_description.json"]
