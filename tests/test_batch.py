@@ -124,7 +124,22 @@ def test_bids_dataset_on_a_local_dask_cluster(tmp_path):
     page = json.loads((folder / "sub-01_ses-01_desc-lesions_report.json").read_text(encoding="utf-8"))
     assert len(page["lesions"]) == 2
 
-    _assert_bids_valid(out)
+    # The group level, from the dataset the participant level wrote: one row per lesion and edema region.
+    group = _run(root, out, "group")
+    assert group.returncode == 0, group.stderr
+    cohort = bids.read_tsv(out / "group" / "cohort_measurements.tsv")
+    lesions = [r for r in cohort if r["kind"] == "lesion"]
+    assert [(r["participant_id"], r["session_id"], r["multiplicity"]) for r in lesions] == [
+        ("sub-01", "ses-01", "adjacent pair"), ("sub-01", "ses-01", "adjacent pair"),
+        ("sub-01", "ses-02", "solitary"), ("sub-02", "", "adjacent pair"), ("sub-02", "", "adjacent pair")]
+    summary = json.loads((out / "group" / "cohort_summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"] == {"participants": 2, "sessions": 3, "sessions_with_lesions": 3, "lesions": 5,
+                                 "edema_regions": 3}
+    # Twin lesions at C5 and C6 twice, the solitary one across C5-C6 (truth.json of each phantom).
+    assert summary["lesions_per_level"] == {"C5": 3, "C6": 3}
+    assert summary["multiplicity_by_session"] == {"solitary": 1, "adjacent pair": 2, "multiple": 0, "none": 0}
+    assert "cohort.html" in group.stderr
+    _assert_bids_valid(out)      # with the group folder in it
 
 
 def _assert_bids_valid(out: Path) -> None:

@@ -34,7 +34,8 @@ EDEMA_DSEG = "desc-edema_dseg"
 #: Files of the dataset that BIDS has no rule for (a tabular derivative, a report, a provenance
 #: record, the batch's own report and the group folder): listed in its ``.bidsignore``.
 BATCH_REPORT = "batch_report"
-BIDS_IGNORE = (f"*_{MEASUREMENTS}.*", f"*_{REPORT}.*", f"*_{PROVENANCE}.json", f"{BATCH_REPORT}.*", "group/")
+#: ("group", not "group/": the BIDS validator 2.x/3.x does not match a folder by its trailing slash.)
+BIDS_IGNORE = (f"*_{MEASUREMENTS}.*", f"*_{REPORT}.*", f"*_{PROVENANCE}.json", f"{BATCH_REPORT}.*", "group")
 
 
 def prefix(subject: str, session: str | None) -> str:
