@@ -10,6 +10,7 @@ re-run resumes after them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -62,14 +63,17 @@ def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool =
     import dask
     from distributed import Client, LocalCluster, as_completed
 
-    # A study that kills its worker (memory) is reported, not sent to kill another one.
+    # A study that kills its worker (memory) is reported, not sent to kill another one. Local
+    # workers ignore Ctrl-C (lesionview.batch.worker): this process stops them.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.worker.daemon": False, "logging.distributed": "error"}):
+                          "distributed.worker.daemon": False, "logging.distributed": "error",
+                          "distributed.worker.preload": ["lesionview.batch.worker"]}):
         cluster = None
         if scheduler is None:
             n = local_workers(workers)
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory,
-                                   dashboard_address=":0" if _has_dashboard() else None, silence_logs=50)
+            with _sigint_ignored():   # inherited by the worker processes until their preload runs
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory,
+                                       dashboard_address=":0" if _has_dashboard() else None, silence_logs=50)
             client = Client(cluster)
         else:
             client = _connect(scheduler)
@@ -94,6 +98,24 @@ def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool =
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored in this process meanwhile (where it can be: the main thread), so that the
+    worker processes started meanwhile inherit it (a handled signal is reset in a child; an ignored
+    one is kept, and Python then leaves it ignored). A Ctrl-C in these 1-2 s is lost."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _has_dashboard() -> bool:

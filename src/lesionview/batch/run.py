@@ -24,6 +24,9 @@ REPORT = bids.BATCH_REPORT
 #: The BIDS version the derivative layout follows.
 BIDS_VERSION = "1.10.0"
 NOT_RUN = "not run"
+#: Why a study is "not run". One that was running may have finished as the cluster stopped; its
+#: provenance record then says so, and the next run skips it.
+INTERRUPTED = "interrupted (a study running then may have finished: the next run skips it if so)"
 #: The derivative dataset's README (BIDS recommends one).
 README = """Spinal cord lesion and edema measurements made by lesionview {version} (lesionview batch).
 
@@ -102,7 +105,7 @@ def run_participants(source, out_dir, *, participants: list[str] | None = None, 
     finally:
         result.seconds = time.perf_counter() - t0
         reached = {o.name for o in result.outcomes}
-        result.outcomes += [Outcome(j.name, j.subject, j.session, NOT_RUN, reason="interrupted")
+        result.outcomes += [Outcome(j.name, j.subject, j.session, NOT_RUN, reason=INTERRUPTED)
                             for j in jobs if j.name not in reached]
         write_batch_report(out, result, settings)
     return result
