@@ -321,3 +321,32 @@ def test_ctrl_c_stops_the_cluster_cleanly_and_a_rerun_resumes(tmp_path):
     assert again.returncode == 0, again.stderr
     statuses = [r["status"] for r in _report(out).values()]
     assert statuses.count(SKIPPED) == finished and statuses.count(DONE) == n - finished
+
+
+def test_a_study_over_the_memory_limit_fails_alone(tmp_path):
+    """The local workers' memory is bounded: a study too large for it kills only its own worker,
+    is reported with the limit, and the other studies are measured."""
+    import nibabel as nib
+    import numpy as np
+
+    studies = tmp_path / "studies"
+    shutil.copytree(SAMPLE / "twin", studies / "small", ignore=shutil.ignore_patterns("dicom", "t2*"))
+    huge = studies / "huge"
+    huge.mkdir()
+    shape, affine = (640, 640, 400), np.diag([0.5, 0.5, 0.5, 1.0])   # 164 M voxels
+    lesion = np.zeros(shape, np.uint8)
+    lesion[300:310, 300:310, 100:300] = 1
+    nib.save(nib.Nifti1Image(lesion, affine), huge / "lesion.nii.gz")
+    del lesion
+    image = np.zeros(shape, np.int16)
+    image[::7] = 5
+    nib.save(nib.Nifti1Image(image, affine), huge / "t1c.nii.gz")
+    del image
+    out = tmp_path / "out"
+    done = _run(studies, out, "--workers", "1", "--memory-per-worker", "1GiB")
+    assert done.returncode == 101, done.stderr
+    report = _report(out)
+    assert report["sub-small"]["status"] == DONE
+    assert report["sub-huge"]["status"] == FAILED
+    assert "over its memory limit (1GiB)" in report["sub-huge"]["reason"]
+    assert "memory limit 1GiB each" in done.stderr

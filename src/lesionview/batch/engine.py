@@ -11,8 +11,9 @@ re-run resumes after them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -61,7 +62,7 @@ def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool =
         Told the cluster once it is up, and each outcome as it arrives (the progress bar).
     """
     import dask
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, LocalCluster
 
     # A study that kills its worker (memory) is reported, not sent to kill another one. Local
     # workers ignore Ctrl-C (lesionview.batch.worker): this process stops them.
@@ -82,22 +83,55 @@ def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool =
             if on_start is not None:
                 on_start(info)
             outcomes = []
-            futures = {client.submit(run_job, job, out_dir, settings, force, pure=False, key=f"study-{job.name}"): job
-                       for job in jobs}
-            try:
-                for future in as_completed(futures):
-                    outcome = _outcome(future, futures[future])
-                    outcomes.append(outcome)
-                    if on_outcome is not None:
-                        on_outcome(outcome)
-            except BaseException:
-                client.cancel(list(futures))
-                raise
+            for outcome in _stream(client, jobs, (out_dir, settings, force), window=_window(info),
+                                   limit=info.memory_per_worker):
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
             return outcomes
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def _stream(client, jobs: list[Job], args: tuple, *, window: int, limit: str) -> Iterator[Outcome]:
+    """Outcomes of ``jobs`` as they finish, with at most ``window`` studies on the cluster at a time.
+
+    Submitting only as many studies as there are worker threads keeps every other study off a
+    worker that dies (a worker's queued tasks die with it: dask would report them as killers too),
+    keeps the scheduler's state small for 100,000 studies, and leaves nothing to cancel but the
+    studies running at a Ctrl-C.
+    """
+    from distributed import as_completed
+
+    waiting = iter(jobs)
+    running = {}
+
+    def submit(job: Job):
+        future = client.submit(run_job, job, *args, pure=False, key=f"study-{job.name}")
+        running[future] = job
+        return future
+
+    flow = as_completed([submit(job) for job in itertools.islice(waiting, window)])
+    try:
+        for future in flow:
+            yield _outcome(future, running.pop(future), limit)
+            following = next(waiting, None)
+            if following is not None:
+                flow.add(submit(following))
+    except BaseException:
+        client.cancel(list(running))
+        raise
+
+
+def _window(info: Cluster) -> int:
+    """Studies on the cluster at a time: one per worker thread of a local cluster. A cluster given by
+    address may grow on demand (dask-jobqueue's adapt() scales on the tasks waiting), so it is shown
+    more work than it has threads: a study that kills its worker may then take a queued one with it,
+    and that one is measured by the next run (it left no provenance record)."""
+    threads = max(1, info.workers * info.threads_per_worker)
+    return threads if info.local else max(2 * threads, 64)
 
 
 @contextlib.contextmanager
@@ -151,15 +185,15 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f}GiB" if n else "unlimited"
 
 
-def _outcome(future, job: Job) -> Outcome:
+def _outcome(future, job: Job, limit: str) -> Outcome:
     """The job's outcome, or a failed one when its worker died (memory limit, a crash in C code)."""
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError, a lost connection
         why = str(exc) or type(exc).__name__
         if type(exc).__name__ == "KilledWorker":
-            why = ("its worker died (over its memory limit, or a crash in compiled code); give the workers more "
-                   "memory (--memory-per-worker) or run the study alone with lesionview measure")
+            why = (f"its worker died: over its memory limit ({limit}), or a crash in compiled code. Give the "
+                   "workers more memory (--memory-per-worker), or measure the study alone with lesionview measure")
         return Outcome(job.name, job.subject, job.session, FAILED, reason=why)
 
 
