@@ -18,13 +18,15 @@ cord with a 50 mm radius of curvature is below 1e-5 relative.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import interpolate
-from scipy.spatial import cKDTree
 
 from .errors import InputError
 from .geometry import Geometry
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 #: Unit LPS vector towards the patient's head.
 
@@ -62,6 +64,9 @@ class Centerline:
             raise ValueError("centerline has repeated consecutive points")
         pts.flags.writeable = False
         object.__setattr__(self, "points", pts)
+        # Imported here: scipy.spatial costs ~0.1 s, which `lesionview --help` and `info` need not pay.
+        from scipy.spatial import cKDTree
+
         object.__setattr__(self, "_tree", cKDTree(pts))
 
     # ------------------------------------------------------------------ properties
@@ -192,6 +197,9 @@ def _smooth_curve(pts: np.ndarray, weights, *, spacing_mm: float, smoothing_mm: 
     if n == 2:
         dense = pts
     else:
+        # Imported here: scipy.interpolate costs ~0.4 s (it brings scipy.optimize and scipy.special).
+        from scipy import interpolate
+
         k = min(3, n - 1)
         w = np.ones(n) if weights is None else np.sqrt(weights / np.mean(weights))
         # splprep's s bounds sum((w * residual)^2); allow smoothing_mm RMS per point.

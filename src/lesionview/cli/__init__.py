@@ -4,6 +4,12 @@
 handles Ctrl-C before importing anything heavy (typer, rich, numpy, nibabel take seconds), so an
 interrupt prints one line and never a traceback, and it is the last resort for a bug: one line
 and exit 70, the traceback only under ``LESIONVIEW_DEBUG=1``. The typer ``app`` is built on first use.
+
+Fast start: every call and every batch worker pays for what is imported before the command runs.
+A command module imports at module level only the standard library, typer and rich, and light
+lesionview modules (:mod:`lesionview.defaults` holds the defaults the options show); the work
+(numpy, scipy, nibabel, pydicom...) is imported inside the command function, for the input at
+hand. ``tests/test_import_cost.py`` keeps it so; ``benchmarks/bench_start.py`` times it.
 """
 
 from __future__ import annotations

@@ -2,27 +2,27 @@
 they load and measure (:meth:`lesionview.study.Study.from_paths`), and how they print the result
 and the report set written.
 
-Neither command imports the other: both import this module.
+Neither command imports the other: both import this module. It is imported to build the command
+line (``lesionview --help``), so what measures and prints is imported in the functions that use it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from ..defaults import TWIN_GAP_MM
 from ..errors import InputError, shown_path
-from ..levels.segments import segments_cell, segments_header
-from ..measure import StudyMeasurements
-from ..measure.multiplicity import TWIN_GAP_MM
-from ..measure.summary import possibly_extensive
-from ..report.build import ReportResult
-from ..report.cells import length_cell, levels_cell, levels_sentence, plus_minus
-from ..study import Study
 from ._common import EXIT_PARTIAL, console, err_console
+
+if TYPE_CHECKING:
+    from ..measure import StudyMeasurements
+    from ..report.build import ReportResult
+    from ..study import Study
 
 
 class LevelsKind(StrEnum):
@@ -72,6 +72,8 @@ def measure_study(lesions: Path, *, image: Path | None = None, edema: Path | Non
         raise InputError(f"--connectivity must be 6, 18 or 26, not {connectivity}.")
     if mask_kind not in ("auto", "binary", "labels"):
         raise InputError(f"--mask-kind must be auto, binary or labels, not {mask_kind!r}.")
+    from ..study import Study
+
     study = Study.from_paths(lesions, image=image, edema=edema, cord=cord, centerline=centerline, levels=levels,
                              levels_kind=levels_kind.value if isinstance(levels_kind, LevelsKind) else levels_kind,
                              resample=resample, segments=segments, lesion_segment=lesion_segment,
@@ -117,6 +119,12 @@ def print_result(result: StudyMeasurements) -> None:
     reaching C6)"): :mod:`lesionview.report.cells`, as napari's table. Each level column names its
     kind: "vertebral levels" and "cord segments (est.)" ("cord segments" from a segment label image).
     """
+    from rich.table import Table
+
+    from ..levels.segments import segments_cell, segments_header
+    from ..measure.summary import possibly_extensive
+    from ..report.cells import length_cell, levels_cell, plus_minus
+
     enhancing = result.parameters.image_role == "T1+C"
     table = Table(title="Enhancing lesions" if enhancing else "Lesions", title_justify="left", caption=_levels_caption(result.lesions),
                   caption_justify="left")
@@ -151,6 +159,8 @@ def print_result(result: StudyMeasurements) -> None:
 
 def _levels_caption(regions) -> str | None:
     """What "C5 (C6?)" means, under a table that shows one: its first such row spelt out."""
+    from ..report.cells import levels_cell, levels_sentence
+
     for r in regions:
         cell = levels_cell(r)
         if r.levels is not None and cell != r.levels.label:

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import InputError, shown_path
-from ..io import is_nifti, read_nifti
+from ..io.lean_imports import absent
+from ..io.nifti_names import is_nifti
 from ._common import console, user_errors
 
 
@@ -81,10 +81,18 @@ def _text(value):
 def _describe(path: Path, *, quiet: bool) -> tuple[list[dict], list[dict], list[str]]:
     if not path.exists():
         raise InputError("does not exist.", path=path, hint="Check the path.")
+    # Imported for the kind of input at hand, without what a listing never uses (see absent()):
+    # nibabel without pydicom for NIfTI, pydicom without requests for DICOM.
     if path.is_file() and is_nifti(path):
+        with absent("pydicom"):
+            from ..io.nifti import read_nifti
+
         vol = read_nifti(path, first_volume_of_4d=True)
         return [_row(vol.info, vol.geometry, vol.slice_axis, vol.problems)], [], []
-    from ..io.dicom import scan
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with absent("requests"):
+        from ..io.dicom import scan
 
     with Progress(TextColumn("reading headers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=quiet) as bar:

@@ -14,9 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ..io.atomic import check_writable_folder
-from ..measure.multiplicity import TWIN_GAP_MM
-from ..report.build import report_targets, write_report
+from ..defaults import TWIN_GAP_MM
 from ._common import user_errors
 from ._shared import (
     EXISTING,
@@ -66,6 +64,9 @@ def measure_command(
                                             "none of an earlier run is left beside the new pair).")] = False,
 ) -> None:
     """Measure every lesion (volume, diameters, levels, occupancy...) and edema region of a study."""
+    from ..io.atomic import check_writable_folder
+    from ..report.build import report_targets, write_report
+
     with user_errors():
         inputs = [p for p in (lesions, image, edema, cord, centerline, levels, segments) if p]
         if out is not None:  # refused now, before the slow loading

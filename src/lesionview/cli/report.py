@@ -15,17 +15,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..defaults import REPORT_FORMATS, TWIN_GAP_MM
 from ..errors import shown_path
-from ..io.atomic import check_writable_folder
-from ..measure.multiplicity import TWIN_GAP_MM
-from ..report.build import (
-    DICOM_FORMATS,
-    FILENAMES,
-    FORMATS,
-    available_formats,
-    parse_formats,
-    report_targets,
-)
 from ._common import err_console, user_errors
 from ._shared import (
     EXISTING,
@@ -56,7 +47,7 @@ def report_command(
     levels_kind: Annotated[LevelsKind, typer.Option(help="How to read --levels.")] = LevelsKind.auto,
     segments: Annotated[Path | None, SPINAL_LEVELS_OPTION] = None,
     format: Annotated[str | None, typer.Option(
-        "--format", "-f", help=f"Comma-separated formats among {','.join(FORMATS)} (default: every format "
+        "--format", "-f", help=f"Comma-separated formats among {','.join(REPORT_FORMATS)} (default: every format "
         "the inputs allow; seg and sr need a DICOM --image).")] = None,
     identified: Annotated[bool, typer.Option(help="Include patient name, ID and birth date (default: "
                                              "de-identified).")] = False,
@@ -74,6 +65,9 @@ def report_command(
                                             "none of an earlier run is left beside the new set.")] = False,
 ) -> None:
     """Write the report of a study: JSON, CSV, HTML and PDF (key images), DICOM SEG and SR."""
+    from ..io.atomic import check_writable_folder
+    from ..report.build import DICOM_FORMATS, available_formats, parse_formats, report_targets
+
     with user_errors():
         inputs = [p for p in (lesions, image, edema, cord, centerline, levels, segments) if p]
         # Refuse a bad --format or a taken output folder before the (slow) loading.
@@ -101,4 +95,4 @@ def report_command(
     show_outcome(done)
 
 
-__all__ = ["FILENAMES", "report_command"]
+__all__ = ["report_command"]

@@ -2,18 +2,27 @@
 
 ``load(path)`` returns every image series found; ``load_volume(path)`` the one you ask for. A
 DICOM SEG file is a mask (:mod:`lesionview.io.seg`), never an image series.
+
+The NIfTI names are imported on first use (lazy_loader): nibabel costs ~0.25 s to import, and
+reading a DICOM folder, which imports this package, needs none of it.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..volume import Volume
-from .nifti import is_nifti, read_nifti, write_nifti
+import lazy_loader
+
+from .nifti_names import is_nifti
 from .paths import input_path, path_problem
 
+if TYPE_CHECKING:
+    from ..volume import Volume
+
 __all__ = ["input_path", "is_nifti", "load", "load_volume", "path_problem", "read_nifti", "write_nifti"]
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={"nifti": ["read_nifti", "write_nifti"]})[0]
 
 
 def load(path: str | os.PathLike, *, first_volume_of_4d: bool = False, progress=None) -> list[Volume]:
@@ -24,6 +33,8 @@ def load(path: str | os.PathLike, *, first_volume_of_4d: bool = False, progress=
     """
     path = input_path(path)
     if path.is_file() and is_nifti(path):
+        from .nifti import read_nifti
+
         return [read_nifti(path, first_volume_of_4d=first_volume_of_4d)]
     if _seg_file(path):
         return [load_volume(path)]
@@ -40,6 +51,8 @@ def load_volume(path: str | os.PathLike, *, series: str | int | None = None,
     and puts them on the image's grid."""
     path = input_path(path)
     if path.is_file() and is_nifti(path):
+        from .nifti import read_nifti
+
         return read_nifti(path, first_volume_of_4d=first_volume_of_4d)
     seg = _seg_file(path)
     if seg:

@@ -43,20 +43,15 @@ from .nifti_header import (
     layout_of,
     size_text,
 )
+from .nifti_names import NIFTI_SUFFIXES, is_nifti  # noqa: F401 - is_nifti is still imported from here
 from .paths import input_path, open_regular
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: A straightened (orthogonalised) affine may move a corner voxel this far before we say so (mm).
 SHEAR_TOLERANCE_MM = 0.1
 _GZIP_MAGIC = b"\x1f\x8b"
 _HEADER_READ = 544  # the larger (NIfTI-2) header and its 4-byte extension flag
 _DO_NOT_USE = "Do not use this copy: re-export it from the source data, or re-download it."
-
-
-def is_nifti(path: str | os.PathLike) -> bool:
-    name = str(path).lower()
-    return name.endswith(NIFTI_SUFFIXES)
 
 
 def read_nifti(path: str | os.PathLike, *, first_volume_of_4d: bool = False) -> Volume:

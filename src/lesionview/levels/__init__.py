@@ -4,12 +4,17 @@ See :mod:`lesionview.levels.model` for how a point gets its level and
 :mod:`lesionview.levels.sources` for every input convention and where it is documented
 (landmark files: :mod:`lesionview.levels.landmark_files`).
 Levels here are vertebral levels, not spinal cord segments.
+
+The names below are imported on first use (lazy_loader, as scikit-image does): the level model
+needs scipy, and ``lesionview --help`` or ``lesionview info`` must not pay for it when they only
+need :mod:`lesionview.levels.names` or :mod:`lesionview.levels.segments`.
 """
 
-from .detect import detect_kind, read_levels
-from .landmark_files import read_landmarks, write_landmarks
-from .model import LabelledCord, Landmark, LevelModel
-from .names import ACCEPTED_FORMS, LEVEL_NAMES, disc_name, index_of, name_of, span_label
+import lazy_loader
 
-__all__ = ["ACCEPTED_FORMS", "LEVEL_NAMES", "LabelledCord", "Landmark", "LevelModel", "detect_kind", "disc_name",
-           "index_of", "name_of", "read_landmarks", "read_levels", "span_label", "write_landmarks"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "detect": ["detect_kind", "read_levels"],
+    "landmark_files": ["read_landmarks", "write_landmarks"],
+    "model": ["LabelledCord", "Landmark", "LevelModel"],
+    "names": ["ACCEPTED_FORMS", "LEVEL_NAMES", "disc_name", "index_of", "name_of", "span_label"],
+})

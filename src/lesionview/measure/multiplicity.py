@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from itertools import combinations
 
+from ..defaults import TWIN_GAP_MM
 from .models import LesionPair, Multiplicity, MultiplicityClass
-
-#: Default largest edge-to-edge gap (mm) for two lesions to count as an adjacent pair: about half
-#: a cervical vertebral height, so lesions in neighbouring levels with cord between them that is
-#: still within one edema region qualify, and two lesions a vertebra apart do not.
-TWIN_GAP_MM = 10.0
 
 
 def level_distance(a: set[int], b: set[int]) -> int | None:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..defaults import REPORT_FORMATS as FORMATS
 from ..errors import InputError, LesionviewError, OutputError, shown_path
 from ..measure.models import StudyMeasurements
 from ..volume import Volume
@@ -39,8 +40,6 @@ class ReportError(InputError):
     """A report format cannot be made from these inputs or on this machine (what, and what to do)."""
 
 
-#: Every format, in the order they are written (the SR references the SEG; the PDF prints the HTML).
-FORMATS = ("json", "csv", "seg", "sr", "html", "pdf")
 #: Formats that annotate the source DICOM images and cannot exist without them.
 DICOM_FORMATS = ("seg", "sr")
 FILENAMES = {
