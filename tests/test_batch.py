@@ -90,7 +90,7 @@ def test_bids_dataset_on_a_local_dask_cluster(tmp_path):
     out = root / "derivatives" / "lesionview"          # where a BIDS App writes
     done = _run(root, out, "participant", "--workers", "2")
     assert done.returncode == 0, done.stderr
-    assert "dask local cluster: 2 workers x 1 thread, memory limit 4GiB each" in done.stderr
+    assert "dask local cluster: 2 workers x 1 thread, memory limit 4.00 GiB each" in done.stderr
     report = _report(out)
     assert {k: r["status"] for k, r in report.items()} == {
         "sub-01/ses-01": DONE, "sub-01/ses-02": DONE, "sub-02": DONE, "sub-03": "left out"}
@@ -281,7 +281,7 @@ def test_outputs_inside_an_input_or_another_dataset_are_refused(tmp_path):
     other.mkdir()
     (other / "dataset_description.json").write_text('{"Name": "x", "GeneratedBy": [{"Name": "fMRIPrep"}]}')
     taken = _run(studies, other, "--workers", "0")
-    assert taken.returncode == 2 and "holds another dataset" in taken.stderr
+    assert taken.returncode == 2 and "holds other files" in taken.stderr
     assert sorted(p.name for p in other.iterdir()) == ["dataset_description.json"]
 
 
@@ -348,5 +348,201 @@ def test_a_study_over_the_memory_limit_fails_alone(tmp_path):
     report = _report(out)
     assert report["sub-small"]["status"] == DONE
     assert report["sub-huge"]["status"] == FAILED
-    assert "over its memory limit (1GiB)" in report["sub-huge"]["reason"]
-    assert "memory limit 1GiB each" in done.stderr
+    assert "over its memory limit (1.00 GiB)" in report["sub-huge"]["reason"]
+    assert "memory limit 1.00 GiB each" in done.stderr
+
+
+# ----------------------------------------------------------------------------- what makes a study current
+def _twin_copy(folder: Path) -> Path:
+    shutil.copytree(SAMPLE / "twin", folder, ignore=shutil.ignore_patterns("dicom", "t2*", "truth*"))
+    return folder
+
+
+def test_a_study_json_is_current_only_while_the_files_it_names_are(tmp_path):
+    data = _twin_copy(tmp_path / "data")
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "p1.json").write_text(json.dumps({"lesions": "../data/lesion.nii.gz", "image": "../data/t1c.nii.gz",
+                                                 "levels": "../data/landmarks.csv"}), encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_participants(studies, out, settings=SETTINGS, workers=0).counts == {DONE: 1}
+    assert len(_lesions(out, "p1", None)) == 2
+    shutil.copy(SAMPLE / "solitary" / "lesion.nii.gz", data / "lesion.nii.gz")     # only the named file changes
+    assert run_participants(studies, out, settings=SETTINGS, workers=0).counts == {DONE: 1}
+    assert len(_lesions(out, "p1", None)) == 1
+
+
+def test_a_manifest_row_is_current_only_while_its_options_and_parts_are(tmp_path):
+    _twin_copy(tmp_path / "twin")
+    manifest = tmp_path / "m.csv"
+
+    def write(edema_column: str, kind: str) -> None:
+        manifest.write_text(f"participant_id,lesions,{edema_column},levels,levels_kind\n"
+                            f"01,twin/lesion.nii.gz,twin/edema.nii.gz,twin/landmarks.csv,{kind}\n", encoding="utf-8")
+
+    out = tmp_path / "out"
+    write("edema", "auto")
+    assert run_participants(manifest, out, settings=SETTINGS, workers=0).counts == {DONE: 1}
+    assert run_participants(manifest, out, settings=SETTINGS, workers=0).counts == {SKIPPED: 1}
+    write("edema", "landmarks")                       # the same files, another option
+    assert run_participants(manifest, out, settings=SETTINGS, workers=0).counts == {DONE: 1}
+    write("cord", "landmarks")                        # the same file in another part
+    assert run_participants(manifest, out, settings=SETTINGS, workers=0).counts == {DONE: 1}
+    folder = bids.session_folder(out, "01", None)
+    assert not [r for r in bids.read_tsv(folder / f"sub-01_{bids.MEASUREMENTS}.tsv") if r["kind"] == "edema"]
+
+
+def test_a_failed_rerun_leaves_no_old_outputs_for_the_group_to_read(tmp_path):
+    studies = tmp_path / "studies"
+    a, b = _twin_copy(studies / "a"), _twin_copy(studies / "b")
+    out = tmp_path / "out"
+    assert run_participants(studies, out, settings=SETTINGS, workers=0).counts == {DONE: 2}
+    assert (bids.session_folder(out, "b", None) / "sub-b_desc-edema_dseg.nii.gz").is_file()
+    (a / "lesion.nii.gz").write_bytes(b"broken")
+    (b / "edema.nii.gz").unlink()                   # b now has no edema: its old edema labels must go
+    again = run_participants(studies, out, settings=SETTINGS, workers=0)
+    assert {o.name: o.status for o in again.outcomes} == {"sub-a": FAILED, "sub-b": DONE}
+    assert list(bids.session_folder(out, "a", None).iterdir()) == []
+    assert not list(bids.session_folder(out, "b", None).glob("*edema_dseg*"))
+    from lesionview.batch.group import write_group
+
+    assert write_group(out).participants == 1
+
+
+def test_an_edema_mask_stored_in_another_axis_order_gets_its_label_image(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    study = _twin_copy(tmp_path / "studies" / "p")
+    edema = nib.load(study / "edema.nii.gz")
+    flipped = nib.as_closest_canonical(edema)            # the same voxels, stored RAS
+    assert not np.allclose(flipped.affine, edema.affine)
+    nib.save(flipped, study / "edema.nii.gz")
+    out = tmp_path / "out"
+    assert run_participants(tmp_path / "studies", out, settings=SETTINGS, workers=0).counts == {DONE: 1}
+    folder = bids.session_folder(out, "p", None)
+    rows = [r for r in bids.read_tsv(folder / f"sub-p_{bids.MEASUREMENTS}.tsv") if r["kind"] == "edema"]
+    labels = np.asarray(nib.load(folder / "sub-p_desc-edema_dseg.nii.gz").dataobj)
+    assert [int((labels == int(r["id"])).sum()) for r in rows] == [int(r["voxel_count"]) for r in rows]
+
+
+def test_one_ambiguous_bids_session_fails_alone(tmp_path):
+    root = _bids(tmp_path / "bids")
+    labels = root / "derivatives/labels/sub-02/anat"
+    shutil.copy(labels / "sub-02_ce-gadolinium_T1w_label-lesion_seg.nii.gz", labels / "sub-02_T2w_label-lesion_seg.nii.gz")
+    result = run_participants(root, tmp_path / "out", settings=SETTINGS, workers=0)
+    outcomes = {o.name: o for o in result.outcomes}
+    assert outcomes["sub-02"].status == FAILED and "2 lesion mask" in outcomes["sub-02"].reason
+    assert outcomes["sub-01/ses-01"].status == DONE and outcomes["sub-01/ses-02"].status == DONE
+
+
+def test_a_study_label_three_ways_and_blank_manifest_rows(tmp_path):
+    studies = tmp_path / "studies"
+    _twin_copy(studies / "sub-01")
+    _twin_copy(studies / "patient_02")
+    jobs, _ = find_jobs(studies, participants=["patient_02"])
+    assert [j.name for j in jobs] == ["sub-patient02"]
+    assert sorted(j.name for j in find_jobs(studies)[0]) == ["sub-01", "sub-patient02"]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("participant_id,study\nsub-01,studies/sub-01\n,\n,,\n", encoding="utf-8")
+    assert [j.name for j in find_jobs(manifest)[0]] == ["sub-01"]
+
+
+def test_manifest_booleans_and_lists_are_parsed_or_refused(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("participant_id,lesions,resample,lesion_segment\n01,l.nii.gz,false,1; 3\n02,l.nii.gz,yes,\n",
+                        encoding="utf-8")
+    jobs = find_jobs(manifest)[0]
+    assert [j.spec.get("resample") for j in jobs] == [False, True] and jobs[0].spec["lesion_segment"] == ["1", "3"]
+    manifest.write_text("participant_id,lesions,resample\n01,l.nii.gz,maybe\n", encoding="utf-8")
+    done = _run(manifest, tmp_path / "out", "--workers", "0")
+    assert done.returncode == 2 and "row 2: resample is 'maybe', not true or false" in done.stderr
+
+
+def test_a_fifo_in_a_manifest_fails_its_study_without_hanging(tmp_path):
+    import os
+
+    _twin_copy(tmp_path / "twin")
+    os.mkfifo(tmp_path / "fifo.nii.gz")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("participant_id,lesions\n01,fifo.nii.gz\n02,twin/lesion.nii.gz\n", encoding="utf-8")
+    result = run_participants(manifest, tmp_path / "out", settings=SETTINGS, workers=0)
+    outcomes = {o.name: o for o in result.outcomes}
+    assert outcomes["sub-01"].status == FAILED and "FIFO" in outcomes["sub-01"].reason
+    assert outcomes["sub-02"].status == DONE
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("--memory-per-worker", "lots"), "--memory-per-worker 'lots' is not an amount of memory"),
+    (("--session-label", "99"), "has no session 99"),
+    (("--workers", "-1"), "--workers is -1"),
+])
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, args, said):
+    root = _bids(tmp_path / "bids")
+    out = tmp_path / "out"
+    done = _run(root, out, *args)
+    assert done.returncode == 2 and said in done.stderr
+    assert not out.exists()
+
+
+def test_output_folders_that_would_mix_with_other_files_are_refused(tmp_path):
+    root = _bids(tmp_path / "bids")
+    notes = tmp_path / "project"
+    notes.mkdir()
+    (notes / "README").write_text("My project notes", encoding="utf-8")
+    done = _run(root, notes, "--workers", "0")
+    assert done.returncode == 2 and "holds other files" in done.stderr
+    assert (notes / "README").read_text(encoding="utf-8") == "My project notes"
+    holds = _run(root, root / "derivatives", "--workers", "0")      # it holds derivatives/labels
+    assert holds.returncode == 2 and "holds the input" in holds.stderr
+    # A flat manifest's files protect only themselves: an output folder beside them is fine.
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(SAMPLE / "twin" / "lesion.nii.gz", flat / "p1_lesion.nii.gz")
+    (flat / "m.csv").write_text("participant_id,lesions\n01,p1_lesion.nii.gz\n", encoding="utf-8")
+    assert _run(flat / "m.csv", flat / "derivatives" / "lesionview", "--workers", "0").returncode == 0
+
+
+def test_one_study_given_as_the_folder_of_studies_is_refused(tmp_path):
+    study = _twin_copy(tmp_path / "p1")
+    with pytest.raises(InputError, match="is one study"):
+        find_jobs(study)
+
+
+def test_label_values_beyond_16_bits_keep_their_ids(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    study = _twin_copy(tmp_path / "studies" / "p")
+    lesion = nib.load(study / "lesion.nii.gz")
+    from scipy import ndimage
+
+    parts, n = ndimage.label(np.asarray(lesion.dataobj) > 0, np.ones((3, 3, 3)))
+    assert n == 2
+    labels = np.where(parts == 1, 70000, np.where(parts == 2, 3, 0)).astype(np.int32)   # a label mask
+    nib.save(nib.Nifti1Image(labels, lesion.affine), study / "lesion.nii.gz")
+    out = tmp_path / "out"
+    run_participants(tmp_path / "studies", out, settings=SETTINGS, workers=0)
+    folder = bids.session_folder(out, "p", None)
+    ids = [int(r["id"]) for r in bids.read_tsv(folder / f"sub-p_{bids.MEASUREMENTS}.tsv") if r["kind"] == "lesion"]
+    values = set(np.unique(np.asarray(nib.load(folder / "sub-p_desc-lesion_dseg.nii.gz").dataobj))) - {0}
+    assert values == set(ids) == {3, 70000}
+
+
+def test_two_batches_with_relative_paths_share_a_running_cluster(tmp_path):
+    """--scheduler: the workers run elsewhere (another working folder), and another batch may use
+    the same cluster at the same time with the same subject names."""
+    from distributed import LocalCluster
+
+    _bids(tmp_path / "bids")
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        runs = [subprocess.Popen([str(LESIONVIEW), "batch", "bids", out, "--scheduler", cluster.scheduler_address],
+                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for out in ("out_a", "out_b")]
+        for run in runs:
+            _, err = run.communicate(timeout=300)
+            assert run.returncode == 0, err
+            assert f"dask cluster at {cluster.scheduler_address}: 1 workers x 2 thread" in err
+    for out in ("out_a", "out_b"):
+        _assert_case(_lesions(tmp_path / out, "01", "01"), "twin")
+        _assert_case(_lesions(tmp_path / out, "01", "02"), "solitary")

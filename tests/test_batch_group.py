@@ -74,9 +74,16 @@ def cohort(tmp_path_factory) -> Path:
         result = _measure(capsules, edema_z)
         assert [les.levels.label for les in result.lesions] == levels   # the phantom is what it says
         assert [ed.levels.label for ed in result.edema] == ([edema_levels] if edema_levels else [])
-        derivatives.write_tsv(derivatives.measurement_rows(result), derivatives.columns(),
-                              _table_path(out, participant, session))
+        table = derivatives.write_tsv(derivatives.measurement_rows(result), derivatives.columns(),
+                                      _table_path(out, participant, session))
+        _vouch(table)
     return out
+
+
+def _vouch(table: Path) -> None:
+    """The provenance record the participant level writes last, beside a finished session's table."""
+    record = table.name.replace(derivatives.MEASUREMENTS + ".tsv", derivatives.PROVENANCE + ".json")
+    derivatives.write_json({"study": table.name}, table.with_name(record))
 
 
 @pytest.fixture(scope="module")
@@ -238,6 +245,7 @@ def test_page_shows_the_first_200_rows_and_says_so(tmp_path, cohort):
         target = _table_path(out, f"{k:03d}", "01")
         target.parent.mkdir(parents=True)
         shutil.copy(source, target.with_name(target.name))
+        _vouch(target)
     result = write_group(out)
     page = _parse(result.page.read_text(encoding="utf-8"))
     assert len(page.tables["cohort"]) == 1 + 200
@@ -250,6 +258,7 @@ def test_a_cohort_without_lesions_still_gets_its_summary_and_plots(tmp_path, coh
     target = _table_path(out, "02", None)
     target.parent.mkdir(parents=True)
     shutil.copy(_table_path(cohort, "02", None), target)
+    _vouch(target)
     result = write_group(out)
     summary = json.loads(result.summary.read_text())
     assert summary["counts"]["lesions"] == 0 and summary["multiplicity_by_session"]["none"] == 1
@@ -303,5 +312,18 @@ def test_a_table_in_another_subjects_folder_is_refused(tmp_path, cohort):
     stray = derivatives.session_folder(out, "01", None) / _table_path(out, "02", None).name
     stray.parent.mkdir(parents=True)
     shutil.copy(_table_path(cohort, "02", None), stray)
+    _vouch(stray)
     with pytest.raises(InputError, match="named for sub-02 but lies in"):
         write_group(out)
+
+
+def test_a_table_without_its_provenance_record_is_left_out(tmp_path, cohort, group):
+    """A table without its record (its session's run did not finish) is not read into the cohort."""
+    out = tmp_path / "out"
+    shutil.copytree(cohort, out, ignore=shutil.ignore_patterns(GROUP))
+    stray = _table_path(out, "09", None)
+    stray.parent.mkdir(parents=True)
+    shutil.copy(_table_path(cohort, "01", "01"), stray)
+    result = write_group(out)
+    assert "sub-09" not in set(pd.read_csv(result.table, sep="\t")["participant_id"])
+    assert (result.participants, result.lesions) == (group.participants, group.lesions)

@@ -13,3 +13,7 @@ TWIN_GAP_MM = 10.0
 #: Every report format, in the order they are written (the SR references the SEG; the PDF prints the
 #: HTML): ``lesionview.report.build.FORMATS``.
 REPORT_FORMATS = ("json", "csv", "seg", "sr", "html", "pdf")
+
+#: Default memory limit of each local worker of ``lesionview batch``: enough for a 512 x 512 x 200
+#: study with its masks and report.
+BATCH_MEMORY = "4GiB"

@@ -33,6 +33,8 @@ LESION_DSEG = "desc-lesion_dseg"
 EDEMA_DSEG = "desc-edema_dseg"
 #: Files of the dataset that BIDS has no rule for (a tabular derivative, a report, a provenance
 #: record, the batch's own report and the group folder): listed in its ``.bidsignore``.
+#: Every file of a session's derivatives starts with ``<prefix>_<one of these>.``.
+SESSION_OUTPUTS = (LESION_DSEG, EDEMA_DSEG, MEASUREMENTS, REPORT)
 BATCH_REPORT = "batch_report"
 #: ("group", not "group/": the BIDS validator 2.x/3.x does not match a folder by its trailing slash.)
 BIDS_IGNORE = (f"*_{MEASUREMENTS}.*", f"*_{REPORT}.*", f"*_{PROVENANCE}.json", f"{BATCH_REPORT}.*", "group")
@@ -109,7 +111,8 @@ DICTIONARY = {
     "session_id": ("BIDS session label (ses-<label>); n/a when the subject has no sessions.", None),
     "kind": (("What the row describes: 'lesion' (one connected enhancing lesion), 'edema' (one "
              "connected T2-hyperintense region) or 'pair' (two lesions and the gap between them)."), None),
-    "id": ("Lesion or edema number in this session, 1 = most superior.", None),
+    "id": (("Lesion or edema region number in this session: for a binary lesion mask 1 = most superior; "
+           "for a lesion label mask, the label's value."), None),
     "levels": ("Vertebral levels spanned, most superior first ('C5-C6'); 'unknown' without levels.", None),
     "level_count": ("Number of vertebral levels spanned, inclusive.", None),
     "voxel_count": ("Voxels in the region.", None),

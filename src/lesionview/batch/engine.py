@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from ..defaults import BATCH_MEMORY as DEFAULT_MEMORY
 from ..errors import InputError
 from .inputs import Job
 from .task import FAILED, Outcome, Settings, run_job
-
-#: Default memory per local worker: enough for a 512 x 512 x 200 study with its masks and report.
-DEFAULT_MEMORY = "4GiB"
 
 
 @dataclass(frozen=True)
@@ -37,12 +35,28 @@ class Cluster:
 
 
 def local_workers(requested: int | None) -> int:
-    """Workers of a local cluster: ``requested``, else the cores this process may use."""
+    """Workers of a local cluster: ``requested``, else the cores this process may use (dask's count:
+    the CPU affinity and a cgroup quota, as a SLURM job or a container sets them)."""
     if requested is not None:
-        if requested < 1:
-            raise InputError(f"--workers is {requested}; it must be at least 1.", hint="Give --workers 1 or more.")
         return requested
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from dask.system import CPU_COUNT
+
+    return CPU_COUNT
+
+
+def memory_limit(text: str) -> str:
+    """``text`` ("4GiB", "500MB") checked and shown as dask shows it; a clear refusal otherwise."""
+    from dask.utils import format_bytes, parse_bytes
+
+    try:
+        size = parse_bytes(text)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--memory-per-worker {text!r} is not an amount of memory.",
+                         hint="Give it like 4GiB, 2.5GB or 800MiB.") from exc
+    if size < 2**28:
+        raise InputError(f"--memory-per-worker {text} is below 256 MiB: a worker needs that to start.",
+                         hint="Give at least 1GiB (4GiB is the default).")
+    return format_bytes(size)
 
 
 def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool = False,
@@ -107,9 +121,10 @@ def _stream(client, jobs: list[Job], args: tuple, *, window: int, limit: str) ->
 
     waiting = iter(jobs)
     running = {}
+    run = uuid.uuid4().hex[:8]    # two batches on one shared cluster must not share a task
 
     def submit(job: Job):
-        future = client.submit(run_job, job, *args, pure=False, key=f"study-{job.name}")
+        future = client.submit(run_job, job, *args, pure=False, key=f"study-{job.name}-{run}")
         running[future] = job
         return future
 
@@ -175,14 +190,16 @@ def _describe(client, cluster, memory: str) -> Cluster:
     workers = info.get("workers", {})
     threads = {w.get("nthreads", 1) for w in workers.values()} or {1}
     limits = {w.get("memory_limit", 0) for w in workers.values()}
-    shown = memory if cluster is not None else ", ".join(sorted(_gib(m) for m in limits)) or "unknown"
+    shown = memory if cluster is not None else ", ".join(sorted(_shown(m) for m in limits)) or "unknown"
     return Cluster(address=client.scheduler.address, workers=len(workers), threads_per_worker=max(threads),
                    memory_per_worker=shown, dashboard=client.dashboard_link if _has_dashboard() else None,
                    local=cluster is not None)
 
 
-def _gib(n: int) -> str:
-    return f"{n / 2**30:.1f}GiB" if n else "unlimited"
+def _shown(n: int) -> str:
+    from dask.utils import format_bytes
+
+    return format_bytes(n) if n else "unlimited"
 
 
 def _outcome(future, job: Job, limit: str) -> Outcome:

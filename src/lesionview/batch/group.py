@@ -145,7 +145,9 @@ class GroupResult:
 
 
 def find_session_tables(out_dir: str | os.PathLike) -> list[Path]:
-    """Every session's measurements table under ``out_dir``.
+    """Every session's measurements table under ``out_dir`` that its provenance record vouches for
+    (the participant level writes the record last; a table without one is of a run that did not
+    finish that session, and is left out).
 
     Raises
     ------
@@ -154,7 +156,9 @@ def find_session_tables(out_dir: str | os.PathLike) -> list[Path]:
     """
     out_dir = Path(out_dir)
     pattern = f"*_{derivatives.MEASUREMENTS}.tsv"
-    paths = sorted([*out_dir.glob(f"sub-*/anat/{pattern}"), *out_dir.glob(f"sub-*/ses-*/anat/{pattern}")])
+    found = sorted([*out_dir.glob(f"sub-*/anat/{pattern}"), *out_dir.glob(f"sub-*/ses-*/anat/{pattern}")])
+    record = f"_{derivatives.PROVENANCE}.json"
+    paths = [p for p in found if p.with_name(p.name.replace(f"_{derivatives.MEASUREMENTS}.tsv", record)).is_file()]
     if not paths:
         raise InputError(f"holds no session measurements (sub-*/[ses-*/]anat/{pattern}).", path=out_dir,
                          hint="Run the participant level first: lesionview batch INPUT OUT_DIR participant.")

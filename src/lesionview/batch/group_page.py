@@ -57,15 +57,10 @@ def _nothing(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, color="#5f6f7a", transform=ax.transAxes)
 
 
-def _png(fig) -> bytes:
-    from ..report.images import _png
-
-    return _png(fig)
-
 
 def diameter_histogram(diameters: list[float]) -> Plot:
     """Histogram of the lesions' maximum 3D diameters in 1 mm bins, the median marked."""
-    from ..report.images import LESION_COLOR
+    from ..report.images import LESION_COLOR, figure_png
 
     fig, ax = _axes("Lesion maximum 3D diameter", "max_diameter_mm (mm)", "lesions")
     if diameters:
@@ -77,13 +72,13 @@ def diameter_histogram(diameters: list[float]) -> Plot:
         ax.yaxis.get_major_locator().set_params(integer=True)
     else:
         _nothing(ax, "No lesion in the cohort")
-    return Plot("cohort_lesion_diameters.png", _png(fig), "Histogram of the lesions' maximum 3D diameters",
+    return Plot("cohort_lesion_diameters.png", figure_png(fig), "Histogram of the lesions' maximum 3D diameters",
                 f"Maximum 3D diameter of the {len(diameters)} lesions of the cohort, 1 mm bins; dashed: median.")
 
 
 def edema_extent_plot(points: list[tuple[float, int]], left_out: int) -> Plot:
     """Each edema region's extent in vertebral levels against the largest lesion inside it."""
-    from ..report.images import EDEMA_COLOR
+    from ..report.images import EDEMA_COLOR, figure_png
 
     fig, ax = _axes("Edema extent against lesion size", "largest max_diameter_mm of the lesions inside (mm)",
                     "edema extent (vertebral levels)")
@@ -98,7 +93,7 @@ def edema_extent_plot(points: list[tuple[float, int]], left_out: int) -> Plot:
     else:
         _nothing(ax, "No edema region with lesions and levels")
     note = f" {left_out} region(s) without a lesion inside or without levels are not shown." if left_out else ""
-    return Plot("cohort_edema_extent.png", _png(fig), "Scatter plot of edema extent in levels against lesion size",
+    return Plot("cohort_edema_extent.png", figure_png(fig), "Scatter plot of edema extent in levels against lesion size",
                 f"One point per edema region: its extent in vertebral levels against the largest maximum 3D "
                 f"diameter of the lesions inside it.{note}")
 
@@ -106,7 +101,7 @@ def edema_extent_plot(points: list[tuple[float, int]], left_out: int) -> Plot:
 def level_map(per_level: dict[str, int], without_levels: int) -> Plot:
     """Lesions per vertebral level along the spine, superior at the top, over the levels with
     lesions and one level either side."""
-    from ..report.images import LESION_COLOR
+    from ..report.images import LESION_COLOR, figure_png
 
     fig, ax = _axes("Lesions per vertebral level", "lesions", "vertebral level")
     if per_level:
@@ -120,7 +115,7 @@ def level_map(per_level: dict[str, int], without_levels: int) -> Plot:
     else:
         _nothing(ax, "No lesion with vertebral levels")
     note = f" {without_levels} lesion(s) without levels are not shown." if without_levels else ""
-    return Plot("cohort_lesions_per_level.png", _png(fig), "Bar chart of the number of lesions at each vertebral level",
+    return Plot("cohort_lesions_per_level.png", figure_png(fig), "Bar chart of the number of lesions at each vertebral level",
                 f"Lesions at each vertebral level, superior at the top; a lesion spanning several levels counts "
                 f"once at each.{note}")
 

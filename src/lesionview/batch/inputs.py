@@ -24,9 +24,11 @@ SESSION_COLUMNS = ("session_id", "session")
 class Job:
     """One study to measure: where it is, and the BIDS subject and session it is written as.
 
-    ``kind`` is ``"bids"`` (``root`` is the dataset), ``"study"`` (``path`` is a study folder or
-    study JSON, :func:`lesionview.study.load_study`) or ``"spec"`` (``spec`` holds
+    ``kind`` is ``"bids"`` (``path`` is the dataset; ``spec`` holds the subject and session
+    folders' own names, which the labels clean), ``"study"`` (``path`` is a study folder or study
+    JSON, :func:`lesionview.study.load_study`) or ``"spec"`` (``spec`` holds
     :meth:`lesionview.study.Study.from_paths` arguments, relative to ``path``, a manifest's folder).
+    Paths are absolute: a worker of a remote cluster has another working folder.
     """
 
     subject: str
@@ -47,21 +49,52 @@ class Job:
         from ..study import Study, load_study, study_from_spec
 
         if self.kind == "bids":
-            return Study.from_bids(self.path, self.subject, self.session)
+            return Study.from_bids(self.path, self.spec["subject"], self.spec["session"])
         if self.kind == "spec":
             return study_from_spec(self.spec, self.path, where=self.origin, what="a study row")
         return load_study(self.path)
 
     def input_files(self) -> list[Path]:
-        """The files and folders whose content the outputs depend on (hashed for resumption)."""
-        if self.kind == "bids":
-            rel = Path(f"sub-{self.subject}", *([f"ses-{self.session}"] if self.session else []), "anat")
-            return [self.path / rel, self.path / "derivatives" / "labels" / rel]
-        if self.kind == "spec":
-            from ..study import PATH_KEYS
+        """The files and folders whose content the outputs depend on (hashed for resumption): a
+        BIDS session's image and label folders, a study JSON and the files it names, a manifest
+        row's files, or a study folder (every file under it)."""
+        from ..io.study_files import bids_session
 
-            return [self.path / self.spec[k] for k in PATH_KEYS if self.spec.get(k)]
-        return [self.path]
+        if self.kind == "bids":
+            return _bids_folders(self.path, self.spec["subject"], self.spec["session"])
+        if self.kind == "spec":
+            return _spec_paths(self.spec, self.path)
+        if self.path.is_file():
+            return [self.path, *_spec_paths(_json_spec(self.path), self.path.parent)]
+        session = bids_session(self.path)
+        return _bids_folders(*session) if session else [self.path]
+
+    def fingerprint(self) -> dict:
+        """What the outputs depend on besides file content: how the study is put together (a
+        manifest row's options and which file plays which part)."""
+        return {"kind": self.kind, "spec": {k: self.spec[k] for k in sorted(self.spec)}}
+
+
+def _bids_folders(root: Path, subject: str, session: str | None) -> list[Path]:
+    rel = Path(subject, *([session] if session else []), "anat")
+    return [root / rel, root / "derivatives" / "labels" / rel]
+
+
+def _spec_paths(spec: dict, base: Path) -> list[Path]:
+    from ..study import PATH_KEYS
+
+    return [base / str(spec[k]) for k in PATH_KEYS if spec.get(k)]
+
+
+def _json_spec(path: Path) -> dict:
+    """The arguments of a study JSON (empty when unreadable: loading it says why)."""
+    import json
+
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return spec if isinstance(spec, dict) else {}
 
 
 def find_jobs(source: str | Path, *, participants: list[str] | None = None,
@@ -85,7 +118,7 @@ def find_jobs(source: str | Path, *, participants: list[str] | None = None,
     """
     from ..io import input_path
 
-    path = input_path(source, expect="a BIDS dataset, a folder of study folders or a CSV manifest")
+    path = input_path(source, expect="a BIDS dataset, a folder of study folders or a CSV manifest").absolute()
     if path.is_file():
         if path.suffix.lower() not in (".csv", ".tsv"):
             raise InputError("is a file but not a CSV manifest.", path=path,
@@ -96,52 +129,76 @@ def find_jobs(source: str | Path, *, participants: list[str] | None = None,
         jobs, left = bids_jobs(path)
     else:
         jobs, left = folder_jobs(path), []
-    return _chosen(jobs, left, path, _labels(participants, "sub"), _labels(sessions, "ses"))
+    return _chosen(jobs, left, path, _labels(participants, "sub", path), _labels(sessions, "ses", path))
 
 
-def _labels(values: list[str] | None, key: str) -> set[str] | None:
-    return {v.removeprefix(f"{key}-") for v in values} if values else None
+def _labels(values: list[str] | None, key: str, where: Path) -> set[str] | None:
+    return {bids_label(v, key, where) for v in values} if values else None
 
 
-def _chosen(jobs: list[Job], left, where: Path, subjects: set[str] | None, sessions: set[str] | None):
-    missing = (subjects or set()) - {j.subject for j in jobs} - {n.split("/")[0][4:] for n, _ in left}
-    if missing:
-        raise InputError(f"has no subject {', '.join(sorted(missing))}.", path=where,
-                         hint=f"Subjects there: {', '.join(sorted({j.subject for j in jobs})) or 'none'}.")
-    keep = [j for j in jobs if (subjects is None or j.subject in subjects)
-            and (sessions is None or j.session in sessions)]
-    kept_left = [(n, r) for n, r in left if subjects is None or n.split("/")[0][4:] in subjects]
-    return keep, kept_left
+def _chosen(jobs: list[Job], left: list[tuple[Job, str]], where: Path, subjects: set[str] | None,
+            sessions: set[str] | None) -> tuple[list[Job], list[tuple[str, str]]]:
+    """The jobs and left-out sessions of the subjects and sessions asked for; a label asked for that
+    is not there is refused."""
+    everything = jobs + [job for job, _ in left]
+    for asked, key, what in ((subjects, "subject", "subject"), (sessions, "session", "session")):
+        there = {getattr(j, key) for j in everything} - {None}
+        missing = sorted((asked or set()) - there)
+        if missing:
+            raise InputError(f"has no {what} {', '.join(missing)}.", path=where,
+                             hint=f"{what.capitalize()}s there: {', '.join(sorted(there)) or 'none'}.")
+
+    def wanted(job: Job) -> bool:
+        return (subjects is None or job.subject in subjects) and (sessions is None or job.session in sessions)
+
+    return [j for j in jobs if wanted(j)], [(j.name, why) for j, why in left if wanted(j)]
 
 
-def bids_jobs(root: Path) -> tuple[list[Job], list[tuple[str, str]]]:
+def bids_jobs(root: Path) -> tuple[list[Job], list[tuple[Job, str]]]:
     """One job per session of a BIDS dataset with a lesion mask in ``derivatives/labels``; the
-    sessions without one are left out, with the reason (healthy controls have none)."""
+    sessions without one are left out, with the reason (healthy controls have none). A session
+    whose labels are ambiguous (two lesion masks) is a job: it fails alone, saying why."""
     from ..io.study_files import BIDS_NAMES, entities, find_parts
 
     jobs, left = [], []
     for sub in entities(root, "sub-"):
-        sessions = entities(root / sub, "ses-") or [None]
-        for ses in sessions:
+        for ses in entities(root / sub, "ses-") or [None]:
             rel = Path(sub, *([ses] if ses else []), "anat")
             if not (root / rel).is_dir():
                 continue
-            job = Job(sub[4:], ses[4:] if ses else None, "bids", root, origin=str(root / rel))
+            job = Job(bids_label(sub, "sub", root / sub), bids_label(ses, "ses", root / rel) if ses else None,
+                      "bids", root, spec={"subject": sub, "session": ses}, origin=str(root / rel))
             labels = root / "derivatives" / "labels" / rel
             files = sorted(p for p in labels.iterdir() if p.is_file()) if labels.is_dir() else []
-            if find_parts(files, BIDS_NAMES, labels).get("lesions") is None:
-                left.append((job.name, f"no lesion mask (*_label-lesion_seg) in {labels}"))
-            else:
+            try:
+                has_lesions = find_parts(files, BIDS_NAMES, labels).get("lesions") is not None
+            except InputError:
+                has_lesions = True
+            if has_lesions:
                 jobs.append(job)
+            else:
+                left.append((job, f"no lesion mask (*_label-lesion_seg) in {labels}"))
+    _refuse_duplicates(jobs + [j for j, _ in left], root)
     return jobs, left
 
 
 def folder_jobs(folder: Path) -> list[Job]:
     """One job per study folder or study JSON in ``folder``; the subject label is its name with
     every character BIDS does not allow in a label removed (``"patient_01"`` -> ``"patient01"``)."""
+    from ..io.study_files import FOLDER_NAMES, find_parts
+
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    try:
+        one_study = find_parts(files, FOLDER_NAMES, folder).get("lesions") is not None
+    except InputError:
+        one_study = True
+    if one_study:
+        raise InputError("is one study (it holds a lesion mask), not a folder of studies.", path=folder,
+                         hint="Give the folder above it, which holds one folder per study; or measure this "
+                              "study with lesionview measure or report.")
     entries = sorted(p for p in folder.iterdir()
                      if not p.name.startswith(".") and (p.is_dir() or p.name.lower().endswith(".json")))
-    jobs = [Job(_bids_label(p.stem if p.is_file() else p.name, p), None, "study", p, origin=str(p))
+    jobs = [Job(bids_label(p.stem if p.is_file() else p.name, "sub", p), None, "study", p, origin=str(p))
             for p in entries]
     if not jobs:
         raise InputError("holds no study folder.", path=folder,
@@ -176,15 +233,17 @@ def manifest_jobs(path: Path) -> list[Job]:
     for number, row in enumerate(rows, start=2):   # row 1 is the header
         origin = f"{path} (row {number})"
         cells = {k.strip(): v.strip() for k, v in row.items() if k is not None and v and v.strip()}
+        if not cells:       # a blank row (spreadsheets export trailing ",,,")
+            continue
         if not cells.get(subject_col):
             raise InputError(f"row {number} has no {subject_col}.", path=path, hint="Name the subject of every row.")
-        subject = _bids_label(cells.pop(subject_col).removeprefix("sub-"), origin)
+        subject = bids_label(cells.pop(subject_col), "sub", origin)
         session = cells.pop(session_col, None) if session_col else None
-        session = _bids_label(session.removeprefix("ses-"), origin) if session else None
+        session = bids_label(session, "ses", origin) if session else None
         if "study" in cells:
-            jobs.append(Job(subject, session, "study", path.parent / cells["study"], origin=origin))
+            jobs.append(Job(subject, session, "study", (path.parent / cells["study"]).absolute(), origin=origin))
         else:
-            jobs.append(Job(subject, session, "spec", path.parent, spec=cells, origin=origin))
+            jobs.append(Job(subject, session, "spec", path.parent, spec=_typed(cells, number, path), origin=origin))
     if not jobs:
         raise InputError("lists no study.", path=path, hint="Add one row per study below the header.")
     _refuse_duplicates(jobs, path)
@@ -202,9 +261,33 @@ def _read_rows(path: Path) -> tuple[set[str], list[dict]]:
     return {c.strip() for c in reader.fieldnames or ()}, rows
 
 
-def _bids_label(text: str, where) -> str:
-    """A BIDS label: letters and digits only (``-`` and ``_`` separate entities in file names)."""
-    label = re.sub(r"[^A-Za-z0-9]", "", text)
+#: Manifest columns that are not text: booleans, and lists (several segments of a DICOM SEG: "1;3").
+_BOOLEANS = ("resample",)
+_LISTS = ("lesion_segment", "edema_segment", "cord_segment")
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _typed(cells: dict[str, str], number: int, path: Path) -> dict:
+    """A manifest row's study arguments with booleans and lists parsed."""
+    out = dict(cells)
+    for key in _BOOLEANS:
+        if key in out:
+            value = out[key].lower()
+            if value not in _TRUE + _FALSE:
+                raise InputError(f"row {number}: {key} is {cells[key]!r}, not true or false.", path=path,
+                                 hint=f"Write {key} as true or false (or leave it empty: false).")
+            out[key] = value in _TRUE
+    for key in _LISTS:
+        if key in out:
+            out[key] = [v.strip() for v in out[key].split(";") if v.strip()]
+    return out
+
+
+def bids_label(text: str, key: str, where) -> str:
+    """A BIDS label from a folder name, a manifest cell or a ``--participant-label``: its ``sub-``
+    or ``ses-`` prefix dropped, and only letters and digits kept (``-`` and ``_`` separate
+    entities in file names): ``"sub-patient_01"`` -> ``"patient01"``."""
+    label = re.sub(r"[^A-Za-z0-9]", "", str(text).removeprefix(f"{key}-"))
     if not label:
         raise InputError(f"gives no usable subject or session label ({text!r}: BIDS labels are letters and "
                          "digits).", path=where, hint="Rename it, or list the studies in a CSV manifest.")

@@ -5,6 +5,7 @@ own files (``dataset_description.json``, ``.bidsignore``) and the batch report.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import InputError
 from . import derivatives as bids
-from .engine import DEFAULT_MEMORY, Cluster, run_in_process, run_jobs
+from .engine import DEFAULT_MEMORY, Cluster, memory_limit, run_in_process, run_jobs
 from .inputs import Job, find_jobs
 from .task import DONE, FAILED, SKIPPED, Outcome, Settings
 
@@ -76,14 +77,20 @@ def run_participants(source, out_dir, *, participants: list[str] | None = None, 
         Before anything runs: the source holds no study, a label asked for is missing, or
         ``out_dir`` is a file, inside a study folder, or another pipeline's dataset.
     """
-    source = Path(source)
+    if workers is not None and workers < 0:
+        raise InputError(f"--workers is {workers}.", hint="Give 0 (in this process) or more.")
+    memory = memory_limit(memory)
+    source = Path(source).absolute()        # a remote cluster's workers have another working folder
     jobs, left_out = find_jobs(source, participants=participants, sessions=sessions)
-    out = Path(out_dir)
+    out = Path(out_dir).absolute()
     _check_output(out, source, jobs)
     if on_jobs is not None:
         on_jobs(jobs, left_out)
     write_description(out, source)
     result = BatchResult([], left_out)
+    if not jobs:
+        write_batch_report(out, result, settings)
+        return result
     t0 = time.perf_counter()
 
     def seen(outcome: Outcome) -> None:
@@ -103,39 +110,57 @@ def run_participants(source, out_dir, *, participants: list[str] | None = None, 
             run_jobs(jobs, str(out), settings, force=force, scheduler=scheduler, workers=workers, memory=memory,
                      on_start=started, on_outcome=seen)
     finally:
-        result.seconds = time.perf_counter() - t0
-        reached = {o.name for o in result.outcomes}
-        result.outcomes += [Outcome(j.name, j.subject, j.session, NOT_RUN, reason=INTERRUPTED)
-                            for j in jobs if j.name not in reached]
-        write_batch_report(out, result, settings)
+        # Written once studies ran; a cluster that never came up (a wrong --scheduler) leaves the
+        # last real report as it was.
+        if workers == 0 or result.cluster is not None:
+            result.seconds = time.perf_counter() - t0
+            reached = {o.name for o in result.outcomes}
+            result.outcomes += [Outcome(j.name, j.subject, j.session, NOT_RUN, reason=INTERRUPTED)
+                                for j in jobs if j.name not in reached]
+            write_batch_report(out, result, settings)
     return result
 
 
 def _check_output(out: Path, source: Path, jobs: list[Job]) -> None:
+    """Refuse, before anything runs, an output folder that is a file, cannot be written, lies
+    inside an input folder or holds one, lies in a folder of studies, or holds anything but an
+    earlier lesionview batch."""
+    from ..io.atomic import check_writable_folder
+    from ..report.build import input_folder
+
     if out.exists() and not out.is_dir():
         raise InputError("is a file; the batch output names a folder.", path=out,
                          hint="Choose a folder (it is created if missing).")
-    resolved = out.resolve()
-    src = source.resolve()
-    if src.is_dir() and not (src / "dataset_description.json").is_file() and (resolved == src or src in resolved.parents):
+    resolved, src = out.resolve(), source.resolve()
+    if src.is_dir() and not (src / "dataset_description.json").is_file() and _within(resolved, src):
         raise InputError(f"lies inside the folder of studies {src}: it would be read as a study next time.",
                          path=out, hint="Choose an output folder outside it.")
     for job in jobs:
         for path in job.input_files():
-            folder = path.resolve() if path.is_dir() else path.resolve().parent
-            if resolved == folder or folder in resolved.parents:
-                raise InputError(f"lies inside the input {folder}; inputs are never written to.", path=out,
-                                 hint="Choose an output folder outside the studies (for a BIDS dataset, "
+            folder = input_folder(path.resolve()) if os.path.lexists(path) else None
+            if folder is not None and (_within(resolved, folder) or _within(folder, resolved)):
+                raise InputError(f"{'lies inside' if _within(resolved, folder) else 'holds'} the input {folder}; "
+                                 "inputs are never written to.", path=out,
+                                 hint="Choose an output folder apart from the studies (for a BIDS dataset, "
                                       "derivatives/lesionview is fine).")
-    description = out / "dataset_description.json"
-    if description.is_file():
-        try:
-            generated = json.loads(description.read_text(encoding="utf-8")).get("GeneratedBy", [])
-        except (OSError, ValueError, AttributeError):
-            generated = []
-        if not any(isinstance(g, dict) and g.get("Name") == "lesionview" for g in generated):
-            raise InputError("holds another dataset (its dataset_description.json was not written by lesionview).",
-                             path=out, hint="Choose an empty folder, or the folder of an earlier lesionview batch.")
+    if out.is_dir() and any(out.iterdir()) and not _ours(out / "dataset_description.json"):
+        raise InputError("holds other files, and no dataset_description.json written by lesionview.", path=out,
+                         hint="Choose an empty (or new) folder, or the folder of an earlier lesionview batch.")
+    check_writable_folder(out)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _ours(description: Path) -> bool:
+    """Whether ``description`` is the dataset_description.json of a lesionview batch."""
+    try:
+        generated = json.loads(description.read_text(encoding="utf-8")).get("GeneratedBy", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(generated, list) and any(isinstance(g, dict) and g.get("Name") == "lesionview"
+                                               for g in generated)
 
 
 def write_description(out: Path, source: Path) -> None:

@@ -8,6 +8,7 @@ record is written last and removed first, so a crash or Ctrl-C in between leaves
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..errors import LesionviewError, OutputError, shown_path
+from ..errors import InputError, LesionviewError, OutputError, shown_path
 from . import derivatives as bids
 from .inputs import Job
 
@@ -34,7 +35,19 @@ class Settings:
     formats: tuple[str, ...] = ("json", "html")
 
     def fingerprint(self) -> dict:
-        return asdict(self) | {"formats": list(self.formats), "lesionview": __version__}
+        return asdict(self) | {"formats": list(self.formats), "lesionview": __version__, "code": code_digest()}
+
+
+@functools.cache
+def code_digest() -> str:
+    """SHA-256 of lesionview's own source files: a change to the measuring code between two runs of
+    one version (a development install, a patched site copy) makes every study current no more."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(os.fsencode(path.relative_to(package)))
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 @dataclass
@@ -73,23 +86,38 @@ def _run(job: Job, out_dir: Path, settings: Settings, force: bool, outcome: Outc
     folder = bids.session_folder(out_dir, job.subject, job.session)
     stem = bids.prefix(job.subject, job.session)
     record_path = folder / f"{stem}_{bids.PROVENANCE}.json"
-    inputs = input_hash(job)
-    record = {"study": job.name, "inputs_sha256": inputs, "settings": settings.fingerprint()}
+    record = {"study": job.name, "inputs_sha256": input_hash(job), "study_parts": job.fingerprint(),
+              "settings": settings.fingerprint()}
     if not force and _current(record_path, record, folder):
         old = json.loads(record_path.read_text(encoding="utf-8"))
         outcome.status, outcome.lesions, outcome.multiplicity = SKIPPED, old["lesions"], old["multiplicity"]
         outcome.outputs = old["outputs"]
         outcome.reason = "outputs current (same inputs and parameters)"
         return
-    record_path.unlink(missing_ok=True)   # from here on, the old outputs are no longer vouched for
+    # From here on the old outputs are no longer vouched for: the record goes first, then the
+    # outputs, so a study that now fails (or stops) leaves nothing of an earlier run to be read.
+    record_path.unlink(missing_ok=True)
+    remove_outputs(folder, stem)
     study = job.load()
     result = study.measure(twin_gap_mm=settings.twin_gap_mm, connectivity=settings.connectivity)
-    written = write_session(study, result, folder, stem, settings)
+    notes: list[str] = []
+    written = write_session(study, result, folder, stem, settings, notes=notes)
     outcome.status, outcome.lesions = DONE, len(result.lesions)
     outcome.multiplicity = result.multiplicity.kind.value
     outcome.outputs = [p.name for p in written]
     bids.write_json(record | {"created_utc": result.created_utc, "lesions": outcome.lesions,
-                              "multiplicity": outcome.multiplicity, "outputs": outcome.outputs}, record_path)
+                              "multiplicity": outcome.multiplicity, "outputs": outcome.outputs,
+                              "notes": notes}, record_path)
+
+
+def remove_outputs(folder: Path, stem: str) -> None:
+    """Delete a session's derivatives (never anything else in its folder)."""
+    if not folder.is_dir():
+        return
+    ours = tuple(f"{stem}_{name}." for name in bids.SESSION_OUTPUTS)
+    for path in folder.iterdir():
+        if path.is_file() and path.name.startswith(ours):
+            path.unlink()
 
 
 def _current(record_path: Path, record: dict, folder: Path) -> bool:
@@ -103,34 +131,46 @@ def _current(record_path: Path, record: dict, folder: Path) -> bool:
 
 
 def input_hash(job: Job) -> str:
-    """SHA-256 over the content (and relative names) of every file the job's outputs depend on."""
+    """SHA-256 over the content (and names) of every file the job's outputs depend on.
+
+    Each path is checked first (:func:`lesionview.io.input_path`): a FIFO or a device is refused,
+    never opened (``open`` would block or never end). A folder that is not there (a BIDS session
+    without labels) counts as absent."""
+    from ..io import input_path
     from ..io.study_files import sha256
 
     h = hashlib.sha256()
     for path in job.input_files():
         h.update(os.fsencode(path.name))
-        h.update(sha256(path).encode() if path.exists() else b"absent")
+        if not os.path.lexists(path) and path.name == "anat":
+            h.update(b"absent")
+            continue
+        h.update(sha256(input_path(path, expect="a file or folder of the study")).encode())
     return h.hexdigest()
 
 
-def write_session(study, result, folder: Path, stem: str, settings: Settings) -> list[Path]:
+def write_session(study, result, folder: Path, stem: str, settings: Settings, *,
+                  notes: list[str] | None = None) -> list[Path]:
     """The session's derivatives: label images with their ``.tsv``, the measurements table and its
-    data dictionary, and the report (JSON, HTML), each written atomically."""
-    from ..report.dicom_seg import edema_labels, lesion_labels
+    data dictionary, and the report (JSON, HTML), each written atomically. ``notes`` is told why
+    an edema label image could not be written."""
+    from ..report.dicom_seg import lesion_labels
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     lesions = study.lesions
     labels = lesion_labels(lesions.array, lesions.geometry, result)
-    written += _dseg(labels, lesions, folder / f"{stem}_{bids.LESION_DSEG}",
+    written += _dseg(labels, lesions.geometry, lesions, folder / f"{stem}_{bids.LESION_DSEG}",
                      [(les.id, f"lesion {les.id}") for les in result.lesions],
                      "Enhancing lesions as measured: value n is lesion n of the measurements table.")
-    edema = study.edema
-    if edema is not None and result.edema and edema.geometry.same_space(lesions.geometry):
-        # Edema numbering follows the array's scan order: only on the grid it was measured on.
-        written += _dseg(edema_labels(edema.array, result), edema, folder / f"{stem}_{bids.EDEMA_DSEG}",
-                         [(ed.id, f"edema {ed.id}") for ed in result.edema],
-                         "T2 edema regions as measured: value n is edema region n of the measurements table.")
+    if study.edema is not None and result.edema:
+        edema, why = _edema_labels(study, result)
+        if edema is None:
+            (notes if notes is not None else []).append(f"no edema label image: {why}")
+        else:
+            written += _dseg(edema[0], edema[1], study.edema, folder / f"{stem}_{bids.EDEMA_DSEG}",
+                             [(ed.id, f"edema {ed.id}") for ed in result.edema],
+                             "T2 edema regions as measured: value n is edema region n of the measurements table.")
     table = folder / f"{stem}_{bids.MEASUREMENTS}.tsv"
     written.append(bids.write_tsv(bids.measurement_rows(result), bids.columns(), table))
     written.append(bids.write_json(bids.data_dictionary(bids.columns()), table.with_suffix(".json")))
@@ -138,15 +178,46 @@ def write_session(study, result, folder: Path, stem: str, settings: Settings) ->
     return written
 
 
-def _dseg(labels, mask, base: Path, rows: list[tuple[int, str]], description: str) -> list[Path]:
-    """A BIDS discrete segmentation of ``mask`` (a Volume) on its own grid: ``<base>.nii.gz``, its
-    ``<base>.tsv`` (index, name) and ``<base>.json`` (description, source mask)."""
+def _edema_labels(study, result):
+    """``((labels, grid), None)``: the edema regions numbered as ``measure()`` numbered them, on the
+    grid it measured on; or ``(None, why)``.
+
+    ``measure()`` numbers edema regions in the scan order of that grid: the lesion mask's, or the
+    image's when the mask holds the image's voxels in another axis order (see
+    ``lesionview.measure.study._reference``); the edema is brought onto it without interpolation.
+    An edema mask that had to be resampled is not written (its labels would be the resampler's).
+    """
+    from ..report.dicom_seg import edema_labels
+
+    grid = study.lesions.geometry
+    image = study.reference_image
+    if image is not None and not grid.same_space(image.geometry):
+        placed = grid.grid_map(image.geometry)
+        grid = image.geometry if placed is not None and placed.same_grid else grid
+    edema = study.edema
+    if edema.geometry.same_space(grid):
+        array = edema.array
+    else:
+        placed = edema.geometry.grid_map(grid)
+        if placed is None or not placed.same_grid:
+            return None, "the edema mask is on another voxel grid than the lesions (resampled when measured)"
+        array = placed.apply(edema.array)
+    try:
+        return (edema_labels(array, result), grid), None
+    except InputError as exc:   # the voxel counts of the table do not match: never write wrong ids
+        return None, exc.message
+
+
+def _dseg(labels, grid, mask, base: Path, rows: list[tuple[int, str]], description: str) -> list[Path]:
+    """A BIDS discrete segmentation on ``grid``: ``<base>.nii.gz``, its ``<base>.tsv`` (index,
+    name) and ``<base>.json`` (description, the source mask ``mask``)."""
     import numpy as np
 
     from ..io import write_nifti
 
-    dtype = np.uint8 if labels.max(initial=0) < 256 else np.uint16
-    image = write_nifti(labels.astype(dtype), base.with_name(base.name + ".nii.gz"), geometry=mask.geometry)
+    top = int(labels.max(initial=0))
+    dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32
+    image = write_nifti(labels.astype(dtype), base.with_name(base.name + ".nii.gz"), geometry=grid)
     table = bids.write_tsv([{"index": i, "name": n} for i, n in rows], ["index", "name"],
                            base.with_name(base.name + ".tsv"))
     source = Path(mask.info.source).name if mask.info.source else "the input mask"

@@ -6,13 +6,14 @@ command runs, on the workers too.
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..defaults import TWIN_GAP_MM
+from ..defaults import BATCH_MEMORY, TWIN_GAP_MM
 from ._common import err_console, user_errors
 from ._shared import EXISTING
 
@@ -52,7 +53,7 @@ def batch_command(
              "in this process, without dask.")] = None,
     memory_per_worker: Annotated[str, typer.Option(
         help="Local cluster: memory limit of each worker (e.g. 4GiB); a study that exceeds it fails alone.")
-                                 ] = "4GiB",
+                                 ] = BATCH_MEMORY,
     force: Annotated[bool, typer.Option(help="Measure every study again, even those whose outputs are current "
                                         "(same input content, parameters and lesionview version).")] = False,
     twin_gap: Annotated[float, typer.Option(help="Largest edge-to-edge gap (mm) of an adjacent pair.")
@@ -75,12 +76,8 @@ def _participants(source, out_dir, participants, sessions, scheduler, workers, m
     from ..batch.run import REPORT, run_participants
     from ..batch.task import Settings
 
-    if workers is not None and workers < 0:
-        from ..errors import InputError
-
-        raise InputError(f"--workers is {workers}.", hint="Give 0 (in this process) or more.")
     settings = Settings(twin_gap_mm=twin_gap, key_images=key_images)
-    with _Progress() as progress:
+    with _Progress() as progress, _sigterm_interrupts():
         result = run_participants(source, out_dir, participants=participants, sessions=sessions, settings=settings,
                                   force=force, scheduler=scheduler, workers=workers, memory=memory,
                                   on_jobs=progress.jobs, on_start=progress.cluster, on_outcome=progress.outcome)
@@ -97,6 +94,26 @@ def _participants(source, out_dir, participants, sessions, scheduler, workers, m
     err_console.print(f"batch report: {escape(str(Path(out_dir) / (REPORT + '.tsv')))}", highlight=False)
     failed = len(result.failed)
     return min(EXIT_FAILED_BASE + failed, EXIT_FAILED_MAX) if failed else 0
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (``scancel``, a SLURM time limit, ``kill``) stops the batch as Ctrl-C does: the
+    studies not started are cancelled, the cluster stopped and the batch report written."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:   # not the main thread (embedded use)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _group(out_dir: Path) -> int:

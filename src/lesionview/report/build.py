@@ -204,7 +204,7 @@ def report_targets(out_dir: str | os.PathLike, formats: Iterable[str], *, overwr
         raise InputError("is a file; the report output names a folder.", path=out,
                          hint="Choose a folder (it is created if missing).")
     for p in inputs:
-        folder = _input_folder(Path(p).resolve())
+        folder = input_folder(Path(p).resolve())
         if folder is not None and (out == folder or folder in out.parents):
             raise InputError(f"the output folder is inside an input folder ({folder}); inputs are never "
                              "written to.", path=out, hint="Choose an output folder elsewhere.")
@@ -225,7 +225,7 @@ def _taken(out: Path, old: Mapping[str, Path]) -> InputError:
                            "or choose another output folder.")
 
 
-def _input_folder(path: Path) -> Path | None:
+def input_folder(path: Path) -> Path | None:
     """The folder an input owns: itself, or the series folder of a DICOM file given by name."""
     if path.is_dir():
         return path

@@ -13,7 +13,7 @@ from datetime import date
 from ..compare.models import ChangeClass, Comparison
 from ..errors import LesionviewError
 from .html import _date
-from .images import EDEMA_COLOR, _png
+from .images import EDEMA_COLOR, figure_png
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def timeline_plots(comparison: Comparison) -> list[Plot]:
                 ax.plot([at[label]], [0.0], marker="x", markersize=6, color=colours[les.id])
         ax.set_ylim(bottom=0)
         _legend(fig, comparison)
-        plots.append(Plot(_png(fig), f"{title} of each lesion over time",
+        plots.append(Plot(figure_png(fig), f"{title} of each lesion over time",
                           f"{title} ({unit}) of each lesion at each timepoint; × = resolved."))
     plots.append(_edema_plot(comparison, xs, ticks, at, colours))
     return plots
@@ -120,6 +120,6 @@ def _edema_plot(comparison, xs, ticks, at, colours) -> Plot:
     ax.set_yticks(list(levels), [level_names.name_of(i) for i in levels])
     ax.set_ylim(hi + 1.8, max(1, lo - 1) - 0.8)          # C1 at the top, as on a sagittal image
     _legend(fig, comparison)
-    return Plot(_png(fig), "Edema extent in vertebral levels over time",
+    return Plot(figure_png(fig), "Edema extent in vertebral levels over time",
                 "Edema extent (yellow bar over its vertebral levels, number of levels below) and each lesion's "
                 "position along the spine at each timepoint.")

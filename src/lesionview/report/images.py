@@ -130,7 +130,7 @@ def _figure(width_in: float, height_in: float, dpi: int):
     return fig, ax
 
 
-def _png(fig) -> bytes:
+def figure_png(fig) -> bytes:
     """Opaque RGB PNG: no alpha channel, so the PDF embeds one image, not an image and a mask."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
@@ -248,7 +248,7 @@ def lesion_view(image: Volume, lesion_mask: Volume, lesion_id: int, centre_lps, 
     title = f"Lesion {lesion_id} · {view}" + (f" · {level_name}" if level_name else "")
     _label_text(ax, left + 0.03 * (right - left), bottom + 0.05 * (top - bottom), title, ha="left",
                 va="bottom", fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def key_images(result: StudyMeasurements, image: Volume, lesion_mask: Volume, *,
@@ -340,4 +340,4 @@ def levels_diagram(result: StudyMeasurements, *, dpi: int = 100) -> bytes | None
                     color="#8b0000", va="center", arrowprops={"arrowstyle": "-", "color": "#8b0000",
                                                               "linewidth": 0.6})
     ax.text(0.9, n + 0.05, "schematic: one box per vertebral level", fontsize=6, color="#78909c", va="top")
-    return _png(fig)
+    return figure_png(fig)
