@@ -1,10 +1,28 @@
-"""Diameters: speed against pyradiomics and SimpleITK on a 10^6-voxel lesion, and bias against analytic ellipsoids.
+"""Diameters: speed against pyradiomics and SimpleITK from 10^3 to 10^7 voxels, and bias against analytic ellipsoids.
 
-Speed: the same mask through lesionview, pyradiomics ``Maximum3DDiameter`` (shape extractor with
-only that feature enabled, its mesh included) and SimpleITK ``LabelShapeStatisticsImageFilter``
-with ``ComputeFeretDiameterOn``. Bias: ellipsoids rasterised by the voxel-centre-inside test at
-random poses and sub-voxel offsets; each row is the mean and SD of (measured - analytic) over the
-poses (``LESIONVIEW_BENCH_POSES``, default 100).
+Speed: one ellipsoid shape (80 x 60 x 50 mm at 10^6 voxels, 0.5 mm isotropic) scaled to 10^3 ...
+10^7 voxels (10^3 is a real cord lesion). At each size the same mask goes through lesionview,
+pyradiomics ``Maximum3DDiameter`` twice (the full extractor with only that feature enabled, and its
+shape feature class ``radiomics.shape.RadiomicsShape`` alone, on the image and mask the extractor
+would prepare: cropped to the mask's box) and SimpleITK ``LabelShapeStatisticsImageFilter`` with
+``ComputeFeretDiameterOn`` (on a prepared ``sitk.Image``). How it is kept fair:
+
+* every method gets the same repetitions at a size (``REPEATS``: timings of a loop of calls, of
+  which the best counts, per call: the least disturbed by a shared machine); each method's first
+  call (imports, caches) is made untimed on the smallest lesion;
+* inputs are prepared outside the timing for the cores (lesionview takes the NumPy mask it is
+  given); only the pyradiomics extractor row times a whole pipeline;
+* ratios compare methods measured in the same run, on the same mask;
+* each method's growth exponent is the slope of log time on log voxels (least squares over the
+  sizes); the targets (``TARGETS``, issue 14) are printed beside the numbers.
+
+``LESIONVIEW_BENCH_MAX_VOXELS`` (default 1e7) caps the sizes: at 10^7 each peer takes about a
+minute. The "crossover" rows time the farthest-pair search on sphere shells (the worst case for
+its pruning) pairwise and through Qhull: where ``_hull.PAIRWISE_UP_TO`` comes from.
+
+Bias: ellipsoids rasterised by the voxel-centre-inside test at random poses and sub-voxel offsets;
+each row is the mean and SD of (measured - analytic) over the poses (``LESIONVIEW_BENCH_POSES``,
+default 100).
 """
 
 from __future__ import annotations
@@ -12,6 +30,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +39,9 @@ import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
 from lesionview.geometry import Geometry
+from lesionview.measure import _hull
+from lesionview.measure._hull import diameter_pairs, farthest_candidates
+from lesionview.measure._ibsi import mesh_vertex_candidates
 from lesionview.measure.diameters import (
     SUPERIOR,
     axial_diameters,
@@ -30,6 +53,15 @@ from lesionview.measure.diameters import (
 AXIAL = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0]], float).T      # array axes S, P, L
 SAGITTAL = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float).T  # array axes L, I, P
 THICK = (3.0, 0.5, 0.5)
+
+#: Sizes of the speed rows (voxels).
+SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
+#: (calls per timing, timings) at each size, the same for every method.
+REPEATS = {10**3: (50, 7), 10**4: (10, 7), 10**5: (1, 5), 10**6: (1, 3), 10**7: (1, 1)}
+#: Targets (issue 14): lesionview's IBSI diameter at least this many times faster than pyradiomics' core.
+TARGETS = {10**3: 3.0}
+IBSI, CORE = "lesionview max_diameter_ibsi", "pyradiomics RadiomicsShape (core)"
+COLUMNS = ("case", "method", "result_mm", "seconds", "target", "note")
 
 
 def ellipsoid(semi, spacing, rng, direction=None, rotation=None, centre=None):
@@ -62,12 +94,14 @@ def axial_truth(semi, rotation, axis):
     return 2 / np.sqrt(ev.min()), 2 / np.sqrt(ev.max()), 2 * np.sqrt(axis @ np.linalg.inv(a) @ axis)
 
 
-def _timed(fn, repeat=1):
+def _best_time(fn, number: int = 1, repeat: int = 3):
+    """``fn()``'s value and its best time per call over ``repeat`` timings of ``number`` calls."""
     best, value = np.inf, None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - t0)
+        for _ in range(number):
+            value = fn()
+        best = min(best, (time.perf_counter() - t0) / number)
     return value, best
 
 
@@ -77,64 +111,156 @@ def _sitk_mask(mask, spacing):
     return img
 
 
-def _sitk_feret(mask, spacing):
+def _feret(image):
     stats = sitk.LabelShapeStatisticsImageFilter()
     stats.ComputeFeretDiameterOn()
-    stats.Execute(_sitk_mask(mask, spacing))
+    stats.Execute(image)
     return stats.GetFeretDiameter(1)
+
+
+def _sitk_feret(mask, spacing):
+    return _feret(_sitk_mask(mask, spacing))
+
+
+def _pyradiomics_inputs(mask, spacing):
+    """The image and mask pyradiomics takes (a blank image: shape features read none)."""
+    m = _sitk_mask(mask, spacing)
+    image = sitk.GetImageFromArray(np.zeros(mask.shape, np.float32))
+    image.CopyInformation(m)
+    return image, m
 
 
 def _pyradiomics_max3d(mask, spacing):
     from radiomics import featureextractor
 
     logging.getLogger("radiomics").setLevel(logging.ERROR)
-    m = _sitk_mask(mask, spacing)
-    image = sitk.GetImageFromArray(np.zeros(mask.shape, np.float32))
-    image.CopyInformation(m)
+    image, m = _pyradiomics_inputs(mask, spacing)
     extractor = featureextractor.RadiomicsFeatureExtractor()
     extractor.disableAllFeatures()
     extractor.enableFeaturesByName(shape=["Maximum3DDiameter"])
     return float(extractor.execute(image, m)["original_shape_Maximum3DDiameter"])
 
 
-def speed_rows() -> list[dict]:
-    rng = np.random.default_rng(0)
-    semi, spacing = (40.0, 30.0, 25.0), (0.5, 0.5, 0.5)
-    mask, g, _, _ = ellipsoid(semi, spacing, rng)
-    case = f"ellipsoid {2 * semi[0]:g}x{2 * semi[1]:g}x{2 * semi[2]:g} mm, 0.5 mm iso, {mask.sum():.2e} voxels"
-    ours, t_ours = _timed(lambda: max_diameter_ibsi(mask, g), repeat=3)
-    rows = [{"case": case, "method": "lesionview max_diameter_ibsi", "result_mm": ours, "seconds": t_ours, "note": ""}]
+def _pyradiomics_core(mask, spacing):
+    """pyradiomics' shape class alone, as a call of nothing on the inputs prepared here."""
+    from radiomics import imageoperations, shape
+
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+    image, m = _pyradiomics_inputs(mask, spacing)
+    box, _ = imageoperations.checkMask(image, m, label=1)
+    image, m = imageoperations.cropToTumorMask(image, m, box)
+    return lambda: float(shape.RadiomicsShape(image, m).getMaximum3DDiameterFeatureValue())
+
+
+def _methods(mask, g) -> dict:
+    """Every method at one size, as calls of nothing (inputs prepared here, untimed)."""
+    methods = {IBSI: lambda: max_diameter_ibsi(mask, g),
+               "lesionview max_diameter": lambda: max_diameter(mask, g),
+               "lesionview axial_diameters": lambda: axial_diameters(mask, g).long_mm,
+               "lesionview craniocaudal_length": lambda: craniocaudal_length(mask, g)}
     try:
-        import radiomics  # noqa: F401
-        pyr, t_pyr = _timed(lambda: _pyradiomics_max3d(mask, g.spacing))
-        rows.append({"case": case, "method": "pyradiomics Maximum3DDiameter", "result_mm": pyr, "seconds": t_pyr,
-                         "note": f"lesionview {t_pyr / t_ours:.0f}x faster; |diff| {abs(pyr - ours):.1e} mm"})
+        methods[CORE] = _pyradiomics_core(mask, g.spacing)
+        methods["pyradiomics extractor Maximum3DDiameter"] = lambda: _pyradiomics_max3d(mask, g.spacing)
     except ImportError:
-        rows.append({"case": case, "method": "pyradiomics Maximum3DDiameter", "note": "pyradiomics not installed"})
-    fer, t_fer = _timed(lambda: _sitk_feret(mask, g.spacing))
-    rows.append({"case": case, "method": "SimpleITK Feret (voxel centres)", "result_mm": fer, "seconds": t_fer,
-                     "note": f"lesionview {t_fer / t_ours:.0f}x faster"})
-    for name, fn in [("lesionview max_diameter", lambda: max_diameter(mask, g)),
-                     ("lesionview axial_diameters", lambda: axial_diameters(mask, g).long_mm),
-                     ("lesionview craniocaudal_length", lambda: craniocaudal_length(mask, g))]:
-        value, t = _timed(fn, repeat=3)
-        rows.append({"case": case, "method": name, "result_mm": value, "seconds": t, "note": ""})
-    # The same lesion stored sagittally on 0.5 x 0.5 x 3 mm voxels (a third of the voxels).
-    mask_s, g_s, _, _ = ellipsoid(semi, THICK, rng, SAGITTAL)
-    case_s = f"same, sagittal 0.5x0.5x3 mm, {mask_s.sum():.2e} voxels"
-    for name, fn in [("lesionview max_diameter_ibsi", lambda: max_diameter_ibsi(mask_s, g_s)),
-                     ("lesionview max_diameter", lambda: max_diameter(mask_s, g_s)),
-                     ("lesionview axial_diameters", lambda: axial_diameters(mask_s, g_s).long_mm)]:
-        value, t = _timed(fn, repeat=3)
-        rows.append({"case": case_s, "method": name, "result_mm": value, "seconds": t, "note": ""})
-    # A sphere centred on a voxel: its farthest centres tie in dozens of directions.
-    mask_t, g_t, _, _ = ellipsoid((31.0, 31.0, 31.0), (0.5, 0.5, 0.5), rng, centre=np.zeros(3))
-    case_t = f"sphere 62 mm on a voxel centre, 0.5 mm iso, {mask_t.sum():.2e} voxels (tied pairs)"
-    for name, fn in [("lesionview max_diameter_ibsi", lambda: max_diameter_ibsi(mask_t, g_t)),
-                     ("lesionview max_diameter", lambda: max_diameter(mask_t, g_t))]:
-        value, t = _timed(fn, repeat=3)
-        rows.append({"case": case_t, "method": name, "result_mm": value, "seconds": t, "note": ""})
+        pass
+    image = _sitk_mask(mask, g.spacing)
+    methods["SimpleITK Feret (voxel centres)"] = lambda: _feret(image)
+    return methods
+
+
+def size_rows() -> list[dict]:
+    rng = np.random.default_rng(0)
+    cap = float(os.environ.get("LESIONVIEW_BENCH_MAX_VOXELS", "1e7"))
+    rows, times = [], {}
+    for size in [n for n in SIZES if n <= cap]:
+        semi = np.array([40.0, 30.0, 25.0]) * (size / 1.0053e6) ** (1 / 3)   # 1.0053e6 voxels as given
+        mask, g, _, _ = ellipsoid(semi, (0.5, 0.5, 0.5), rng)
+        case = f"ellipsoid {'x'.join(f'{2 * a:.3g}' for a in semi)} mm, {mask.sum():.2e} voxels"
+        number, repeat = REPEATS[size]
+        results = {}
+        for name, fn in _methods(mask, g).items():
+            if size == SIZES[0]:
+                fn()                # first call untimed: imports, caches
+            results[name] = _best_time(fn, number, repeat)
+            times.setdefault(name, []).append((int(mask.sum()), results[name][1]))
+        rows += _size_rows(case, size, results, f"best of {repeat} timings of {number} call(s)")
+    for name, points in times.items():
+        if len(points) > 1:
+            slope = np.polyfit(*np.log(np.array(points, float)).T, 1)[0]
+            rows.append({"case": f"growth, {len(points)} sizes", "method": name,
+                         "note": f"time ~ voxels^{slope:.2f} (least squares of log time on log voxels)"})
     return rows
+
+
+def _size_rows(case: str, size: int, results: dict, how: str) -> list[dict]:
+    """One size's rows: lesionview against the peers of the same run, and the target if any."""
+    ours, t_ours = results[IBSI]
+    peers = {n: v for n, v in results.items() if not n.startswith("lesionview")}
+    rows = []
+    for name, (value, t) in results.items():
+        row = {"case": case, "method": name, "result_mm": value, "seconds": t, "note": how}
+        if name == IBSI:
+            row["note"] += "; peers' time / lesionview's: " + ", ".join(
+                f"{n.split(' (')[0]} {tp / t_ours:.1f}x" for n, (_, tp) in peers.items())
+            if size in TARGETS and CORE in results:
+                ratio = results[CORE][1] / t_ours
+                row["target"] = (f">= {TARGETS[size]:g}x pyradiomics core: {ratio:.1f}x, "
+                                 f"{'met' if ratio >= TARGETS[size] else 'NOT met'}")
+        elif name in peers:
+            row["note"] += f"; differs from lesionview IBSI by {abs(value - ours):.1e} mm"
+        rows.append(row)
+    return rows
+
+
+def other_rows() -> list[dict]:
+    """Thick sagittal slices, and a sphere whose farthest centres tie in dozens of directions."""
+    rng = np.random.default_rng(1)
+    mask_s, g_s, _, _ = ellipsoid((40.0, 30.0, 25.0), THICK, rng, SAGITTAL)
+    mask_t, g_t, _, _ = ellipsoid((31.0, 31.0, 31.0), (0.5, 0.5, 0.5), rng, centre=np.zeros(3))
+    rows = []
+    for case, mask, g in [(f"80x60x50 mm, sagittal 0.5x0.5x3 mm, {mask_s.sum():.2e} voxels", mask_s, g_s),
+                          (f"sphere 62 mm on a voxel centre, 0.5 mm iso, {mask_t.sum():.2e} voxels (tied pairs)",
+                           mask_t, g_t)]:
+        for name, fn in [(IBSI, max_diameter_ibsi), ("lesionview max_diameter", max_diameter),
+                         ("lesionview axial_diameters", _axial_long)]:
+            value, t = _best_time(partial(fn, mask, g), 1, 3)
+            rows.append({"case": case, "method": name, "result_mm": value, "seconds": t,
+                         "note": "best of 3 timings of 1 call"})
+    return rows
+
+
+def crossover_rows() -> list[dict]:
+    """The farthest-pair search on the points left after pruning, pairwise and through Qhull."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for radius in (8, 10, 11, 13, 25):
+        mask, _, _, _ = ellipsoid((radius,) * 3, (1.0, 1.0, 1.0), rng)
+        left = farthest_candidates(mesh_vertex_candidates(mask).astype(float))[0]
+        case = f"sphere shell, R {radius} mm at 1 mm: {len(left)} points left by the pruning"
+        for name, up_to in [("pairwise", 10**9), ("Qhull first", 0)]:
+            with _pairwise_up_to(up_to):
+                value, t = _best_time(partial(_farthest, left), 5, 5)
+            rows.append({"case": case, "method": f"crossover: {name}", "result_mm": value, "seconds": t,
+                         "note": f"best of 5 timings of 5 calls; pairwise up to {_hull.PAIRWISE_UP_TO} points"})
+    return rows
+
+
+def _axial_long(mask, g):
+    return axial_diameters(mask, g).long_mm
+
+
+def _farthest(points):
+    return diameter_pairs(points)[0]
+
+
+@contextmanager
+def _pairwise_up_to(value: int):
+    saved = _hull.PAIRWISE_UP_TO
+    _hull.PAIRWISE_UP_TO = value
+    try:
+        yield
+    finally:
+        _hull.PAIRWISE_UP_TO = saved
 
 
 def _stat(errors) -> str:
@@ -219,4 +345,5 @@ def axial_bias_rows(poses: int) -> list[dict]:
 
 def run(workdir: Path) -> list[dict]:
     poses = int(os.environ.get("LESIONVIEW_BENCH_POSES", "100"))
-    return speed_rows() + bias_rows(poses)
+    rows = size_rows() + other_rows() + crossover_rows() + bias_rows(poses)
+    return [{c: row.get(c) for c in COLUMNS} for row in rows]

@@ -1,27 +1,31 @@
-"""Whole-study measure(): 512x512x64 sagittal study, 10 lesions, edema, cord and disc landmarks.
+"""Whole-study measure() from NIfTI files: 512x512x64 sagittal study, 10 lesions, edema, cord and disc landmarks.
 
-Target (issue 3): under 0.5 s on the 2-core reference machine; peak memory under 3x the lesion
-mask (uint8 bytes).
+Targets: ``measure()`` of the study loaded from NIfTI under 0.3 s on the 2-core reference machine
+(issue 14); peak memory under 3x the lesion mask, uint8 bytes (issue 3). ``TARGETS``, printed
+beside the numbers.
 
 How it is measured
 ------------------
-* The study is built once in the parent and saved as ``.npy`` files in the work folder: a
+* The study is built once in the parent and written with nibabel as ``.nii.gz`` files (sform and
+  qform set to the grid, as segmentation tools write them), with a landmark CSV: a
   512 x 512 x 64 grid at 0.5 x 0.5 x 3 mm, stored sagittal-like (rows go inferior, columns
   posterior, slices left), a curved cord tube (radius 5 mm), 10 ellipsoidal lesions of 3 to
   15 mm along it, edema (the cord's width, 6 mm beyond the lesion) around 3 of them, an int16
   T1 image and 14 disc landmarks on the cord.
-* Each measurement runs in a fresh Python process that loads the arrays, builds the
-  ``Volume``\\ s and the ``LevelModel``, and first runs ``measure()`` on a tiny study so every
-  lazy import is done before anything is timed.
-* Time: one warm-up run, then the median of ``REPEATS`` runs of ``measure()`` alone.
+* Each measurement runs in a fresh Python process that loads the study as ``lesionview measure``
+  does (``Study.from_paths``; nibabel hands over Fortran-ordered arrays; the loading time is in
+  the note, not counted) and first runs ``measure()`` on a tiny study so every lazy import is done
+  before anything is timed.
+* Time: one warm-up run, then the median of ``REPEATS`` runs of ``Study.measure()`` alone.
+* A second row measures the same study with every array copied to C order, as NumPy makes
+  arrays: the result must be the same (hash of its JSON) and so should the time, since every
+  whole-volume pass reads the arrays in their own memory order.
 * Peak memory: in its own fresh process, the growth of the peak resident set size during one
   ``measure()`` call: ``VmHWM`` after it minus ``VmRSS`` just before it (``/proc/self/status``;
   the peak is reset first through ``/proc/self/clear_refs`` when the kernel allows it, so the
   loading of the inputs does not count). Given in MB, relative to the uint8 lesion mask and to
   the int32 label array a labelling makes of it (4x the mask). The tracemalloc peak of a second
   call is in the note (NumPy/SciPy allocations only, immune to the allocator reusing pages).
-* A second row measures the same study after cutting every input to the bounding box of all
-  nonzero mask voxels (+1 voxel): what ``measure()`` would cost if it cropped internally.
 * Stages: one ``measure()`` call under cProfile; each row is the cumulative time of one function
   of the engine (nested calls count in both rows), as a share of the profiled call (cProfile
   slows Python-level code more than NumPy code, so shares are indicative). Then one call under
@@ -53,10 +57,13 @@ DISC_NAMES = ("C2/C3", "C3/C4", "C4/C5", "C5/C6", "C6/C7", "C7/T1", "T1/T2", "T2
               "T4/T5", "T5/T6", "T6/T7", "T7/T8", "T8/T9")
 DISC_STEP_MM = 18.0
 REPEATS = 5
+#: Targets: seconds of measure() from NIfTI (issue 14), peak memory / uint8 lesion mask (issue 3).
+TARGET_SECONDS, TARGET_PEAK_PER_MASK = 0.3, 3.0
 
 #: Stage rows: (label, module, function) of the engine's own functions, in the order measure()
 #: runs them. Indented ones run inside the one above.
 STAGES = [
+    ("boxes of non-zero voxels (joint box, crops)", "lesionview.measure.components", "nonzero_box"),
     ("labelling (lesions, edema)", "lesionview.measure.components", "label_regions"),
     ("lesion crops", "lesionview.measure.study", "_regions"),
     ("centerline from cord mask", "lesionview.cord", "centerline_from_mask"),
@@ -73,12 +80,13 @@ STAGES = [
     ("  length along the cord", "lesionview.measure.study", "_along_centerline"),
     ("edema rows", "lesionview.measure.study", "_measure_edema"),
     ("gaps: boundary points", "lesionview.measure.sections", "boundary_points"),
-    ("gaps: surface gap (k-d tree)", "lesionview.measure.sections", "surface_gap"),
+    ("gaps: closest boundary voxels (k-d tree)", "lesionview.measure.sections", "closest_gap"),
     ("multiplicity", "lesionview.measure.multiplicity", "classify"),
 ]
 
 # Runs inside a fresh interpreter. argv: mode ("time", "memory" or "stages"), work folder,
-# "full" or "cropped", then the mode's argument (repeats, or the STAGES as JSON).
+# "F" (as loaded) or "C" (arrays copied to C order), then the mode's argument (repeats, or the
+# STAGES as JSON).
 # The children import benchmarks._proc from the repository root.
 _ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,38 +97,31 @@ import numpy as np
 
 from benchmarks._proc import status_bytes
 
-mode, folder, crop = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "cropped"
+mode, folder, layout = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+from dataclasses import replace
 from lesionview.geometry import Geometry
 from lesionview.levels import LevelModel
 from lesionview.measure import measure
+from lesionview.study import Study
 from lesionview.volume import Volume
 
-meta = json.loads((folder / "study.json").read_text())
-geom = Geometry(meta["shape"], meta["spacing"], meta["origin"], meta["direction"])
-arrays = {k: np.load(folder / f"{k}.npy") for k in ("lesions", "edema", "cord", "image")}
 out = {}
-if crop:
-    # What measure() could do itself: cut every input to the bounding box of all nonzero mask
-    # voxels (+1 voxel), so the whole-volume steps work on a small box.
-    start = time.perf_counter()
-    nonzero = (arrays["lesions"] != 0) | (arrays["edema"] != 0) | (arrays["cord"] != 0)
-    box = []
-    for ax in range(3):
-        hit = np.flatnonzero(nonzero.any(axis=tuple(a for a in range(3) if a != ax)))
-        box.append(slice(max(int(hit[0]) - 1, 0), min(int(hit[-1]) + 2, nonzero.shape[ax])))
-    box = tuple(box)
-    del nonzero
-    arrays = {k: np.ascontiguousarray(v[box]) for k, v in arrays.items()}
-    geom = geom.cropped(box)
-    out["crop_seconds"] = time.perf_counter() - start
-    out["crop_shape"] = list(geom.shape)
-vols = {k: Volume(a, geom) for k, a in arrays.items()}
-del arrays
-levels = LevelModel.from_landmarks(meta["disc_names"], meta["disc_points"])
+start = time.perf_counter()
+study = Study.from_paths(folder / "lesions.nii.gz", image=folder / "image.nii.gz", edema=folder / "edema.nii.gz",
+                         cord=folder / "cord.nii.gz", levels=folder / "discs.csv")
+out["load_seconds"] = time.perf_counter() - start
+out["fortran_ordered"] = bool(study.lesions.array.flags.f_contiguous and not study.lesions.array.flags.c_contiguous)
+if layout == "C":
+    def c_order(v):
+        return replace(v, array=np.ascontiguousarray(v.array))
 
-def run(fn=measure):
-    return fn(vols["lesions"], edema=vols["edema"], cord=vols["cord"], image=vols["image"],
-              levels=levels)
+    study = replace(study, lesions=c_order(study.lesions), edema=c_order(study.edema), cord=c_order(study.cord),
+                    images={k: c_order(v) for k, v in study.images.items()})
+
+
+def run():
+    return study.measure()
+
 
 # A tiny study first: every lazy import (cord, levels, scipy.spatial...) happens here.
 g = Geometry((24, 24, 40), spacing=(1, 1, 1), origin=(-12, -12, -20))
@@ -217,8 +218,10 @@ elif mode == "stages":
             owner = study_module
         wrap(label, owner, name)
     wrap("measure() total", study_module, "measure")
+    import lesionview.measure as package
+    package.measure = study_module.measure    # where Study.measure looks it up
     tracemalloc.start()
-    result = run(study_module.measure)
+    result = run()
     tracemalloc.stop()
     out["peaks"] = peaks
 out["lesions"] = len(result.lesions)
@@ -246,7 +249,8 @@ def _rows_between(z_hi: float, z_lo: float) -> slice:
 
 
 def make_study(folder: Path) -> dict:
-    """Write the study's arrays (.npy) and metadata (study.json) into ``folder``."""
+    """Write the study's masks and image (.nii.gz) and disc landmarks (discs.csv) into ``folder``;
+    returns the voxel counts."""
     folder.mkdir(parents=True, exist_ok=True)
     # The grid is a permutation of LPS: each world coordinate depends on one array axis only.
     z = (ORIGIN[2] - SPACING[0] * np.arange(SHAPE[0]))[:, None, None]
@@ -272,31 +276,37 @@ def make_study(folder: Path) -> dict:
     image[cord] = 200
     image[edema] = 250
     image[lesions != 0] = 600
-    np.save(folder / "lesions.npy", lesions)
-    np.save(folder / "edema.npy", edema.astype(np.uint8))
-    np.save(folder / "cord.npy", cord.astype(np.uint8))
-    np.save(folder / "image.npy", image)
+    for name, array in [("lesions", lesions), ("edema", edema.astype(np.uint8)), ("cord", cord.astype(np.uint8)),
+                        ("image", image)]:
+        _write_nifti(array, folder / f"{name}.nii.gz")
     disc_z = z_top + 12.0 - DISC_STEP_MM * np.arange(len(DISC_NAMES))
-    meta = {"shape": SHAPE, "spacing": SPACING, "origin": ORIGIN, "direction": DIRECTION,
-            "disc_names": list(DISC_NAMES),
-            "disc_points": [[0.0, float(cord_y(zd)), float(zd)] for zd in disc_z],
-            "lesion_voxels": int(lesions.sum()), "cord_voxels": int(cord.sum()),
-            "edema_voxels": int(edema.sum())}
-    (folder / "study.json").write_text(json.dumps(meta))
-    return meta
+    (folder / "discs.csv").write_text("name,x,y,z\n" + "".join(
+        f"{n},0.0,{float(cord_y(zd))!r},{float(zd)!r}\n" for n, zd in zip(DISC_NAMES, disc_z)))
+    return {"lesion_voxels": int(lesions.sum()), "cord_voxels": int(cord.sum()), "edema_voxels": int(edema.sum())}
 
 
-def _child(mode: str, folder: Path, crop: str, arg="") -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), crop, str(arg)], cwd=_ROOT,
+def _write_nifti(array: np.ndarray, path: Path) -> None:
+    """Written as segmentation tools write masks: nibabel, the grid's RAS affine as sform and qform."""
+    import nibabel as nib
+
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ geometry().affine      # LPS -> RAS
+    img = nib.Nifti1Image(array, affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine, code=1)
+    nib.save(img, str(path))
+
+
+def _child(mode: str, folder: Path, layout: str, arg="") -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), layout, str(arg)], cwd=_ROOT,
                          check=False, capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"benchmark child ({mode}, {crop}) failed:\n{out.stderr}")
+        raise RuntimeError(f"benchmark child ({mode}, {layout} order) failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _row(name, seconds, *, peak=None, mask_bytes=1, note=""):
+def _row(name, seconds, *, peak=None, mask_bytes=1, note="", target=None):
     mb = None if peak is None else peak / 2**20
-    return {"name": name, "seconds": seconds, "peak memory MB": mb,
+    return {"name": name, "seconds": seconds, "target": target, "peak memory MB": mb,
             "peak / uint8 mask": None if peak is None else peak / mask_bytes,
             "peak / int32 labels": None if peak is None else peak / (4 * mask_bytes),
             "note": note}
@@ -304,11 +314,13 @@ def _row(name, seconds, *, peak=None, mask_bytes=1, note=""):
 
 def _whole_row(name: str, timing: dict, memory: dict, mask_bytes: int, note: str) -> dict:
     s = sorted(timing["seconds"])
+    seconds, per_mask = float(np.median(s)), memory["peak_bytes"] / mask_bytes
     note = (f"median of {len(s)} (min {s[0]:.3f}, max {s[-1]:.3f}); {note}; tracemalloc peak "
             f"{memory['traced_peak_bytes'] / 2**20:.1f} MB"
             + ("" if memory["hwm_reset"] else "; peak not reset before the call (upper bound)"))
-    return _row(name, float(np.median(s)), peak=memory["peak_bytes"], mask_bytes=mask_bytes,
-                note=note)
+    target = (f"< {TARGET_SECONDS:g} s: {'met' if seconds < TARGET_SECONDS else 'NOT met'}; peak < "
+              f"{TARGET_PEAK_PER_MASK:g}x mask: {'met' if per_mask < TARGET_PEAK_PER_MASK else 'NOT met'}")
+    return _row(name, seconds, peak=memory["peak_bytes"], mask_bytes=mask_bytes, note=note, target=target)
 
 
 def _stage_rows(stages: dict, mask_bytes: int) -> list[dict]:
@@ -339,22 +351,21 @@ def _stage_rows(stages: dict, mask_bytes: int) -> list[dict]:
 
 def run(workdir: Path) -> list[dict]:
     folder = Path(workdir) / "study"
-    meta = make_study(folder)
+    counts = make_study(folder)
     mask_bytes = int(np.prod(SHAPE))  # the uint8 lesion mask
-    full_t = _child("time", folder, "full", REPEATS)
-    full_m = _child("memory", folder, "full")
-    crop_t = _child("time", folder, "cropped", REPEATS)
-    crop_m = _child("memory", folder, "cropped")
-    stages = _child("stages", folder, "full", json.dumps(STAGES))
-    same = crop_t["result_sha256"] == full_t["result_sha256"]
+    nifti_t, nifti_m = _child("time", folder, "F", REPEATS), _child("memory", folder, "F")
+    c_t, c_m = _child("time", folder, "C", REPEATS), _child("memory", folder, "C")
+    stages = _child("stages", folder, "F", json.dumps(STAGES))
+    same = c_t["result_sha256"] == nifti_t["result_sha256"]
+    order = "Fortran order as loaded" if nifti_t["fortran_ordered"] else "NOT Fortran-ordered as loaded"
     rows = [
-        _whole_row("measure() whole study", full_t, full_m, mask_bytes,
-                   f"{full_t['lesions']} lesions, {full_t['edema']} edema regions; "
-                   f"{meta['lesion_voxels']} lesion / {meta['cord_voxels']} cord voxels"),
-        _whole_row("measure() after cropping to the masks' box", crop_t, crop_m, mask_bytes,
-                   f"box {'x'.join(map(str, crop_t['crop_shape']))}, cropping "
-                   f"{crop_t['crop_seconds']:.3f} s not included; "
-                   f"{'same' if same else 'DIFFERENT'} result as the whole study"),
+        _whole_row("measure() whole study from NIfTI", nifti_t, nifti_m, mask_bytes,
+                   f"{nifti_t['lesions']} lesions, {nifti_t['edema']} edema regions; {counts['lesion_voxels']} "
+                   f"lesion / {counts['cord_voxels']} cord voxels; arrays in {order}; loading "
+                   f"(Study.from_paths) {nifti_t['load_seconds']:.2f} s, not counted"),
+        _whole_row("measure() same study, arrays copied to C order", c_t, c_m, mask_bytes,
+                   f"{'same' if same else 'DIFFERENT'} result; "
+                   f"{np.median(c_t['seconds']) / np.median(nifti_t['seconds']):.2f}x the time from NIfTI"),
     ]
     return rows + _stage_rows(stages, mask_bytes)
 

@@ -86,6 +86,21 @@ def test_max_diameter_ibsi_equals_pyradiomics(name, mask, spacing):
     assert max_diameter_ibsi(mask, Geometry(mask.shape, spacing)) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.parametrize("pairwise_up_to", [0, 10**9], ids=["always Qhull", "never Qhull"])
+def test_farthest_pairs_are_exact_with_and_without_qhull(monkeypatch, pairwise_up_to):
+    """Both sides of the crossover (pairwise search, or Qhull's hull first) give the IBSI value and
+    the same calibrated diameter as the default."""
+    from lesionview.measure import _hull
+
+    cases = oracle_masks()
+    default = [max_diameter(m, Geometry(m.shape, sp)) for _, m, sp in cases]
+    monkeypatch.setattr(_hull, "PAIRWISE_UP_TO", pairwise_up_to)
+    for (name, mask, spacing), calibrated in zip(cases, default):
+        g = Geometry(mask.shape, spacing)
+        assert max_diameter_ibsi(mask, g) == pytest.approx(pyradiomics_max3d(mask, spacing), abs=1e-6), name
+        assert max_diameter(mask, g) == pytest.approx(calibrated, abs=1e-9), name
+
+
 def test_ibsi_ignores_direction_and_origin():
     rng = np.random.default_rng(1)
     m = blob(rng)
@@ -183,6 +198,34 @@ def test_max_diameter_matches_its_definition(seed):
         g = Geometry(m.shape, tuple(rng.choice([0.5, 1.0, 3.0], 3)),
                      direction=Rotation.random(random_state=rng).as_matrix())
     assert max_diameter(m, g) == pytest.approx(_calibrated_by_brute_force(m, g), abs=1e-9)
+
+
+@pytest.mark.parametrize("tolerance_mm", [1e-2, 1e-4, None], ids=["1e-2 mm", "1e-4 mm", "default"])
+def test_axial_search_stops_within_its_tolerance(monkeypatch, tolerance_mm):
+    """The angular search's stopping rule bounds its error in mm: against the same search run to
+    rounding (1e-13 mm), long and short diameters differ by at most the tolerance (plus 1e-7 mm:
+    a search to rounding knows the short one only to that). One-slice eccentric ellipses, so no
+    other section or direction comes within the tolerance of the winner."""
+    from lesionview.measure import _axial
+
+    rng = np.random.default_rng(21)
+    cases = []
+    for _ in range(12):
+        semi = (rng.uniform(3.0, 9.0), rng.uniform(1.0, 2.0), 0.1)
+        spacing = tuple(rng.choice([0.3, 0.5, 0.7], 2)) + (1.0,)
+        cases.append(ellipsoid(semi, spacing, rng, rotation=Rotation.from_rotvec([0, 0, rng.uniform(0, np.pi)])
+                               .as_matrix(), centre=np.append(rng.uniform(-0.5, 0.5, 2) * spacing[:2], 0.0))[:2])
+
+    def calipers(tol):
+        monkeypatch.setattr(_axial, "SEARCH_TOLERANCE_MM", tol)
+        return np.array([(a.long_mm, a.short_mm) for a in (axial_diameters(m, g) for m, g in cases)])
+
+    tol = _axial.SEARCH_TOLERANCE_MM if tolerance_mm is None else tolerance_mm
+    tight = calipers(1e-13)
+    got = calipers(tol)
+    assert np.abs(got - tight).max() <= tol + 1e-7
+    if tol >= 1e-4:  # the loose searches are loose indeed: the test sees their error
+        assert np.abs(got - tight).max() > 1e-6
 
 
 def test_bad_axis_raises():

@@ -235,11 +235,13 @@ def centerline_from_mask(mask, geometry: Geometry, *, spacing_mm: float = 0.5,
     Everything is in world mm; the storage orientation does not matter. ``name`` and ``path``
     say in messages which input was at fault.
     """
-    m = np.asarray(mask) != 0
+    from .measure.components import nonzero_indices  # (measure imports this module)
+
+    m = np.asarray(mask)
     if m.shape != geometry.shape:
         raise InputError(f"{name} shape {m.shape} does not match its geometry ({geometry.describe()}).",
                          path=path)
-    idx = np.argwhere(m)
+    idx = nonzero_indices(m)
     if len(idx) < 2:
         raise InputError(f"the {name} is empty (or a single voxel); no centerline can be drawn.",
                          path=path, hint="Check that the right file was given.")

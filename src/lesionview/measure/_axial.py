@@ -17,6 +17,15 @@ from .thick import THICK_SLICE_MM  # also for axial diameters: slices lying in t
 #: A section with fewer centres than this has no edge to read: its allowance is the whole box.
 MIN_TIP_CENTRES = 3
 
+#: The angular search stops when the long and short diameters are within this of their values at
+#: the maximum it brackets (mm): 1000 times below the 1e-4 mm reports print. A search run to
+#: rounding is no better: at a smooth maximum the diameter is flat to rounding over ~1e-8 rad, so
+#: the perpendicular short diameter is only known to ~1e-7 mm however long one searches.
+SEARCH_TOLERANCE_MM = 1e-7
+#: Diameters within this (mm) are a tie: ten times the search's tolerance, so which section and
+#: direction wins does not depend on where the search stopped or on its rounding.
+TIE_MM = 1e-6
+
 _THETAS = np.linspace(0.0, np.pi, 360, endpoint=False)
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
 
@@ -70,9 +79,10 @@ def axial_diameters(mask: np.ndarray, geometry: Geometry, axis=None) -> AxialDia
     rule ``a(e) = sum_a spacing[a] * |e . d_a|`` (the box projected on ``e``: one voxel is as wide
     as its box). The section's long diameter maximises it over ``e``, its short one is taken along
     ``e'`` perpendicular to the maximising ``e`` in the plane (short <= long). ``long_mm`` is the
-    largest long diameter over all sections, ``short_mm`` the short one of that section (ties:
-    larger short, then the plane nearest the lesion's centroid). The maximum over ``e`` is sampled
-    every 0.5 degree and refined by golden-section search (converged to rounding).
+    largest long diameter over all sections, ``short_mm`` the short one of that section (ties,
+    within :data:`TIE_MM`: larger short, then the plane nearest the lesion's centroid). The maximum
+    over ``e`` is sampled every 0.5 degree and refined by golden-section search, to within
+    :data:`SEARCH_TOLERANCE_MM` of both diameters.
 
     When the largest spacing of an array axis lying in the plane (within 45 degrees) is 3 mm or
     more, as across the slices of a sagittal acquisition, ``uncertainty_mm`` is that spacing and
@@ -111,20 +121,23 @@ def axial_diameters(mask: np.ndarray, geometry: Geometry, axis=None) -> AxialDia
     else:
         counts = [len(g) for g in groups]
     centroid = np.array(ndimage.center_of_mass(mask)) * spacing
-    sections = [(t, hull_points(xy[g]), _SectionDiameter(basis, spacing, c))
+    sections = [(t, hull_points(xy[g]), c < MIN_TIP_CENTRES)      # (position, 2D points, box only)
                 for t, g, c in zip(positions, groups, counts) if len(g)]
-    coarse = [float(_caliper_values(h, a, _THETAS)[0].max()) for _, h, a in sections]
+    diameter = _Diameter(basis, spacing)
+    sampled = [diameter(h, np.bool_(box_only), _THETAS) for _, h, box_only in sections]
+    top = max(float(v.max()) for v in sampled)
     # Sampling 0.5 degrees misses a maximum by at most diameter * (1 - cos 0.25 deg) < 1e-5 of it.
-    margin = 1e-5 * max(coarse) + 1e-9
-    best = None
-    for (t, hull2, allow), c in zip(sections, coarse):
-        if c < max(coarse) - margin:
-            continue
-        for cand in _section_calipers(hull2, allow):
-            key = (round(cand[0], 9), round(cand[1], 9), -abs(t - float(centroid @ n)))
-            if best is None or key > best[0]:
-                best = (key, t, cand)
-    _, t, (long_mm, short_mm, long2, short2) = best
+    near = [k for k, v in enumerate(sampled) if v.max() >= top - 1e-5 * top - 1e-9]
+    # The diameter's slope in the angle (mm per radian) is at most the section's own diameter
+    # (at most top / cos(0.25 deg)) plus the allowance's, at most the sum of the spacings.
+    slope = top / np.cos(_THETAS[1] / 2) + float(spacing.sum())
+    which, thetas = _long_directions([sections[k][1] for k in near], np.array([sections[k][2] for k in near]),
+                                     [sampled[k] for k in near], diameter, slope)
+    candidates = []
+    for k, theta in zip(which, thetas):
+        t, hull2, box_only = sections[near[k]]
+        candidates.append((t, *_calipers(hull2, box_only, theta, diameter)))
+    t, long_mm, short_mm, long2, short2 = _pick(candidates, float(centroid @ n))
 
     def to_world(xy2):
         return geometry.index_to_world((xy2 @ basis.T + t * n) / spacing)
@@ -158,64 +171,94 @@ def _sections(idx, proj, aligned, half_box, step):
     return positions, [order[a:b] for a, b in zip(lo, hi)]
 
 
-class _SectionDiameter:
-    """Diameters ``w(e) + a(e)`` of one section along in-plane unit directions ``e`` (rows, 2D)."""
+class _Diameter:
+    """Diameters ``w(e) + a(e)`` of sections along in-plane unit directions ``e`` at angles ``theta``."""
 
-    def __init__(self, basis: np.ndarray, spacing: np.ndarray, centres: int):
+    def __init__(self, basis: np.ndarray, spacing: np.ndarray):
         self.basis, self.spacing = basis, spacing
-        self.box_only = centres < MIN_TIP_CENTRES
         self.s2 = basis.T @ np.diag(spacing) @ basis       # s(e) = e @ s2 @ e
 
-    def __call__(self, width: np.ndarray, e: np.ndarray) -> np.ndarray:
+    def __call__(self, hulls: np.ndarray, box_only: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Diameters (..., T) of sections (points (..., P, 2); ``box_only`` (...): fewer than
+        :data:`MIN_TIP_CENTRES` centres) along the angles ``theta`` (..., T)."""
+        e = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+        proj = hulls @ np.swapaxes(e, -1, -2)
+        width = proj.max(axis=-2) - proj.min(axis=-2)
         box = np.abs(e @ self.basis.T) @ self.spacing       # the voxel box projected on e
-        if self.box_only:
-            return width + box
-        return np.maximum(width + 0.5 * np.einsum("ki,ij,kj->k", e, self.s2, e), box)
+        tip = width + 0.5 * np.einsum("...i,ij,...j->...", e, self.s2, e)
+        return np.where(box_only[..., None], width + box, np.maximum(tip, box))
 
 
-def _caliper_values(hull2: np.ndarray, diameter: _SectionDiameter, theta: np.ndarray):
-    """Diameters of 2D points for directions at angles ``theta``."""
-    e = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
-    proj = hull2 @ e.T
-    return diameter(proj.max(axis=0) - proj.min(axis=0), e), e
+def _long_directions(hulls: list, box_only: np.ndarray, sampled: list, diameter: _Diameter,
+                     slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """Directions of the long calipers of sections: ``(section, theta)`` for each candidate.
 
-
-def _section_calipers(hull2: np.ndarray, allow: _SectionDiameter) -> list:
-    """Long and short calipers of one cross-section: ``[(long, short, long_ends, short_ends)]``.
-
-    The long caliper maximises ``w(e) + a(e)`` over in-plane directions (sampled every 0.5 degree,
-    then refined by golden-section search to 1e-12 rad); the short one is perpendicular to it.
-    Several candidates are returned when local maxima nearly tie.
+    In each section the local maxima of the sampled diameters that nearly tie with its largest
+    (at most 8) are candidates. All of them, whatever their section, are refined together by one
+    golden-section search (one NumPy call per step, not one per section and step) in the bracket
+    of one sampling step on either side. The diameter changes by at most ``slope`` mm per radian,
+    so stopping when the bracket's half width is ``SEARCH_TOLERANCE_MM / slope`` leaves both the
+    long diameter and the short one (the same function a right angle away) within
+    :data:`SEARCH_TOLERANCE_MM` of their values at the bracketed maximum, that is of a search run
+    to rounding.
     """
-    vals, _ = _caliper_values(hull2, allow, _THETAS)
-    peak = (vals >= np.roll(vals, 1)) & (vals >= np.roll(vals, -1)) & (vals >= vals.max() - 1e-5 * vals.max() - 1e-9)
-    idx = np.flatnonzero(peak)
-    idx = idx[np.argsort(-vals[idx], kind="stable")][:8]
+    which, idx = [], []
+    for k, vals in enumerate(sampled):
+        peak = (vals >= np.roll(vals, 1)) & (vals >= np.roll(vals, -1)) & (vals >= vals.max() - 1e-5 * vals.max() - 1e-9)
+        i = np.flatnonzero(peak)
+        i = i[np.argsort(-vals[i], kind="stable")][:8]
+        which += [k] * len(i)
+        idx += list(i)
+    which, idx = np.array(which), np.array(idx)
+    size = max(len(h) for h in hulls)
+    # Shorter hulls repeat their first point: widths are unchanged.
+    padded = np.stack([np.concatenate([h, np.repeat(h[:1], size - len(h), axis=0)]) for h in hulls])[which]
+    only = box_only[which]
+
+    def f(theta):
+        return diameter(padded, only, theta[:, None])[:, 0]
+
     step = _THETAS[1]
     lo, hi = _THETAS[idx] - step, _THETAS[idx] + step
-    while np.max(hi - lo) > 1e-12:
-        a = hi - _GOLDEN * (hi - lo)
-        b = lo + _GOLDEN * (hi - lo)
-        left = _caliper_values(hull2, allow, a)[0] >= _caliper_values(hull2, allow, b)[0]
-        hi = np.where(left, b, hi)
-        lo = np.where(left, lo, a)
+    a, b = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+    fa, fb = f(a), f(b)
+    # After n steps the bracket's half width is step * golden**n.
+    for _ in range(max(0, int(np.ceil(np.log(SEARCH_TOLERANCE_MM / (slope * step)) / np.log(_GOLDEN))))):
+        left = fa >= fb                     # the maximum lies in [lo, b]: b's point moves to a
+        lo, hi = np.where(left, lo, a), np.where(left, b, hi)
+        new = np.where(left, hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo))
+        f_new = f(new)
+        a, b, fa, fb = (np.where(left, new, b), np.where(left, a, new),
+                        np.where(left, f_new, fb), np.where(left, fa, f_new))
     refined = (lo + hi) / 2
     # Keep the sampled angle when refining gains nothing (flat tops, grid-aligned sections):
-    # the short caliper is then exact instead of off by the search's last 1e-8 rad.
-    gain = _caliper_values(hull2, allow, refined)[0] - vals[idx]
-    thetas = np.where(gain > 1e-12 * vals[idx] + 1e-15, refined, _THETAS[idx])
-    out = []
-    for theta in thetas:
-        e = np.array([np.cos(theta), np.sin(theta)])
-        v = np.array([-e[1], e[0]])
-        pe, pv = hull2 @ e, hull2 @ v
-        i_lo, i_hi = int(np.argmin(pe)), int(np.argmax(pe))
-        long_mm = float(allow(np.array([pe[i_hi] - pe[i_lo]]), e[None])[0])
-        short_mm = float(allow(np.array([pv.max() - pv.min()]), v[None])[0])
-        ce, cv = long_mm - (pe[i_hi] - pe[i_lo]), short_mm - (pv.max() - pv.min())   # allowances
-        at_v = (pv[i_lo] + pv[i_hi]) / 2               # the long caliper runs through its two contacts
-        at_e = (pe[i_lo] + pe[i_hi]) / 2               # the short one crosses it in the middle
-        long2 = np.stack([(pe[i_lo] - ce / 2) * e + at_v * v, (pe[i_hi] + ce / 2) * e + at_v * v])
-        short2 = np.stack([at_e * e + (pv.min() - cv / 2) * v, at_e * e + (pv.max() + cv / 2) * v])
-        out.append((long_mm, short_mm, long2, short2))
-    return out
+    # the short caliper is then exact instead of off by the search's last step.
+    start = np.array([sampled[k][i] for k, i in zip(which, idx)])
+    gain = f(refined) - start
+    return which, np.where(gain > 1e-12 * start + 1e-15, refined, _THETAS[idx])
+
+
+def _calipers(hull2: np.ndarray, box_only: bool, theta: float, diameter: _Diameter) -> tuple:
+    """``(long, short, long_ends, short_ends)`` of a section with its long caliper at ``theta``,
+    the short one perpendicular to it; ends in the plane's 2D frame, allowances included."""
+    e = np.array([np.cos(theta), np.sin(theta)])
+    v = np.array([-e[1], e[0]])
+    pe, pv = hull2 @ e, hull2 @ v
+    i_lo, i_hi = int(np.argmin(pe)), int(np.argmax(pe))
+    long_mm, short_mm = map(float, diameter(hull2, np.bool_(box_only), np.array([theta, theta + np.pi / 2])))
+    ce, cv = long_mm - (pe[i_hi] - pe[i_lo]), short_mm - (pv.max() - pv.min())   # allowances
+    at_v = (pv[i_lo] + pv[i_hi]) / 2               # the long caliper runs through its two contacts
+    at_e = (pe[i_lo] + pe[i_hi]) / 2               # the short one crosses it in the middle
+    long2 = np.stack([(pe[i_lo] - ce / 2) * e + at_v * v, (pe[i_hi] + ce / 2) * e + at_v * v])
+    short2 = np.stack([at_e * e + (pv.min() - cv / 2) * v, at_e * e + (pv.max() + cv / 2) * v])
+    return long_mm, short_mm, long2, short2
+
+
+def _pick(candidates: list, centre: float) -> tuple:
+    """The candidate ``(t, long, short, long_ends, short_ends)`` with the largest long diameter;
+    ties (within :data:`TIE_MM`): the larger short one, then the plane nearest ``centre``."""
+    longs = np.array([c[1] for c in candidates])
+    tied = [c for c, x in zip(candidates, longs) if x >= longs.max() - TIE_MM]
+    shorts = np.array([c[2] for c in tied])
+    tied = [c for c, x in zip(tied, shorts) if x >= shorts.max() - TIE_MM]
+    return min(tied, key=lambda c: abs(c[0] - centre))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import Geometry
-from ._hull import centre_candidates, crop, diameter_pairs, hull_points
+from ._hull import centre_candidates, crop_mask, diameter_pairs
 
 #: Half-voxel steps to the six face neighbours, in index units.
 _OCTAHEDRON = np.concatenate([np.eye(3), -np.eye(3)]) * 0.5
@@ -20,10 +20,11 @@ def max_diameter_ibsi(mask: np.ndarray, geometry: Geometry) -> float:
     lesion, voxels beyond the array counting as outside (pyradiomics pads the mask by one voxel).
     A single voxel therefore measures its longest edge, not 0.
 
-    Computed exactly, without comparing all vertex pairs: the convex hull of the lesion voxel
-    centres is grown by the six half-voxel steps, which gives exactly the hull of the mesh
-    vertices, and the largest distance between its vertices is found by a pruned, vectorised
-    search. Equal to pyradiomics to floating-point rounding; only the spacing matters.
+    Computed exactly, without comparing all vertex pairs: candidates for the convex hull of the
+    lesion voxel centres are grown by the six half-voxel steps, which gives mesh vertices
+    including every vertex of the mesh's hull, and the largest distance between them is found by
+    a pruned, vectorised search. Equal to pyradiomics to floating-point rounding; only the
+    spacing matters.
 
     Examples
     --------
@@ -32,16 +33,26 @@ def max_diameter_ibsi(mask: np.ndarray, geometry: Geometry) -> float:
     >>> max_diameter_ibsi(m, g)
     3.0
     """
-    mask, geometry = crop(mask, geometry)
-    # The mesh vertices' hull is the voxel centres' hull grown by the octahedron of half-voxel
-    # steps: every mesh vertex is c + o (c a lesion centre, o a half step to an outside
-    # neighbour), and each vertex c + o of the grown hull is a mesh vertex, because the neighbour
-    # beyond a centre that is extreme in some direction lies further out, hence outside.
-    hull = hull_points(centre_candidates(mask)).astype(int)    # index units
-    grown = hull[:, None, :] + _OCTAHEDRON[None]                   # (n, 6, 3)
-    # Keep only half steps towards an outside neighbour (mesh vertices): the others cannot be
-    # vertices of the grown hull, and dropping them halves the second hull's work.
-    neighbour = hull[:, None, :] + np.rint(2 * _OCTAHEDRON[None]).astype(int)
+    mask = crop_mask(mask, geometry)
+    return diameter_pairs(mesh_vertex_candidates(mask) * np.array(geometry.spacing))[0]
+
+
+def mesh_vertex_candidates(mask: np.ndarray) -> np.ndarray:
+    """Marching-cubes mesh vertices of a cropped ``mask`` (index units, (n, 3)) that include every
+    vertex of the mesh's convex hull.
+
+    The mesh vertices' hull is the voxel centres' hull grown by the octahedron of half-voxel
+    steps: every mesh vertex is c + o (c a lesion centre, o a half step to an outside
+    neighbour), and each vertex c + o of the grown hull is a mesh vertex, because the neighbour
+    beyond a centre that is extreme in some direction lies further out, hence outside.
+    The hull candidates (a superset of its vertices, hardly larger on lesions) are grown as
+    they are: diameter_pairs prunes them by distance, cheaper than a hull (Qhull) at this stage.
+    """
+    cand = centre_candidates(mask).astype(int)
+    grown = cand[:, None, :] + _OCTAHEDRON[None]                   # (n, 6, 3)
+    # Keep only half steps towards an outside neighbour: mesh vertices, so nothing beyond the
+    # mesh is measured; the others cannot be vertices of the grown hull.
+    neighbour = cand[:, None, :] + np.rint(2 * _OCTAHEDRON[None]).astype(int)
     inside = np.all((neighbour >= 0) & (neighbour < mask.shape), axis=-1)
     inside[inside] = mask[tuple(neighbour[inside].T)]
-    return diameter_pairs(grown[~inside] * np.array(geometry.spacing))[0]
+    return grown[~inside]

@@ -37,7 +37,11 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
         several as labels.
     """
     arr = check_mask(mask, name=name, source=source)
-    values = np.unique(arr[arr != 0])
+    # Only the box of the non-zero voxels is read element by element: boolean indexing and
+    # labelling walk C index order, across memory on the Fortran-ordered arrays nibabel loads.
+    box = nonzero_box([arr])
+    inside = arr[box] if box is not None else arr[:0]
+    values = np.unique(inside[inside != 0])
     _refuse_images(arr, values, name=name, source=source)
     if kind == "auto":
         # One non-zero value is a binary mask whatever the value (many tools save 0/255).
@@ -48,8 +52,10 @@ def label_regions(mask: np.ndarray, *, connectivity: int = 26, kind: str = "auto
             raise InputError(f"{name} was given as binary but holds the values {shown}.", path=source,
                              hint="Use one value for lesion voxels (e.g. 0/1), or read it as a label image "
                                   "(mask_kind='labels'; CLI --mask-kind labels).")
-        labels, _ = ndimage.label(arr != 0, structure=structure(connectivity))
-        return labels.astype(np.int32, copy=False), "binary"
+        labels = np.zeros(arr.shape, np.int32)
+        if box is not None:     # scan order within the box is the whole array's scan order
+            labels[box] = ndimage.label(inside != 0, structure=structure(connectivity))[0]
+        return labels, "binary"
     if kind != "labels":
         raise ValueError(f"kind must be 'auto', 'binary' or 'labels', got {kind!r}")
     # Keep every id as painted: int64 holds any whole number a label file can carry.
@@ -84,7 +90,7 @@ def check_mask(mask, *, name: str = "mask", source: str | None = None) -> np.nda
                              hint="Pass a binary or label mask, or threshold it first.")
     if arr.dtype.kind not in "biuf":
         raise InputError(f"{name} has data type {arr.dtype}, not numbers.", path=source)
-    if np.any(arr < 0):
+    if arr.dtype.kind in "if" and np.any(arr < 0):   # (bool, unsigned: no pass over the volume)
         raise InputError(f"{name} has negative values.", path=source,
                          hint="Masks hold 0 for background and positive labels.")
     return arr
@@ -92,13 +98,61 @@ def check_mask(mask, *, name: str = "mask", source: str | None = None) -> np.nda
 
 def bounding_boxes(labels: np.ndarray, *, pad: int = 1) -> dict[int, tuple[slice, slice, slice]]:
     """Each label's bounding box, grown by ``pad`` voxels (clipped to the array)."""
+    # find_objects walks the array in C index order, which strides across memory on the
+    # Fortran-ordered arrays nibabel loads: it is given the axes in memory order instead.
+    order = memory_order(labels)
     boxes = {}
-    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+    for k, sl in enumerate(ndimage.find_objects(labels.transpose(order)), start=1):
         if sl is None:
             continue
-        boxes[k] = tuple(slice(max(s.start - pad, 0), min(s.stop + pad, n))
-                         for s, n in zip(sl, labels.shape))
+        box = [slice(0)] * labels.ndim
+        for s, axis in zip(sl, order):
+            box[axis] = slice(max(s.start - pad, 0), min(s.stop + pad, labels.shape[axis]))
+        boxes[k] = tuple(box)
     return boxes
+
+
+def nonzero_box(masks, *, pad: int = 0) -> tuple[slice, ...] | None:
+    """Smallest box holding every non-zero voxel of ``masks`` (arrays of one shape; None entries
+    are skipped), grown by ``pad`` voxels and clipped to the array; None when all are empty.
+
+    Whatever the arrays' memory layout (C, or Fortran as nibabel loads NIfTI), each is read twice
+    at memory speed: reduced over its outermost axis in memory to a plane (contiguous rows OR'ed
+    together), then over its two inner axes (``scipy.ndimage.find_objects`` walks C index order
+    and takes 20-100x longer on a 512 x 512 x 64 Fortran-ordered mask).
+    """
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    hits = [np.zeros(n, bool) for n in present[0].shape]
+    for m in present:
+        outer = int(memory_order(m)[0])
+        inner = tuple(a for a in range(m.ndim) if a != outer)
+        plane = np.any(m, axis=outer)
+        hits[outer] |= np.any(m, axis=inner)
+        for k, axis in enumerate(inner):
+            hits[axis] |= np.any(plane, axis=tuple(j for j in range(plane.ndim) if j != k))
+    if not hits[0].any():
+        return None
+    return tuple(slice(max(int(idx[0]) - pad, 0), min(int(idx[-1]) + 1 + pad, len(h)))
+                 for h in hits for idx in [np.flatnonzero(h)])
+
+
+def nonzero_indices(mask: np.ndarray) -> np.ndarray:
+    """Indices (n, ndim) of the non-zero voxels of ``mask``, in C index order as ``np.argwhere``.
+
+    Only their box is searched (:func:`nonzero_box`): ``np.argwhere`` walks C index order,
+    across memory on a Fortran-ordered array (75 ms for a 512 x 512 x 64 cord mask, 2 ms so).
+    """
+    box = nonzero_box([mask])
+    if box is None:
+        return np.zeros((0, mask.ndim), np.intp)
+    return np.argwhere(mask[box]) + np.array([s.start for s in box])
+
+
+def memory_order(array: np.ndarray) -> np.ndarray:
+    """The array's axes from the largest stride to the smallest (C order: 0, 1, 2; Fortran: 2, 1, 0)."""
+    return np.argsort([-abs(s) for s in array.strides], kind="stable")
 
 
 def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from ..geometry import Geometry
+from .components import nonzero_indices
 
 #: Cord voxels farther than this from the lesion's axis are not in its cross-section (mm):
 #: a plane perpendicular to a curved cord may cut it again far away.
@@ -27,7 +28,7 @@ def voxel_extent_along(geometry: Geometry, u) -> float:
 
 def world_points(mask: np.ndarray, geometry: Geometry) -> np.ndarray:
     """World LPS coordinates (N, 3) of the centres of the voxels set in ``mask``."""
-    return geometry.index_to_world(np.argwhere(mask))
+    return geometry.index_to_world(nonzero_indices(mask))
 
 
 def boundary_points(mask: np.ndarray, geometry: Geometry) -> np.ndarray:

@@ -22,6 +22,7 @@ from .components import (
     check_mask,
     compact_labels,
     label_regions,
+    nonzero_box,
     structure,
 )
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
@@ -131,7 +132,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
                         "and is not computed")
     # Everything measured lies in the masks; working on their joint box (world positions kept)
     # makes a 512 x 512 x 64 study cost what its lesions and cord cost, in time and memory.
-    box = _joint_box([ref_array, edema_arr, cord_arr])
+    box = nonzero_box([ref_array, edema_arr, cord_arr], pad=2)
     if box is not None:
         ref = ref.cropped(box)
         ref_array, edema_arr, cord_arr, image_arr = (
@@ -288,26 +289,6 @@ def _recorded(inputs: list[InputRecord] | None, notes: dict, items: dict) -> lis
         else:
             records[k] = records[k].model_copy(update=note)
     return records
-
-
-def _joint_box(masks: list[np.ndarray | None], pad: int = 2) -> tuple[slice, slice, slice] | None:
-    """Smallest box holding every non-zero voxel of the masks, grown by ``pad`` voxels."""
-    lo = hi = None
-    for m in masks:
-        if m is None:
-            continue
-        found = ndimage.find_objects((m != 0).astype(np.uint8))
-        if not found or found[0] is None:
-            continue
-        box = found[0]
-        starts = np.array([b.start for b in box])
-        stops = np.array([b.stop for b in box])
-        lo = starts if lo is None else np.minimum(lo, starts)
-        hi = stops if hi is None else np.maximum(hi, stops)
-    if lo is None:
-        return None
-    shape = masks[0].shape
-    return tuple(slice(max(int(a) - pad, 0), min(int(b) + pad, n)) for a, b, n in zip(lo, hi, shape))
 
 
 def _fraction_in(r: _Region, cord: np.ndarray | None) -> float | None:
