@@ -59,6 +59,29 @@ def memory_limit(text: str) -> str:
     return format_bytes(size)
 
 
+#: dask's configuration for a batch. A study's own work runs in a worker thread beside the
+#: worker's event loop; dask's defaults made each study 10-25% slower there than in a plain loop
+#: (``benchmarks/bench_batch.py``), which these undo:
+#:
+#: * MALLOC_TRIM_THRESHOLD_=65536 (glibc gives every freed block over 64 KiB back to the system,
+#:   so numpy's arrays are mapped anew each time): 25% alone. It is left out of the workers'
+#:   environment; a worker's memory is still bounded by its limit.
+#: * the event loop's 20 ms tick, the 500 ms system monitor and the statistical profiler wake the
+#:   loop's thread, which then takes the GIL from the study: they run every second or not at all.
+#:   The memory monitor keeps a 0.5 s period, so the limit is still enforced in time.
+_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.worker.daemon": False,
+    "logging.distributed": "error",
+    "distributed.worker.preload": ["lesionview.batch.worker"],
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+
+
 def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool = False,
              scheduler: str | None = None, workers: int | None = None, memory: str = DEFAULT_MEMORY,
              on_start: Callable[[Cluster], None] | None = None,
@@ -80,9 +103,7 @@ def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool =
 
     # A study that kills its worker (memory) is reported, not sent to kill another one. Local
     # workers ignore Ctrl-C (lesionview.batch.worker): this process stops them.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.worker.daemon": False, "logging.distributed": "error",
-                          "distributed.worker.preload": ["lesionview.batch.worker"]}):
+    with dask.config.set(_CONFIG):
         cluster = None
         if scheduler is None:
             n = local_workers(workers)
