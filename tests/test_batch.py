@@ -546,3 +546,23 @@ def test_two_batches_with_relative_paths_share_a_running_cluster(tmp_path):
     for out in ("out_a", "out_b"):
         _assert_case(_lesions(tmp_path / out, "01", "01"), "twin")
         _assert_case(_lesions(tmp_path / out, "01", "02"), "solitary")
+
+
+def test_a_study_queued_behind_one_that_kills_its_worker_is_measured(tmp_path):
+    """With one worker, the next study waits on it: when the first kills the worker (over its
+    memory limit), the second dies too, is run again alone, and is measured; only the culprit fails."""
+    import nibabel as nib
+    import numpy as np
+
+    studies = tmp_path / "studies"
+    for name in ("b_small", "c_small"):
+        shutil.copytree(SAMPLE / "twin", studies / name, ignore=shutil.ignore_patterns("dicom", "t2*"))
+    huge = studies / "a_huge"
+    huge.mkdir()
+    shape, affine = (640, 640, 400), np.diag([0.5, 0.5, 0.5, 1.0])
+    lesion = np.zeros(shape, np.uint8)
+    lesion[300:310, 300:310, 100:300] = 1
+    nib.save(nib.Nifti1Image(lesion, affine), huge / "lesion.nii.gz")
+    result = run_participants(studies, tmp_path / "out", settings=SETTINGS, workers=1, memory="600MiB")
+    statuses = {o.name: o.status for o in result.outcomes}
+    assert statuses == {"sub-ahuge": FAILED, "sub-bsmall": DONE, "sub-csmall": DONE}

@@ -133,41 +133,51 @@ def run_jobs(jobs: list[Job], out_dir: str, settings: Settings, *, force: bool =
 def _stream(client, jobs: list[Job], args: tuple, *, window: int, limit: str) -> Iterator[Outcome]:
     """Outcomes of ``jobs`` as they finish, with at most ``window`` studies on the cluster at a time.
 
-    Submitting only as many studies as there are worker threads keeps every other study off a
-    worker that dies (a worker's queued tasks die with it: dask would report them as killers too),
-    keeps the scheduler's state small for 100,000 studies, and leaves nothing to cancel but the
-    studies running at a Ctrl-C.
+    A bounded window keeps the scheduler's state small for 100,000 studies and leaves little to
+    cancel at a Ctrl-C. A study waiting on a worker dies with it when another study kills it (dask
+    then reports both): a study whose worker died is run again at the end, alone on the cluster,
+    and only a second death fails it, so a study is never failed for another's memory.
     """
     from distributed import as_completed
 
     waiting = iter(jobs)
-    running = {}
+    running: dict = {}
+    suspects: list[Job] = []
     run = uuid.uuid4().hex[:8]    # two batches on one shared cluster must not share a task
 
-    def submit(job: Job):
-        future = client.submit(run_job, job, *args, pure=False, key=f"study-{job.name}-{run}")
+    def submit(job: Job, attempt: int = 1):
+        future = client.submit(run_job, job, *args, pure=False, key=f"study-{job.name}-{run}-{attempt}")
         running[future] = job
         return future
 
-    flow = as_completed([submit(job) for job in itertools.islice(waiting, window)])
     try:
+        flow = as_completed([submit(job) for job in itertools.islice(waiting, window)])
         for future in flow:
-            yield _outcome(future, running.pop(future), limit)
+            job = running.pop(future)
+            outcome, died = _outcome(future, job, limit)
+            if died:
+                suspects.append(job)
+            else:
+                yield outcome
             following = next(waiting, None)
             if following is not None:
                 flow.add(submit(following))
+        for job in suspects:          # one at a time: nothing else can die with it now
+            future = submit(job, attempt=2)
+            outcome, _ = _outcome(future, job, limit)     # waits for it
+            running.pop(future)
+            yield outcome
     except BaseException:
         client.cancel(list(running))
         raise
 
 
 def _window(info: Cluster) -> int:
-    """Studies on the cluster at a time: one per worker thread of a local cluster. A cluster given by
-    address may grow on demand (dask-jobqueue's adapt() scales on the tasks waiting), so it is shown
-    more work than it has threads: a study that kills its worker may then take a queued one with it,
-    and that one is measured by the next run (it left no provenance record)."""
+    """Studies on the cluster at a time: two per worker thread, so that a worker always has its next
+    study at hand (waiting for it from here cost 10-15 ms a study); at least 64 on a cluster given
+    by address, which may grow on demand (dask-jobqueue's adapt() scales on the tasks waiting)."""
     threads = max(1, info.workers * info.threads_per_worker)
-    return threads if info.local else max(2 * threads, 64)
+    return 2 * threads if info.local else max(2 * threads, 64)
 
 
 @contextlib.contextmanager
@@ -223,16 +233,17 @@ def _shown(n: int) -> str:
     return format_bytes(n) if n else "unlimited"
 
 
-def _outcome(future, job: Job, limit: str) -> Outcome:
-    """The job's outcome, or a failed one when its worker died (memory limit, a crash in C code)."""
+def _outcome(future, job: Job, limit: str) -> tuple[Outcome, bool]:
+    """The job's outcome, and whether its worker died (over the memory limit, a crash in C code)."""
     try:
-        return future.result()
+        return future.result(), False
     except Exception as exc:  # noqa: BLE001 - KilledWorker, CancelledError, a lost connection
+        died = type(exc).__name__ == "KilledWorker"
         why = str(exc) or type(exc).__name__
-        if type(exc).__name__ == "KilledWorker":
+        if died:
             why = (f"its worker died: over its memory limit ({limit}), or a crash in compiled code. Give the "
                    "workers more memory (--memory-per-worker), or measure the study alone with lesionview measure")
-        return Outcome(job.name, job.subject, job.session, FAILED, reason=why)
+        return Outcome(job.name, job.subject, job.session, FAILED, reason=why), died
 
 
 def run_in_process(jobs: Iterable[Job], out_dir: str, settings: Settings, *, force: bool = False,
