@@ -566,3 +566,30 @@ def test_a_study_queued_behind_one_that_kills_its_worker_is_measured(tmp_path):
     result = run_participants(studies, tmp_path / "out", settings=SETTINGS, workers=1, memory="600MiB")
     statuses = {o.name: o.status for o in result.outcomes}
     assert statuses == {"sub-ahuge": FAILED, "sub-bsmall": DONE, "sub-csmall": DONE}
+
+
+def test_sigterm_stops_the_batch_like_ctrl_c(tmp_path):
+    """`kill PID` (or a SLURM time limit on the process running the batch): exit 130, no traceback,
+    the batch report written with the studies not reached as "not run"."""
+    import os
+    import signal
+    import time
+
+    studies = tmp_path / "studies"
+    seed = _twin_copy(tmp_path / "seed")
+    for i in range(40):
+        (studies / f"s{i:02d}").mkdir(parents=True)
+        for f in seed.iterdir():
+            os.link(f, studies / f"s{i:02d}" / f.name)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(LESIONVIEW), "batch", str(studies), str(out), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.rglob(f"*_{bids.PROVENANCE}.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    statuses = [r["status"] for r in _report(out).values()]
+    assert "not run" in statuses and len(statuses) == 40
