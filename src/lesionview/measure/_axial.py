@@ -17,13 +17,16 @@ from .thick import THICK_SLICE_MM  # also for axial diameters: slices lying in t
 #: A section with fewer centres than this has no edge to read: its allowance is the whole box.
 MIN_TIP_CENTRES = 3
 
-#: The angular search stops when the long and short diameters are within this of their values at
-#: the maximum it brackets (mm): 1000 times below the 1e-4 mm reports print. A search run to
-#: rounding is no better: at a smooth maximum the diameter is flat to rounding over ~1e-8 rad, so
-#: the perpendicular short diameter is only known to ~1e-7 mm however long one searches.
+#: The angular search stops when the long diameter is within this (mm) of its value at the maximum
+#: it brackets: 1000 times below the 1e-4 mm reports print. The short diameter (the same function a
+#: right angle away) is not known that well however long one searches: at a smooth maximum the long
+#: diameter is flat to rounding over ~1e-8 rad, which moves the short one by up to ~D x 1e-8 mm for
+#: a lesion of long diameter D (6e-7 mm at D = 113 mm, against a Newton step on the exact maximum;
+#: the earlier search to 1e-12 rad spread as much). Still far below what reports print.
 SEARCH_TOLERANCE_MM = 1e-7
-#: Diameters within this (mm) are a tie: ten times the search's tolerance, so which section and
-#: direction wins does not depend on where the search stopped or on its rounding.
+#: Diameters within this (mm) are a tie. For the long diameter that is ten times the search's
+#: tolerance; for the short one of a lesion over ~50 mm it is about its rounding spread, so which of
+#: two equal calipers is drawn may then depend on rounding (their lengths differ by < 1e-6 mm).
 TIE_MM = 1e-6
 
 _THETAS = np.linspace(0.0, np.pi, 360, endpoint=False)
@@ -81,8 +84,8 @@ def axial_diameters(mask: np.ndarray, geometry: Geometry, axis=None) -> AxialDia
     ``e'`` perpendicular to the maximising ``e`` in the plane (short <= long). ``long_mm`` is the
     largest long diameter over all sections, ``short_mm`` the short one of that section (ties,
     within :data:`TIE_MM`: larger short, then the plane nearest the lesion's centroid). The maximum
-    over ``e`` is sampled every 0.5 degree and refined by golden-section search, to within
-    :data:`SEARCH_TOLERANCE_MM` of both diameters.
+    over ``e`` is sampled every 0.5 degree and refined by golden-section search: the long diameter
+    to within :data:`SEARCH_TOLERANCE_MM`, the short one to its rounding spread (about D x 1e-8 mm).
 
     When the largest spacing of an array axis lying in the plane (within 45 degrees) is 3 mm or
     more, as across the slices of a sagittal acquisition, ``uncertainty_mm`` is that spacing and
@@ -197,10 +200,10 @@ def _long_directions(hulls: list, box_only: np.ndarray, sampled: list, diameter:
     (at most 8) are candidates. All of them, whatever their section, are refined together by one
     golden-section search (one NumPy call per step, not one per section and step) in the bracket
     of one sampling step on either side. The diameter changes by at most ``slope`` mm per radian,
-    so stopping when the bracket's half width is ``SEARCH_TOLERANCE_MM / slope`` leaves both the
-    long diameter and the short one (the same function a right angle away) within
-    :data:`SEARCH_TOLERANCE_MM` of their values at the bracketed maximum, that is of a search run
-    to rounding.
+    so stopping when the bracket's half width is ``SEARCH_TOLERANCE_MM / slope`` leaves the long
+    diameter within :data:`SEARCH_TOLERANCE_MM` of its value at the bracketed maximum. The last
+    steps may compare values equal to rounding, so the short diameter (the same function a right
+    angle away) is known to its rounding spread, about D x 1e-8 mm (see SEARCH_TOLERANCE_MM).
     """
     which, idx = [], []
     for k, vals in enumerate(sampled):
