@@ -312,10 +312,11 @@ def test_ctrl_c_stops_the_cluster_cleanly_and_a_rerun_resumes(tmp_path):
     assert "Traceback" not in err and err.rstrip().endswith("interrupted")
     statuses = [r["status"] for r in _report(out).values()]
     done = statuses.count(DONE)
-    assert done >= 1 and done + statuses.count("not run") == n
-    # A study running at the Ctrl-C may still finish as the cluster stops: its record says so.
+    assert done + statuses.count("not run") == n and statuses.count("not run") > 0
+    # A study running at the Ctrl-C (or finished but not yet heard of) may still leave its record:
+    # at most the 4 studies the 2 workers hold (each its study and the next).
     finished = len(list(out.rglob(f"*_{bids.PROVENANCE}.json")))
-    assert done <= finished <= done + 2
+    assert 1 <= finished and done <= finished <= done + 4
 
     again = _run(studies, out, "--workers", "0")
     assert again.returncode == 0, again.stderr
