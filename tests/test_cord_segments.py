@@ -320,7 +320,9 @@ def test_csv_html_and_summary_name_the_kind(twin_result, tmp_path):
     from lesionview.report.html import render_html
     from lesionview.report.tabular import CSV_COLUMNS, write_csv
 
-    assert CSV_COLUMNS[-3:] == ["cord_segments", "cord_segments_possible", "cord_segments_estimated"]
+    at = CSV_COLUMNS.index("cord_segments")  # added after the older columns, before later additions
+    assert CSV_COLUMNS[at:at + 3] == ["cord_segments", "cord_segments_possible", "cord_segments_estimated"]
+    assert at > CSV_COLUMNS.index("same_edema")
     with open(write_csv(twin_result, tmp_path / "m.csv"), newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     (edema_row,) = [row for row in rows if row["kind"] == "edema"]

@@ -136,6 +136,8 @@ DICTIONARY = {
     "longitudinally_extensive": ("Edema spanning 3 or more vertebral levels.", None),
     "lesion_ids": ("Edema row: the lesions inside it; pair row: its two lesions.", None),
     "length_ratio": ("Edema craniocaudal length / craniocaudal extent of the lesions inside it.", None),
+    "volume_ratio": (("Edema volume (lesion voxels the edema mask also covers included) / total volume of "
+                      "the lesions inside it."), None),
     "craniocaudal_uncertainty_mm": (("Plus or minus this much on the craniocaudal lengths and the level "
                                     "extent."), "mm"),
     "levels_possible": (("Levels the region may reach within its craniocaudal uncertainty, when that "

@@ -144,15 +144,20 @@ def print_result(result: StudyMeasurements) -> None:
     if result.edema:
         et = Table(title="T2 edema", title_justify="left", caption=_levels_caption(result.edema),
                    caption_justify="left")
-        for col in ("id", "vertebral levels", segments, "count", "extensive", "CC mm", "volume mm³", "lesions"):
+        for col in ("id", "vertebral levels", segments, "count", "extensive", "CC mm", "volume mm³", "lesions",
+                    "x length", "x volume"):
             et.add_column(col, justify="right")
         for ed in result.edema:
             et.add_row(str(ed.id), levels_cell(ed), segments_cell(ed.cord_segments),
                        _opt(ed.levels and ed.levels.count, "{}"), "possibly" if possibly_extensive(ed) else _opt(ed.longitudinally_extensive, "{}"),
                        length_cell(ed),
-                       f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)))
+                       f"{ed.volume_mm3:.0f}", ", ".join(map(str, ed.lesion_ids)),
+                       _opt(ed.length_ratio, "{:.1f}"), _opt(ed.volume_ratio, "{:.1f}"))
         console.print(et)
     console.print(f"[bold]{escape(shown_path(result.summary))}[/]")
+    for ed in result.edema:
+        if ed.literature_context:
+            console.print(f"[dim]context, edema {ed.id}:[/] {escape(ed.literature_context)}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {escape(shown_path(w))}")
 

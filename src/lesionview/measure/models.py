@@ -122,6 +122,13 @@ class Edema(_Model):
     lesion_ids: list[int] = Field(default_factory=list)
     length_ratio: float | None = Field(
         None, description="Edema craniocaudal length / craniocaudal extent of the lesions inside it.")
+    volume_ratio: float | None = Field(
+        None, description="Edema volume (as drawn: lesion voxels the edema mask also covers count) / total "
+                          "volume of the lesions inside it.")
+    literature_context: str | None = Field(
+        None, description="Where the edema's level extent and length ratio sit against the published "
+                          "series of intramedullary metastases (lesionview.measure.literature); cohort "
+                          "figures, not thresholds.")
 
 
 class MultiplicityClass(StrEnum):

@@ -25,6 +25,7 @@ from .components import (
     nonzero_box,
     structure,
 )
+from .literature import edema_context
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
 from .sections import (
@@ -565,19 +566,21 @@ def _measure_edema(e: _Region, ref: Geometry, regions: list[_Region], edema_of: 
     step = _step_along_cord(ref, centerline, e.centroid)
     thick = slice_thickness_across(ref, _cord_axis(centerline, e.centroid))
     span = _span(levels, e.points, reach=(ref, centerline) if thick else None)
-    ratio = None
+    ratio = volume_ratio = None
     if lesion_ids:
         inside = np.concatenate([r.points for r in regions if r.id in lesion_ids])
         ratio = round(cc / extent_along(inside, SUPERIOR, ref), 3)
-    return Edema(
+        volume_ratio = round(float(e.mask.sum()) / len(inside), 3)  # same voxel volume: counts suffice
+    row = Edema(
         id=e.id, voxel_count=int(e.mask.sum()), volume_mm3=round(float(e.mask.sum()) * ref.voxel_volume, 4),
         craniocaudal_mm=round(cc, 4),
         craniocaudal_along_cord_mm=None if centerline is None else _along_centerline(e.points, centerline, e.geometry),
         craniocaudal_uncertainty_mm=step, thick_slices_mm=thick, levels=span,
         cord_segments=_segment_span(segments, e.points, reach=(ref, centerline) if thick else None),
         longitudinally_extensive=None if span is None or span.first is None else span.count >= EXTENSIVE_LEVELS,
-        lesion_ids=lesion_ids, length_ratio=ratio,
+        lesion_ids=lesion_ids, length_ratio=ratio, volume_ratio=volume_ratio,
     )
+    return row.model_copy(update={"literature_context": edema_context(row)})
 
 
 # ---------------------------------------------------------------------------- thick slices

@@ -304,6 +304,8 @@ def edema_rows(ed: Edema) -> list[tuple[str, str]]:
         ("Volume", f"{_f1(ed.volume_mm3)} mm³ ({ed.voxel_count} voxels)"),
         ("Lesions inside", ", ".join(map(str, ed.lesion_ids)) or "none"),
         ("Edema / lesion length", "–" if ed.length_ratio is None else f"{ed.length_ratio:.1f}"),
+        ("Edema / lesion volume", "–" if ed.volume_ratio is None else f"{ed.volume_ratio:.1f}"),
+        ("Against the literature", ed.literature_context or "–"),
         ("Vertebral level fractions", _fractions(ed.levels)),
     ]
 

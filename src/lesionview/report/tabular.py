@@ -38,6 +38,8 @@ CSV_COLUMNS = [
     # Added in 0.x (issue 12): spinal cord segments beside the vertebral levels ("levels"): their range,
     # the range within the uncertainty when it differs, and whether they are estimated (else from an image).
     "cord_segments", "cord_segments_possible", "cord_segments_estimated",
+    # Added in 0.x (issue 15): the edema's volume against its lesions'.
+    "volume_ratio",
 ]
 
 
@@ -81,6 +83,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "craniocaudal_along_cord_mm": ed.craniocaudal_along_cord_mm,
             "longitudinally_extensive": ed.longitudinally_extensive,
             "lesion_ids": " ".join(map(str, ed.lesion_ids)), "length_ratio": ed.length_ratio,
+            "volume_ratio": ed.volume_ratio,
             **_uncertain(ed), **_segments(ed),
         })
     for pair in result.multiplicity.pairs:
