@@ -149,8 +149,15 @@ def test_same_numbers_whatever_the_storage_orientation(case, result, target):
     other = measure(vols["lesions"], edema=vols["edema"], cord=vols["cord"], levels=levels)
     a = result.model_dump(exclude={"created_utc"})
     b = other.model_dump(exclude={"created_utc"})
-    # Spacing is listed in storage order; everything else must be the same.
+    # Spacing is listed in storage order, and SCT's sagittal slice numbers count along the stored axis
+    # (as SCT's own); everything else must be the same.
     assert sorted(a.pop("voxel_spacing_mm")) == sorted(b.pop("voxel_spacing_mm"))
+    for les_a, les_b in zip(a["lesions"], b["lesions"]):
+        slices = [les["sct"].pop("sct_bridges_per_slice") for les in (les_a, les_b)]
+        for m in (les_a, les_b):
+            m["sct"].pop("sct_midsagittal_slice")
+        assert sorted(x["lateral_offset_mm"] for x in slices[0]) == pytest.approx(
+            sorted(x["lateral_offset_mm"] for x in slices[1]), abs=1e-6)
     _assert_close(a, b)
 
 

@@ -161,11 +161,26 @@ DICTIONARY = {
 }
 
 
+def _described_by_models() -> dict:
+    """The dictionary entries of the SCT and sign columns, from their models' field descriptions."""
+    from ..measure.sct import SctMetrics
+    from ..measure.signs import EnhancementSigns
+
+    units = {"_mm": "mm", "_mm3": "mm^3", "_pct": "%"}
+    out = {}
+    for model in (SctMetrics, EnhancementSigns):
+        for name, field in model.model_fields.items():
+            unit = next((u for suffix, u in units.items() if name.endswith(suffix)), None)
+            out[name] = ((field.description or name).replace("\n", " "), unit)
+    return out
+
+
 def data_dictionary(names: list[str]) -> dict:
     """The BIDS data dictionary (sidecar JSON) of a table with columns ``names``."""
     out = {}
+    described = DICTIONARY | _described_by_models()
     for name in names:
-        description, units = DICTIONARY[name]
+        description, units = described[name]
         out[name] = {"Description": description} | ({"Units": units} if units else {})
     return out
 

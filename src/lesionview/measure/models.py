@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import __version__
 from ..errors import shown_path
+from .sct import SctMetrics
+from .signs import EnhancementSigns
 
 Point = tuple[float, float, float]
 
@@ -98,6 +100,13 @@ class Lesion(_Model):
                           "vertebral levels or read from a segment label image (see its estimated); None "
                           "without either.")
     edema_id: int | None = Field(None, description="Edema region surrounding this lesion, if any.")
+    sct: SctMetrics | None = Field(
+        None, description="The Spinal Cord Toolbox's sct_analyze_lesion metrics, by SCT's own definitions "
+                          "(lesionview.measure.sct; fields named sct_*), beside lesionview's own.")
+    signs: EnhancementSigns | None = Field(
+        None, description="Rim and flame signs on the T1 post-contrast image (lesionview.measure.signs): "
+                          "imaging features (Rykken et al. AJNR 2013;34:908), not a diagnosis; None without "
+                          "such an image.")
 
 
 class Edema(_Model):

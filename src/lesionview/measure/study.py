@@ -134,6 +134,7 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     # Everything measured lies in the masks; working on their joint box (world positions kept)
     # makes a 512 x 512 x 64 study cost what its lesions and cord cost, in time and memory.
     box = nonzero_box([ref_array, edema_arr, cord_arr], pad=2)
+    full_grid = ref
     if box is not None:
         ref = ref.cropped(box)
         ref_array, edema_arr, cord_arr, image_arr = (
@@ -184,6 +185,10 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
                         in_cord=_fraction_in(r, cord_arr), warnings=warnings, segments=segment_model)
         for r in regions
     ]
+    lesion_rows = _with_sct_and_signs(lesion_rows, regions, labels.shape, ref, cord=cord_arr, image=image_arr,
+                                      levels=levels, centerline=centerline, normal_cord_mean=normal_cord_mean,
+                                      role=_image_role(image), warnings=warnings,
+                                      slice_offset=_slice_offset(full_grid, box))
     edema_rows = [_measure_edema(e, ref, regions, edema_of, levels, centerline, segments=segment_model)
                   for e in edema_regions]
 
@@ -446,6 +451,55 @@ def _finite_mean(values: np.ndarray) -> float | None:
     """Mean of the finite values (a float image may hold NaN where a tool masked it), or None."""
     values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
     return float(values.mean()) if values.size else None
+
+
+# ---------------------------------------------------------------------------- beside lesionview's own
+#: Roles of the image on which the rim and flame signs are read: T1 post-contrast, or an image
+#: whose role nobody gave (a bare array, a file named neither way).
+SIGN_ROLES = (Role.T1_POST, Role.OTHER)
+
+
+def _with_sct_and_signs(rows: list[Lesion], regions: list[_Region], shape, ref: Geometry, *, cord, image, levels,
+                        centerline, normal_cord_mean, role, warnings: list[str], slice_offset: int = 0) -> list[Lesion]:
+    """Each lesion with the Spinal Cord Toolbox's metrics (:mod:`.sct`) and, on a T1 post-contrast
+    image, the rim and flame signs (:mod:`.signs`), both computed on the lesions as numbered here.
+    ``slice_offset`` turns SCT's sagittal slice numbers on the cropped grid into numbers on the whole
+    grid measured on (:func:`_slice_offset`), as SCT numbers them on the whole image."""
+    if not rows:
+        return rows
+    from .sct import sct_metrics
+    from .signs import enhancement_signs
+
+    labels = np.zeros(shape, np.int64)
+    for r in regions:
+        labels[r.box][r.mask] = r.id
+    sct = sct_metrics(labels, ref, cord=cord, image=image, levels=levels)
+    signs = {}
+    if image is not None and role in SIGN_ROLES:
+        signs = enhancement_signs(labels, ref, image=image, cord=cord, centerline=centerline,
+                                  normal_cord_mean=normal_cord_mean)
+    elif image is not None:
+        warnings.append(f"the image is {role.value}, not T1 post-contrast: the rim and flame signs are not read")
+    return [row.model_copy(update={"sct": _shifted(sct.get(row.id), slice_offset), "signs": signs.get(row.id)})
+            for row in rows]
+
+
+def _slice_offset(grid: Geometry, box) -> int:
+    """How many sagittal slices of ``grid`` (along its own right-left axis, as SCT numbers them) lie
+    before ``box``, the part of it measured on."""
+    from .sct import sagittal_axis
+
+    return 0 if box is None else box[sagittal_axis(grid)].start
+
+
+def _shifted(metrics, offset: int):
+    """SCT's metrics with their sagittal slice numbers moved by ``offset`` slices."""
+    if metrics is None or not offset or metrics.sct_midsagittal_slice is None:
+        return metrics
+    bridges = metrics.sct_bridges_per_slice and [
+        b.model_copy(update={"sagittal_slice": b.sagittal_slice + offset}) for b in metrics.sct_bridges_per_slice]
+    return metrics.model_copy(update={"sct_midsagittal_slice": metrics.sct_midsagittal_slice + offset,
+                                      "sct_bridges_per_slice": bridges})
 
 
 # ---------------------------------------------------------------------------- levels

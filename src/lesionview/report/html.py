@@ -162,6 +162,21 @@ _TEMPLATE = r"""<!DOCTYPE html>
   {% else %}<p>No lesion.</p>{% endfor %}
 </section>
 
+{% if sct_rows %}
+<section id="sct">
+  <h2>Spinal Cord Toolbox metrics</h2>
+  <p class="sub">The metrics of SCT's <code>sct_analyze_lesion</code> by SCT's own definitions, computed by lesionview on the
+    same masks (JSON fields <code>sct_*</code>); they are not lesionview's measurements above (SCT's length is a sum of
+    slice thicknesses, its width an anterior-posterior extent). Tissue bridges on the interpolated midsagittal slice.</p>
+  <table class="grid">
+    <tr><th>#</th>{% for h in sct_header %}<th class="num">{{ h }}</th>{% endfor %}</tr>
+    {% for id, cells in sct_rows %}<tr><td>{{ id }}</td>{% for c in cells %}<td class="num">{{ c }}</td>{% endfor %}</tr>
+    {% endfor %}
+  </table>
+  {% for note in sct_notes %}<p class="sub">{{ note }}</p>{% endfor %}
+</section>
+{% endif %}
+
 {% if r.edema %}
 <section>
   <h2>T2 cord edema</h2>
@@ -289,9 +304,70 @@ def lesion_rows(les: Lesion) -> list[tuple[str, str]]:
         ("Cord occupancy", "–" if les.cord_occupancy is None else f"{les.cord_occupancy:.0%} of the cross-section"),
         ("Enhancement ratio", "–" if les.enhancement_ratio is None else f"{les.enhancement_ratio:.2f} × normal cord"),
         ("Vertebral level fractions", _fractions(les.levels)),
+        *sign_rows(les),
         ("Surrounding edema", "none" if les.edema_id is None else f"edema {les.edema_id}"),
         ("Centroid (LPS)", f"{x:.1f}, {y:.1f}, {z:.1f} mm"),
     ]
+
+
+#: How the signs are worded everywhere: imaging features with their reference, never a diagnosis.
+SIGNS_REFERENCE = "imaging features (Rykken et al., AJNR 2013;34:908), not a diagnosis"
+
+
+def sign_rows(les: Lesion) -> list[tuple[str, str]]:
+    """("Rim sign", "present: shell 1.4x the core ...") and ("Flame sign", ...) rows; none without signs."""
+    s = les.signs
+    if s is None:
+        return []
+    if s.rim_sign is None:
+        rim = "cannot be judged"
+    else:
+        rim = (f"{'present' if s.rim_sign else 'absent'}: outer {s.rim_shell_mm:g} mm shell "
+               f"{s.rim_score:.2f}x the core's signal")
+    if s.flame_sign is None:
+        flame = "cannot be judged"
+    else:
+        flame = (f"{'present' if s.flame_sign else 'absent'}: enhancement beyond the superior pole "
+                 f"{_f1(s.flame_superior_mm)} mm, the inferior {_f1(s.flame_inferior_mm)} mm")
+    why = f" ({s.judgeable_reason})" if s.judgeable_reason else ""
+    return [("Rim sign", f"{rim}{why if s.rim_sign is None else ''}"),
+            ("Flame sign", f"{flame}{why if s.flame_sign is None else ''}"),
+            ("About the signs", SIGNS_REFERENCE[0].upper() + SIGNS_REFERENCE[1:])]
+
+
+#: The SCT table's columns: (header, field, format).
+_SCT_TABLE = [
+    ("volume mm³", "sct_volume_mm3", "{:.1f}"), ("length mm", "sct_length_mm", "{:.1f}"),
+    ("width mm", "sct_width_mm", "{:.1f}"), ("max equivalent diameter mm", "sct_max_equivalent_diameter_mm", "{:.1f}"),
+    ("max axial damage ratio", "sct_max_axial_damage_ratio", "{:.2f}"),
+    ("midsagittal length × width mm", None, None), ("dorsal bridge mm", "sct_dorsal_bridge_mm", "{:.1f}"),
+    ("ventral bridge mm", "sct_ventral_bridge_mm", "{:.1f}"), ("total bridge mm", "sct_total_bridge_mm", "{:.1f}"),
+    ("mean ± SD intensity", None, None), ("% per vertebral level", None, None),
+]
+
+
+def sct_table(lesions: list[Lesion]) -> tuple[list[str], list[tuple[int, list[str]]], list[str]]:
+    """Header, (lesion id, cells) rows and notes of the "Spinal Cord Toolbox metrics" table."""
+    rows, notes = [], []
+    for les in lesions:
+        m = les.sct
+        if m is None:
+            continue
+        cells = []
+        for header, name, fmt in _SCT_TABLE:
+            if name is not None:
+                value = getattr(m, name)
+                cells.append("–" if value is None else fmt.format(value))
+            elif header.startswith("midsagittal"):
+                cells.append(f"{_f1(m.sct_midsagittal_length_mm)} × {_f1(m.sct_midsagittal_width_mm)}")
+            elif header.startswith("mean"):
+                cells.append("–" if m.sct_mean_intensity is None else
+                             f"{m.sct_mean_intensity:.0f} ± {m.sct_std_intensity:.0f}")
+            else:
+                cells.append(", ".join(f"{k} {v:.0f}" for k, v in (m.sct_level_percent or {}).items()) or "–")
+        rows.append((les.id, cells))
+        notes += [f"Lesion {les.id}: {note}" for note in m.sct_notes]
+    return [h for h, _, _ in _SCT_TABLE], rows, notes
 
 
 def edema_rows(ed: Edema) -> list[tuple[str, str]]:
@@ -366,11 +442,13 @@ def render_html(result: StudyMeasurements, *, images: list[KeyImage] = (), diagr
     privacy = ("Identified report: includes patient name, ID and birth date." if identified else
                "De-identified report (the default): patient name, ID and birth date are omitted; "
                "input paths are reduced to file names.")
+    sct = sct_table(result.lesions)
     return template.render(
         r=result, study_date=_date(series.study_date) if series else "", identifiers=identifier_rows(series, identified=identified), privacy=privacy,
         diagram=base64.b64encode(diagram).decode("ascii") if diagram else None,
         images_of=lambda lesion_id: [im for im in images if im.lesion_id == lesion_id],
         b64=lambda data: base64.b64encode(data).decode("ascii"),
+        sct_header=sct[0], sct_rows=sct[1], sct_notes=sct[2],
         lesion_rows=lesion_rows, edema_rows=edema_rows, level=_level, f1=_f1, yn=_yn, opt=_opt,
         pm=_pm, shown=shown_uncertainty, levels_text=levels_text, seg_cell=segments_cell,
         seg_heading=_segment_heading, seg_header=segments_header(

@@ -20,6 +20,8 @@ from pathlib import Path
 from ..errors import shown_path
 from ..io.atomic import atomic_path
 from ..measure.models import Edema, Lesion, StudyMeasurements
+from ..measure.sct import SctMetrics
+from ..measure.signs import EnhancementSigns
 from ..measure.thick import shown_uncertainty
 
 #: Stable CSV columns, units in the names. Lesion-only and edema-only columns stay empty in the
@@ -41,6 +43,11 @@ CSV_COLUMNS = [
     # Added in 0.x (issue 15): the edema's volume against its lesions'.
     "volume_ratio",
 ]
+#: Added in 0.x (issue 15), lesion rows: the Spinal Cord Toolbox's metrics (``sct_*``, by SCT's own
+#: definitions; the per-slice bridges are in the JSON only) and the rim and flame signs.
+SCT_COLUMNS = [name for name in SctMetrics.model_fields if name != "sct_bridges_per_slice"]
+SIGN_COLUMNS = list(EnhancementSigns.model_fields)
+CSV_COLUMNS += SCT_COLUMNS + SIGN_COLUMNS
 
 
 def printable(result: StudyMeasurements) -> StudyMeasurements:
@@ -74,6 +81,7 @@ def csv_rows(result: StudyMeasurements) -> list[dict]:
             "cord_occupancy": les.cord_occupancy, "enhancement_ratio": les.enhancement_ratio,
             "measurable": les.measurable, "edema_id": les.edema_id,
             **_uncertain(les), "multiplicity": result.multiplicity.kind.value, **_segments(les),
+            **_sct(les), **(les.signs.model_dump() if les.signs else {}),
         })
     for ed in result.edema:
         rows.append({
@@ -114,6 +122,17 @@ def _segments(row: Lesion | Edema) -> dict:
         return {}
     return {"cord_segments": span.label, "cord_segments_possible": span.possible_label or "",
             "cord_segments_estimated": span.estimated}
+
+
+def _sct(les: Lesion) -> dict:
+    """SCT's metrics as cells: the level percentages as "C5 60.0; C6 40.0", the notes joined by "; "."""
+    if les.sct is None:
+        return {}
+    row = les.sct.model_dump(exclude={"sct_bridges_per_slice"})
+    if row["sct_level_percent"] is not None:
+        row["sct_level_percent"] = "; ".join(f"{k} {v:.1f}" for k, v in row["sct_level_percent"].items())
+    row["sct_notes"] = "; ".join(row["sct_notes"])
+    return row
 
 
 def write_csv(result: StudyMeasurements, path: str | os.PathLike) -> Path:

@@ -1,0 +1,112 @@
+"""SCT's metrics and the rim and flame signs as users get them: through ``measure()``, the CSV, the
+HTML report and the CLI, on SCT's own fake lesion (against SCT's outputs) and on the sign phantoms."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lesionview.io.nifti import read_nifti
+from lesionview.measure import measure
+from lesionview.report.html import render_html
+from lesionview.report.tabular import CSV_COLUMNS, csv_rows
+
+SCT_T2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sct_t2"
+
+
+@pytest.fixture(scope="module")
+def fake_lesion():
+    if not SCT_T2.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SCT_T2} is missing: CI must run the SCT oracle")
+        pytest.skip(f"{SCT_T2} is absent: SCT's fake lesion and its oracle are not here")
+    vols = {k: read_nifti(SCT_T2 / f"t2_fake_lesion{s}.nii.gz") for k, s in
+            (("lesion", "_lesion_seg"), ("cord", "_sc_seg"), ("image", ""))}
+    oracle = json.loads((SCT_T2 / "oracle_sct_analyze_lesion.json").read_text())["lesions"][0]
+    return vols, oracle
+
+
+def test_measure_gives_sct_numbers_on_the_whole_grid_though_it_works_on_a_crop(fake_lesion):
+    vols, oracle = fake_lesion
+    r = measure(vols["lesion"], cord=vols["cord"], image=vols["image"])
+    (les,) = r.lesions
+    m = les.sct
+    # measure() works on the masks' box (here 48 x 98 x 22 of 99 x 99 x 29): the slice numbers are
+    # nevertheless the whole image's, as SCT writes them.
+    assert m.sct_midsagittal_slice == pytest.approx(oracle["interpolated_midsagittal_slice"], abs=0.01)
+    per_slice = {b.sagittal_slice: b for b in m.sct_bridges_per_slice}
+    assert sorted(per_slice) == list(range(12, 17))
+    for n, b in per_slice.items():
+        assert b.dorsal_mm == pytest.approx(oracle[f"slice_{n}_dorsal_bridge_width [mm]"], abs=0.01)
+        assert b.ventral_mm == pytest.approx(oracle[f"slice_{n}_ventral_bridge_width [mm]"], abs=0.01)
+    assert m.sct_length_mm == pytest.approx(oracle["length [mm]"], abs=0.01)
+    assert m.sct_total_bridge_mm == pytest.approx(oracle["interpolated_total_bridge_width [mm]"], abs=0.01)
+    # SCT's length is a slice sum; lesionview's own craniocaudal length is another definition.
+    assert les.volume_mm3 == pytest.approx(m.sct_volume_mm3, rel=1e-6)
+    # A T2 image: SCT's intensity statistics, but no rim or flame sign (they are read on T1+C).
+    assert m.sct_mean_intensity == pytest.approx(oracle["mean_t2_fake_lesion"], rel=1e-4)
+    assert les.signs is None
+    assert any("not T1 post-contrast: the rim and flame signs are not read" in w for w in r.warnings)
+
+
+def test_the_csv_and_the_html_carry_sct_metrics(fake_lesion):
+    vols, oracle = fake_lesion
+    r = measure(vols["lesion"], cord=vols["cord"], image=vols["image"])
+    (row,) = [x for x in csv_rows(r) if x["kind"] == "lesion"]
+    assert CSV_COLUMNS.index("sct_volume_mm3") > CSV_COLUMNS.index("volume_ratio")  # appended, not inserted
+    assert row["sct_width_mm"] == pytest.approx(oracle["width [mm]"], abs=0.01)
+    assert row["sct_max_axial_damage_ratio"] == pytest.approx(oracle["max_axial_damage_ratio []"], rel=1e-3)
+    assert row["sct_level_percent"] == "" and row["rim_sign"] == ""  # no levels; no signs on T2
+    html = render_html(r)
+    section = html[html.index('<section id="sct">'):]
+    section = section[:section.index("</section>")]
+    assert "Spinal Cord Toolbox metrics" in section
+    cells = [c.split("<")[0] for c in section.split('<td class="num">')[1:]]
+    assert cells[:5] == [f"{oracle['volume [mm3]']:.1f}", f"{oracle['length [mm]']:.1f}", f"{oracle['width [mm]']:.1f}",
+                         f"{oracle['max_equivalent_diameter [mm]']:.1f}", f"{oracle['max_axial_damage_ratio []']:.2f}"]
+    assert f"{oracle['interpolated_total_bridge_width [mm]']:.1f}" in cells
+
+
+def test_the_cli_writes_sct_metrics_into_the_json_and_csv(fake_lesion, tmp_path):
+    out = tmp_path / "out"
+    exe = shutil.which("lesionview") or str(Path(os.sys.executable).with_name("lesionview"))
+    run = subprocess.run([exe, "report", str(SCT_T2 / "t2_fake_lesion_lesion_seg.nii.gz"),
+                          "--cord", str(SCT_T2 / "t2_fake_lesion_sc_seg.nii.gz"),
+                          "--image", str(SCT_T2 / "t2_fake_lesion.nii.gz"), "--out", str(out), "-f", "json,csv,html"],
+                         check=False, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    _, oracle = fake_lesion
+    (les,) = json.loads((out / "measurements.json").read_text())["lesions"]
+    assert les["sct"]["sct_midsagittal_slice"] == pytest.approx(oracle["interpolated_midsagittal_slice"], abs=0.01)
+    assert les["sct"]["sct_dorsal_bridge_ratio_pct"] == pytest.approx(oracle["dorsal_bridge_ratio [%]"], abs=0.1)
+    with open(out / "measurements.csv", newline="", encoding="utf-8") as fh:
+        (row,) = [x for x in csv.DictReader(fh) if x["kind"] == "lesion"]
+    assert float(row["sct_length_mm"]) == pytest.approx(oracle["length [mm]"], abs=0.01)
+    assert "Spinal Cord Toolbox metrics" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_sct_metrics_do_not_depend_on_how_the_study_is_stored(fake_lesion):
+    from lesionview.geometry import reorient
+    from lesionview.volume import Volume
+
+    vols, _ = fake_lesion
+    ref = measure(vols["lesion"], cord=vols["cord"], image=vols["image"]).lesions[0].sct
+    moved = {k: Volume(*reorient(v.array, v.geometry, "LPS"), info=v.info) for k, v in vols.items()}
+    m = measure(moved["lesion"], cord=moved["cord"], image=moved["image"]).lesions[0].sct
+    for name in ("sct_length_mm", "sct_width_mm", "sct_max_equivalent_diameter_mm", "sct_total_bridge_mm",
+                 "sct_dorsal_bridge_ratio_pct", "sct_midsagittal_length_mm"):
+        assert getattr(m, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
+    # Stored left to right (LPS) rather than right to left (the file: towards R), slices are numbered
+    # from the other side, as SCT would number them.
+    n = vols["lesion"].array.shape[2]
+    assert m.sct_midsagittal_slice == pytest.approx(n - 1 - ref.sct_midsagittal_slice, abs=1e-6)
+    offsets = sorted(b.lateral_offset_mm for b in m.sct_bridges_per_slice)
+    assert offsets == pytest.approx(sorted(b.lateral_offset_mm for b in ref.sct_bridges_per_slice), abs=1e-6)
+    assert np.ptp(offsets) == pytest.approx(4 * 0.8, abs=1e-3)
