@@ -102,7 +102,13 @@ def test_table_equals_measure(twin, tmp_path):
     first = expected.lesions[0]
     assert rows[0][2][2] == first.max_diameter_mm and rows[0][2][5] == first.volume_mm3
     assert rows[0][1][1] == first.levels.label == "C5" and rows[1][1][1] == "C6"
-    assert rows[2][1][-1] == "longitudinally extensive"
+    assert rows[2][1][mw.COLUMNS.index("Assessment")] == "longitudinally extensive"
+    # The rim and flame signs read on the T1+C layer, worded as the core words them.
+    signs = mw.COLUMNS.index("Rim / flame signs")
+    assert expected.lesions[1].signs is not None
+    assert rows[1][1][signs] == ", ".join(expected.lesions[1].signs.findings()).replace(" sign", "").replace(
+        "cannot be judged", "not judged")
+    assert rows[2][1][signs] == ""  # edema
     # Estimated cord segments beside the vertebral levels, the column title naming the kind.
     assert rows[2][1][mw.SEGMENTS_COLUMN].startswith(expected.edema[0].cord_segments.label)
     assert widget.table.horizontalHeaderItem(mw.SEGMENTS_COLUMN).text() == "Cord segments\n(est.)"
@@ -528,6 +534,7 @@ def test_edema_that_may_reach_3_levels_reads_possibly_longitudinally_extensive()
     ed = Edema(id=1, voxel_count=10, volume_mm3=30.0, craniocaudal_mm=36.0, levels=span,
                longitudinally_extensive=False, craniocaudal_uncertainty_mm=3.0, thick_slices_mm=3.0)
     cells = mw.edema_cells(ed)
-    assert cells[-1] == ("possibly longitudinally extensive", False)
+    at = mw.COLUMNS.index("Assessment")
+    assert cells[at] == ("possibly longitudinally extensive", False)
     assert cells[1][0] == "C4-C5 (C6?)" and cells[4][0] == "36.0 ± 3.0"
-    assert mw.edema_cells(ed.model_copy(update={"thick_slices_mm": None}))[-1][0] == "not longitudinally extensive"
+    assert mw.edema_cells(ed.model_copy(update={"thick_slices_mm": None}))[at][0] == "not longitudinally extensive"

@@ -78,7 +78,7 @@ COALESCE_MS = 0
 #: Column titles, the key ones first: what a report quotes (region, levels, size, volume).
 COLUMNS = ("Region", "Vertebral levels", "Max ⌀ (mm)", "Axial long × short (mm)", "Craniocaudal (mm)",
            "Volume (mm³)", "Cord segments (est.)", "Vertebral level count", "IBSI ⌀ (mm)", "Cord occupancy",
-           "Enhancement", "Assessment")
+           "Enhancement", "Assessment", "Rim / flame signs")
 #: Column of the vertebral levels (its tooltip line is spelt out: :func:`row_tooltip`).
 LEVELS_COLUMN = COLUMNS.index("Vertebral levels")
 #: Column of the cord segments (its title loses "(est.)" when they come from a label image).
@@ -88,7 +88,7 @@ KEY_COLUMNS = 6
 #: Header text: the titles on two lines, so the key columns fit a laptop's dock (~440 px).
 HEADERS = ("Region", "Vert.\nlevels", "Max ⌀\n(mm)", "Axial long ×\nshort (mm)", "Cranio-\ncaudal (mm)",
            "Volume\n(mm³)", "Cord segments\n(est.)", "Vertebral\nlevel count", "IBSI ⌀\n(mm)", "Cord\noccupancy",
-           "Enhance-\nment", "Assessment")
+           "Enhance-\nment", "Assessment", "Rim / flame\nsigns")
 HEADER_TIPS = ("Lesion or edema region (its label id)",
                ("Vertebral levels it spans; \"C5 (C6?)\": across slices 3 mm or more thick lying across "
                 "the cord it is possibly reaching C6 within the craniocaudal uncertainty (the row's "
@@ -105,7 +105,9 @@ HEADER_TIPS = ("Lesion or edema region (its label id)",
                "IBSI maximum 3D diameter (mesh vertices)",
                "Largest fraction of the cord cross-section the lesion takes",
                "Mean lesion intensity / mean normal-cord intensity on T1+C",
-               "Lesion: RECIST/RANO measurable when max ⌀ >= 10 mm; edema: longitudinally extensive or not")
+               "Lesion: RECIST/RANO measurable when max ⌀ >= 10 mm; edema: longitudinally extensive or not",
+               ("Rim and flame signs on T1+C: imaging features (Rykken et al. AJNR 2013;34:908), not a diagnosis; "
+                "\"not judged\" when the lesion is too small for the resolution"))
 #: Rows the table always has room for (issue 10: five at 1366 x 768).
 ROWS_SHOWN = 5
 #: Qt item role holding the raw value (number, None or bool) behind a formatted cell.
@@ -205,7 +207,16 @@ def lesion_cells(les: Lesion) -> list[tuple[str, object]]:
         (_num(les.cord_occupancy, "{:.0%}"), les.cord_occupancy),
         (_num(les.enhancement_ratio, "{:.2f}"), les.enhancement_ratio),
         ("measurable" if les.measurable else "not measurable (< 10 mm)", les.measurable),
+        _signs(les),
     ]
+
+
+def _signs(les: Lesion) -> tuple[str, object]:
+    """(text, raw) of the signs cell: "rim present, flame not judged"; "—" without a T1+C image."""
+    if les.signs is None:
+        return "—", None
+    words = [f.replace(" sign", "").replace("cannot be judged", "not judged") for f in les.signs.findings()]
+    return ", ".join(words), (les.signs.rim_sign, les.signs.flame_sign)
 
 
 def row_tooltip(region: Lesion | Edema, cells: list[tuple[str, object]]) -> str:
@@ -253,6 +264,7 @@ def edema_cells(ed: Edema) -> list[tuple[str, object]]:
         (_num(levels.count if levels else None, "{}"), levels.count if levels else None),
         blank, blank, blank,
         (verdict, ed.longitudinally_extensive),
+        blank,
     ]
 
 

@@ -155,6 +155,11 @@ def print_result(result: StudyMeasurements) -> None:
                        _opt(ed.length_ratio, "{:.1f}"), _opt(ed.volume_ratio, "{:.1f}"))
         console.print(et)
     console.print(f"[bold]{escape(shown_path(result.summary))}[/]")
+    signs = [les for les in result.lesions if les.signs is not None]
+    for les in signs:
+        console.print(f"[dim]signs, lesion {les.id}:[/] {', '.join(les.signs.findings())}", highlight=False)
+    if signs:
+        console.print("[dim]  (imaging features, Rykken et al. AJNR 2013;34:908; not a diagnosis)[/]", highlight=False)
     for ed in result.edema:
         if ed.literature_context:
             console.print(f"[dim]context, edema {ed.id}:[/] {escape(ed.literature_context)}", highlight=False)

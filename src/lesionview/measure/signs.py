@@ -19,7 +19,8 @@ They are imaging features, not a diagnosis. Here each is a number with a documen
   cross-sectional radius of its axis) keeps enhancing above normal cord, counted from the lesion's
   half-maximum boundary. The profile along the cord is the brightest voxel of each slab across it
   (image smoothed by ``FLAME_SMOOTH_MM``) above the slab's own normal-cord median; the boundary is
-  where it falls below half its maximum inside the lesion, the flame's end where it then falls
+  where it falls below half its maximum inside the lesion (at most half a slab beyond the mask's
+  pole: a bright flame's base is not lesion), the flame's end where it then falls
   below ``FLAME_SIGMA`` robust SDs and ``FLAME_FRACTION`` of normal cord (see :func:`_flame`).
   ``flame_taper_*_mm``: the distance from the boundary at which the flame's enhancing
   cross-section has halved (a tapering flame: well under its length; a blunt tongue: about it).
@@ -210,10 +211,12 @@ def _flames(labels, k, box, geometry: Geometry, image, cord, centerline, normal_
     window = _window(box, geometry, up)
     g = geometry.cropped(window)
     lab, img = labels[window], image[window]
-    idx = np.indices(g.shape).reshape(3, -1).T
-    t, r = _cord_coordinates(g.index_to_world(idx), centroid, up, centerline)
-    t, r = t.reshape(g.shape), r.reshape(g.shape)
     lesion = lab == k
+    # Only the cord and the lesion are ever looked at: placing only them on the cord saves most of
+    # the projections on a curved centerline (the window is mostly not cord).
+    keep = np.ones(g.shape, bool) if cord is None else cord[window] | lesion
+    t, r = np.full(g.shape, np.nan), np.full(g.shape, np.inf)
+    t[keep], r[keep] = _cord_coordinates(g.index_to_world(np.argwhere(keep)), centroid, up, centerline)
     length = float(t[lesion].max() - t[lesion].min() + step)
     if length < max(FLAME_MIN_MM, FLAME_MIN_STEPS * step):
         return {}, (f"flame: too small to judge at this resolution (the lesion spans {length:.1f} mm along the "
@@ -222,7 +225,7 @@ def _flames(labels, k, box, geometry: Geometry, image, cord, centerline, normal_
     smooth = ndimage.gaussian_filter(img, [FLAME_SMOOTH_MM / s for s in g.spacing], truncate=3.0)
     tube = (r <= r[lesion].max()) & (lab == 0)
     if cord is not None:
-        tube &= ndimage.distance_transform_edt(cord[window], sampling=g.spacing) > CORD_INNER_MM
+        tube &= _deeper_than(cord[window], CORD_INNER_MM, g.spacing)
     normal = tube & (np.abs(t) < length / 2 + FLAME_SEARCH_MM)
     if np.count_nonzero(normal) >= FLAME_MIN_REFERENCE:
         base = float(np.median(smooth[normal]))
@@ -231,8 +234,7 @@ def _flames(labels, k, box, geometry: Geometry, image, cord, centerline, normal_
     else:
         return {}, "flame: no normal-cord reference (too little cord around the lesion, no normal_cord_mean)"
     # Normal voxels next to the lesion are brightened by its partial volume and the smoothing.
-    far = normal & (ndimage.distance_transform_edt(~lesion, sampling=g.spacing)
-                    > max(g.spacing) + 2 * FLAME_SMOOTH_MM)
+    far = normal & _farther_than(lesion, max(g.spacing) + 2 * FLAME_SMOOTH_MM, g.spacing)
     out = {"threshold": round(max(FLAME_THRESHOLD_MM, FLAME_STEPS * step), 4)}
     profile = normal | lesion
     for pole, x in (("superior", t - t[lesion].max()), ("inferior", t[lesion].min() - t)):
@@ -241,6 +243,30 @@ def _flames(labels, k, box, geometry: Geometry, image, cord, centerline, normal_
         out[f"flame_{pole}_mm"] = reach
         out[f"flame_taper_{pole}_mm"] = taper if reach >= out["threshold"] else None
     return out, None
+
+
+def _farther_than(mask: np.ndarray, mm: float, spacing) -> np.ndarray:
+    """Voxels whose centre lies more than ``mm`` from every voxel centre of ``mask`` (all voxels
+    when it is empty). The distance transform runs on the mask's box grown by ``mm`` only: beyond
+    it every voxel is farther (most of a flame window is; this was most of the signs' time)."""
+    out = np.ones(mask.shape, bool)
+    boxes = bounding_boxes(mask.astype(np.uint8), pad=0)
+    if not boxes:
+        return out
+    grow = [int(np.ceil(mm / sp)) + 1 for sp in spacing]
+    box = tuple(slice(max(b.start - m, 0), min(b.stop + m, n)) for b, m, n in zip(boxes[1], grow, mask.shape))
+    out[box] = ndimage.distance_transform_edt(~mask[box], sampling=spacing) > mm
+    return out
+
+
+def _deeper_than(mask: np.ndarray, mm: float, spacing) -> np.ndarray:
+    """Voxels of ``mask`` whose centre lies more than ``mm`` from every voxel centre outside it (the
+    array's edge is not outside: the cord goes on beyond a window). Computed on the mask's box."""
+    out = np.zeros(mask.shape, bool)
+    boxes = bounding_boxes(mask.astype(np.uint8), pad=1)
+    if boxes:
+        out[boxes[1]] = ndimage.distance_transform_edt(mask[boxes[1]], sampling=spacing) > mm
+    return out
 
 
 def _window(box, geometry: Geometry, up: np.ndarray) -> tuple[slice, ...]:
@@ -273,7 +299,8 @@ def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, flo
     the median of its voxels that are not lesion (a flame fills a minority of the tube; coil
     shading and texture along the cord cancel), interpolated over slabs with too few; the peak
     enhancement above it, slab by slab, makes a profile along the cord. The lesion's half-maximum
-    boundary is where the profile falls below half its maximum inside the lesion going out, the
+    boundary is where the profile falls below half its maximum inside the lesion going out (at most
+    half a slab beyond the mask's pole), the
     flame's end where it then falls below the detection limit (FLAME_SIGMA robust SDs of the
     voxels about their slab's level, and FLAME_FRACTION of normal cord), both interpolated between
     slab centres. The taper is where the enhancing cross-section (voxels above the limit) falls to
@@ -285,10 +312,7 @@ def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, flo
     n = int(k.max()) + 1
     centres = (np.arange(n) + first + 0.5) * slab
     count = np.bincount(k, minlength=n)
-    level = np.full(n, np.nan)
-    kn = k[normal]
-    for j in np.flatnonzero(np.bincount(kn, minlength=n) >= FLAME_MIN_SLAB_VOXELS):
-        level[j] = np.median(value[normal][kn == j])
+    level = _slab_medians(k[normal], value[normal], n)
     ok = np.isfinite(level)
     level = np.interp(centres, centres[ok], level[ok]) if ok.any() else np.full(n, base)
     enhancement = value - level[k]
@@ -299,7 +323,10 @@ def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, flo
     np.maximum.at(peaks, k, enhancement)
     area = np.bincount(k, weights=enhancement > limit, minlength=n) * voxel_volume / slab
     half_max = float(np.max(peaks[centres < 0], initial=0.0)) / 2
-    boundary = _boundary(centres, peaks, half_max)
+    # The mask places the lesion's surface to within half a slab of its pole: a half-maximum boundary
+    # further out would take the base of a flame brighter than half a faint lesion's enhancement
+    # (a rim blurred by thick slices) for lesion, and shorten the flame by as much.
+    boundary = min(_boundary(centres, peaks, half_max), slab / 2)
     j = int(np.searchsorted(centres, boundary))  # the first slab beyond the boundary
     end, j_end = _crossing(centres, peaks, count, max(j - 1, 0), limit)
     if end is None:  # the cord or the window ends first: the flame reaches at least there
@@ -316,6 +343,19 @@ def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, flo
         else:  # it keeps its cross-section to its end
             taper = end - boundary
     return round(max(float(end - boundary), 0.0), 4), None if taper is None else round(float(taper), 4)
+
+
+def _slab_medians(slab: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """The median of ``value`` in each of ``n`` slabs (NaN where fewer than FLAME_MIN_SLAB_VOXELS):
+    one sort for all slabs rather than a median per slab (the slab loop was most of the signs' time)."""
+    count = np.bincount(slab, minlength=n)
+    ordered = value[np.lexsort((value, slab))]
+    start = np.cumsum(count) - count
+    lo, hi = start + (count - 1) // 2, start + count // 2  # the middle one or two of each slab
+    ok = count >= FLAME_MIN_SLAB_VOXELS
+    top = max(len(ordered) - 1, 0)
+    middle = (ordered[np.minimum(lo, top)] + ordered[np.minimum(hi, top)]) / 2 if len(ordered) else np.zeros(n)
+    return np.where(ok, middle, np.nan)
 
 
 def _boundary(centres, peaks, half_max) -> float:

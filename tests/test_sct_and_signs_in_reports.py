@@ -110,3 +110,61 @@ def test_sct_metrics_do_not_depend_on_how_the_study_is_stored(fake_lesion):
     offsets = sorted(b.lateral_offset_mm for b in m.sct_bridges_per_slice)
     assert offsets == pytest.approx(sorted(b.lateral_offset_mm for b in ref.sct_bridges_per_slice), abs=1e-6)
     assert np.ptp(offsets) == pytest.approx(4 * 0.8, abs=1e-3)
+
+
+# ---------------------------------------------------------------------------------- rim and flame signs
+@pytest.fixture(scope="module")
+def rim_and_flame():
+    """A 12 mm lesion with a rim and a superior flame, 3 mm axial slices (RAS), low noise."""
+    from lesionview.phantom.signs import SignCase, SignLesion, render_sign_case
+
+    lesion = SignLesion(12.0, rim=True, flames=("superior",), flame_mm=10.0, flame_cone=False)
+    return lesion, render_sign_case(SignCase(lesion, "ax3", "low"))
+
+
+def _volumes(im, role):
+    from lesionview.series import SeriesInfo
+    from lesionview.volume import Volume
+
+    info = SeriesInfo().with_role(role, "test")
+    return (Volume(im.labels, im.geometry), Volume(im.cord, im.geometry),
+            Volume(im.image, im.geometry, info=info))
+
+
+def test_measure_reads_the_signs_on_t1_post_contrast_and_reports_them_everywhere(rim_and_flame):
+    from lesionview.measure.sections import voxel_extent_along
+    from lesionview.report.html import SIGNS_REFERENCE, lesion_rows
+
+    truth, im = rim_and_flame
+    lesions, cord, image = _volumes(im, "T1+C")
+    r = measure(lesions, cord=cord, image=image)
+    (les,) = r.lesions
+    s = les.signs
+    assert s.rim_sign is True and s.flame_sign is True and s.judgeable_reason is None
+    # The blunt flame reaches its true length within a grid step along the cord; none below.
+    step = voxel_extent_along(im.geometry, np.array([0.0, 0.0, 1.0]))
+    assert abs(s.flame_superior_mm - truth.flame_mm) <= step and s.flame_inferior_mm < s.flame_threshold_mm
+    assert "enhancing" in r.summary
+    (row,) = [x for x in csv_rows(r) if x["kind"] == "lesion"]
+    assert (row["rim_sign"], row["flame_sign"], row["rim_score"]) == (True, True, s.rim_score)
+    rows = dict(lesion_rows(les))
+    assert rows["Rim sign"].startswith(f"present: outer 1.5 mm shell {s.rim_score:.2f}x the core's signal")
+    assert rows["Flame sign"].startswith(f"present: enhancement beyond the superior pole {s.flame_superior_mm:.1f} mm")
+    assert rows["About the signs"] == "I" + SIGNS_REFERENCE[1:] and "not a diagnosis" in SIGNS_REFERENCE
+    assert "metasta" not in (rows["Rim sign"] + rows["Flame sign"]).lower()
+
+
+def test_no_signs_on_another_contrast_and_no_judgement_below_the_size_limits(rim_and_flame):
+    from lesionview.phantom.signs import SignCase, SignLesion, render_sign_case
+
+    _, im = rim_and_flame
+    lesions, cord, image = _volumes(im, "T2")
+    r = measure(lesions, cord=cord, image=image)
+    assert r.lesions[0].signs is None and r.lesions[0].enhancement_ratio is not None
+    assert "the image is T2, not T1 post-contrast: the rim and flame signs are not read" in r.warnings
+    small = render_sign_case(SignCase(SignLesion(3.0, rim=True, flames=("inferior",)), "ax3", "low"))
+    s = measure(*[v for v in _volumes(small, "T1+C")][:1], cord=_volumes(small, "T1+C")[1],
+                image=_volumes(small, "T1+C")[2]).lesions[0].signs
+    assert s.rim_sign is None and s.flame_sign is None
+    assert s.judgeable_reason.startswith("rim: too small to judge at this resolution")
+    assert "flame: too small to judge" in s.judgeable_reason
