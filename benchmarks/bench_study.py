@@ -78,6 +78,8 @@ STAGES = [
     ("  cord occupancy", "lesionview.measure.sections", "cord_occupancy"),
     ("  levels (LevelModel.level_of)", "lesionview.levels.model", "LevelModel.level_of"),
     ("  length along the cord", "lesionview.measure.study", "_along_centerline"),
+    ("SCT's metrics (sct_analyze_lesion)", "lesionview.measure.sct", "sct_metrics"),
+    ("rim and flame signs", "lesionview.measure.signs", "enhancement_signs"),
     ("edema rows", "lesionview.measure.study", "_measure_edema"),
     ("gaps: boundary points", "lesionview.measure.sections", "boundary_points"),
     ("gaps: closest boundary voxels (k-d tree)", "lesionview.measure.sections", "closest_gap"),
