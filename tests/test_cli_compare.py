@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import need
 
 from lesionview.phantom import sample_path
 
@@ -28,8 +29,7 @@ def run(*args) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def truth():
-    if not (TIMELINE / "t3" / "dicom").is_dir():
-        pytest.skip("sample_data/timeline not generated (make sample)")
+    need((TIMELINE / "t3" / "dicom").is_dir(), "sample_data/timeline not generated (make sample)")
     return json.loads((TIMELINE / "truth.json").read_text())
 
 

@@ -19,6 +19,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import typer
+from conftest import need
 
 from lesionview.geometry import Geometry
 from lesionview.io import write_nifti
@@ -483,8 +484,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 @pytest.fixture(scope="module")
 def twin():
     folder = SAMPLE / "twin"
-    if not (folder / "truth.json").is_file():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need((folder / "truth.json").is_file(), "sample_data/twin not generated (make sample)")
     return folder, json.loads((folder / "truth.json").read_text())
 
 

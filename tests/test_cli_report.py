@@ -4,16 +4,21 @@ an input folder, nothing half-written)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pydicom
 import pytest
-import typer
+from conftest import need
 from typer.testing import CliRunner
 
-from lesionview.cli.report import report_command
+from lesionview.cli import app
 from lesionview.report.build import FILENAMES
 
 TWIN = Path(__file__).resolve().parents[1] / "sample_data" / "twin"
@@ -21,26 +26,14 @@ DICOM_T1C = TWIN / "dicom" / "05_SAG_T1_TSE_C"
 EXIT_BAD_INPUT = 2
 
 
-def _app() -> typer.Typer:
-    """The real CLI when ``report`` is registered there, else a one-command app around it."""
-    from lesionview.cli import app
-
-    if any(c.name == "report" for c in app.registered_commands):
-        return app
-    local = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    local.command("report")(report_command)
-    local.callback()(lambda: None)
-    return local
-
-
 def run(*args):
-    return CliRunner().invoke(_app(), ["report", *map(str, args)])
+    """``lesionview report ARGS`` through the real app: a stand-in would hide a lost command."""
+    return CliRunner().invoke(app, ["report", *map(str, args)])
 
 
 @pytest.fixture(scope="module")
 def twin():
-    if not DICOM_T1C.is_dir():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need(DICOM_T1C.is_dir(), "sample_data/twin not generated (make sample)")
     return TWIN
 
 
@@ -143,3 +136,45 @@ def test_output_inside_the_input_dicom_folder_is_refused(twin):
 def test_unknown_format_is_refused_before_loading(twin, tmp_path):
     res = run(*_args(DICOM_T1C, tmp_path / "out", "--format", "json,docx"))
     assert res.exit_code == EXIT_BAD_INPUT and "docx" in res.output
+
+
+# ----------------------------------------------------------------------------- the installed package
+COMMANDS = ("info", "measure", "report", "compare", "batch")
+
+
+def _installed(*args: str) -> subprocess.CompletedProcess:
+    """The console script pip installed (not ``python -m``, not the typer app): what a user runs."""
+    script = Path(sys.executable).with_name("lesionview")
+    script = script if script.is_file() else Path(shutil.which("lesionview") or script)
+    assert script.is_file(), f"no console script at {script}: pip install -e ."
+    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=120, check=False,
+                          env=env)
+
+
+def test_installed_entry_point_lists_every_command():
+    res = _installed("--help")
+    assert res.returncode == 0, res.stderr
+    panel = res.stdout.split("Commands", 1)[1]
+    listed = [line.split()[1] for line in panel.splitlines() if line.startswith("│ ")]
+    assert set(COMMANDS) <= set(listed), res.stdout
+
+
+def test_installed_entry_point_shows_report_help():
+    res = _installed("report", "--help")
+    assert res.returncode == 0, res.stderr
+    assert "Usage: lesionview report" in res.stdout
+    assert all(option in res.stdout for option in ("--out", "--image", "--format", "--overwrite"))
+
+
+def test_metadata_names_the_licence_and_the_project_urls():
+    meta = importlib.metadata.metadata("lesionview")
+    assert meta["License-Expression"] == "BSD-3-Clause"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
+    assert urls["Issues"] == "https://github.com/lesionview/lesionview/issues"
+    assert urls["Documentation"].startswith("https://github.com/lesionview/lesionview")
+    # The file it names is the BSD 3-clause text (clause 3 is what tells it from BSD-2-Clause).
+    text = " ".join((Path(__file__).resolve().parents[1] / "LICENSE").read_text().split())
+    assert "Copyright (c) 2026, lesionview developers" in text
+    assert "3. Neither the name of the copyright holder nor the names of its contributors may be used" in text

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 import lesionview
 from lesionview.errors import OutputError
@@ -61,8 +62,7 @@ def leftovers(folder: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def twin() -> Path:
-    if not (TWIN / "truth.json").is_file():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need((TWIN / "truth.json").is_file(), "sample_data/twin not generated (make sample)")
     return TWIN
 
 
@@ -410,8 +410,7 @@ def test_ctrl_c_during_info_on_a_dicom_series_at_any_moment(shared_data):
 
 
 def test_ctrl_c_while_the_console_script_imports(shared_data, tmp_path):
-    if not SCRIPT.is_file():
-        pytest.skip(f"no console script at {SCRIPT} (pip install -e .)")
+    need(SCRIPT.is_file(), f"no console script at {SCRIPT} (pip install -e .)")
     cmd = [SCRIPT, "info", shared_data / "dicom" / "sagittal_t1_series", "--json"]
     ends = [assert_interrupted_cleanly(interrupt(cmd, delay)) for delay in spread(timed(cmd))]
     assert "interrupted" in ends, ends

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from benchmarks.bench_diameter import AXIAL, SAGITTAL, THICK, axial_truth, ellipsoid
+from conftest import need_module
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
@@ -35,7 +36,7 @@ def blob(rng, shape=(12, 14, 10)):
 
 
 def pyradiomics_max3d(mask: np.ndarray, spacing) -> float:
-    shape = pytest.importorskip("radiomics.shape", reason="pyradiomics not installed (make setup installs it)")
+    shape = need_module("radiomics.shape", "pyradiomics not installed (make setup installs it)")
     logging.getLogger("radiomics").setLevel(logging.ERROR)
     m = sitk.GetImageFromArray(mask.astype(np.uint8))
     m.SetSpacing(tuple(float(s) for s in spacing[::-1]))   # SimpleITK is x, y, z

@@ -105,6 +105,11 @@ def test_close_to_the_means_within_a_level_or_a_tenth_of_the_ratio_and_nothing_u
     assert text.startswith("Edema over 5 vertebral levels, close to the series mean of 4.5;")
     text = edema_context(_edema(levels=LevelSpan(first="C3", last="C8", count=6), longitudinally_extensive=True))
     assert text.startswith("Edema over 6 vertebral levels, above the series mean of 4.5;")
+    possibly = LevelSpan(first="C4", last="C5", count=2, possible_first="C4", possible_last="C6")
+    text = edema_context(_edema(levels=possibly, longitudinally_extensive=False, craniocaudal_uncertainty_mm=3.0,
+                                thick_slices_mm=3.0))
+    assert "; possibly 3 levels or more (as in 54% of that series)" in text and "fewer than" not in text
+    assert text.endswith("cohort figures, not a diagnosis).")
     text = edema_context(_edema(levels=LevelSpan(first="C3", last="C4", count=2), longitudinally_extensive=False))
     assert "below the series mean of 4.5; fewer than 3 levels, as in 46% of that series" in text
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 TIMEOUT = 300  # per subprocess: generous, two shared cores
 SCRIPT = Path(sys.executable).parent / "lesionview"
@@ -91,8 +92,7 @@ def test_building_the_app_imports_nothing_heavy():
 
 @pytest.mark.parametrize("entry", ["module", "script"])
 def test_help_imports_nothing_heavy(entry):
-    if entry == "script" and not SCRIPT.is_file():
-        pytest.skip(f"no console script at {SCRIPT} (pip install -e .)")
+    need(entry == "module" or SCRIPT.is_file(), f"no console script at {SCRIPT} (pip install -e .)")
     cmd = [sys.executable, "-m", "lesionview"] if entry == "module" else [SCRIPT]
     names, res = imported_by([*cmd, "--help"])
     assert res.returncode == 0 and "info" in res.stdout and "measure" in res.stdout, res.stdout

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need
 from gui_helpers import press
 
 TIMELINE = Path(__file__).resolve().parents[1] / "sample_data" / "timeline"
@@ -34,8 +35,8 @@ def _cell(table, row: int, column: int) -> str:
 
 @pytest.fixture(scope="module")
 def truth() -> dict:
-    if not (TIMELINE / "truth.json").is_file():
-        pytest.skip("sample_data/timeline is missing (python -m lesionview.phantom writes it)")
+    need((TIMELINE / "truth.json").is_file(),
+         "sample_data/timeline is missing (python -m lesionview.phantom writes it)")
     return json.loads((TIMELINE / "truth.json").read_text())
 
 

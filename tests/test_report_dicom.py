@@ -4,13 +4,13 @@ masks and the JSON result, validated with dciodvfy (Debian dicom3tools) when ins
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+from conftest import need_tool
 
 hd = pytest.importorskip("highdicom")
 
@@ -213,10 +213,10 @@ def test_sr_references_the_seg_segments_and_the_source_series(study, written):
 
 
 # ----------------------------------------------------------------------------- rules
-@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy not installed (Debian dicom3tools)")
 @pytest.mark.parametrize("which", ["seg", "sr"])
 def test_dciodvfy_finds_no_error(written, which):
-    run = subprocess.run(["dciodvfy", str(written[which])], capture_output=True, text=True, timeout=60,
+    dciodvfy = need_tool("dciodvfy", why="dciodvfy not installed (Debian dicom3tools)")
+    run = subprocess.run([dciodvfy, str(written[which])], capture_output=True, text=True, timeout=60,
                          check=False)  # dciodvfy exits non-zero on warnings too
     report = run.stdout + run.stderr
     errors = [line for line in report.splitlines() if line.startswith("Error")]

@@ -18,6 +18,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import need, need_tool
 
 from lesionview.compare import compare
 from lesionview.errors import InputError
@@ -227,13 +228,10 @@ def test_an_old_set_is_refused_or_replaced_whole(timeline, written, tmp_path):
 
 def test_pdf_renders_pages_with_the_key_images(written, tmp_path):
     out, done = written
-    if "pdf" in done.failed:
-        pytest.skip(f"no PDF on this machine: {done.failed['pdf']}")
+    need("pdf" not in done.failed, f"no PDF on this machine: {done.failed.get('pdf')}")
     pdf = out / FILENAMES["pdf"]
     assert pdf.read_bytes().startswith(b"%PDF-")
-    pdftoppm = shutil.which("pdftoppm")
-    if pdftoppm is None:
-        pytest.skip("poppler-utils not installed (apt-get install poppler-utils)")
+    pdftoppm = need_tool("pdftoppm", why="poppler-utils not installed (apt-get install poppler-utils)")
     subprocess.run([pdftoppm, "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True, timeout=120)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert 2 <= len(pages) <= 10

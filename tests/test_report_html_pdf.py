@@ -6,12 +6,12 @@ from __future__ import annotations
 import html as html_lib
 import io
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need, need_module, need_tool
 from PIL import Image
 
 from lesionview.geometry import Geometry
@@ -38,8 +38,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 @pytest.fixture(scope="module")
 def twin():
     folder = TWIN / "dicom" / "05_SAG_T1_TSE_C"
-    if not folder.is_dir():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need(folder.is_dir(), "sample_data/twin not generated (make sample)")
     image = load_volume(folder)
     masks = {k: load_volume(TWIN / f"{k}.nii.gz") for k in ("lesion", "edema", "cord")}
     levels = LevelModel.from_file(TWIN / "landmarks.csv")
@@ -182,9 +181,8 @@ def html_file(twin, tmp_path_factory):
 
 
 def test_html_renders_in_headless_chromium(html_file, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian chromium not installed (apt-get install chromium)")
+    chromium = need_tool("chromium", "chromium-browser",
+                         why="Debian chromium not installed (apt-get install chromium)")
     shot = tmp_path / "shot.png"
     res = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
                           f"--screenshot={shot}", "--window-size=1200,2000", html_file.as_uri()],
@@ -198,15 +196,13 @@ def test_html_renders_in_headless_chromium(html_file, tmp_path):
 
 # ------------------------------------------------------------------------------------ PDF
 def test_pdf_pages_are_not_blank(twin, tmp_path):
-    pytest.importorskip("weasyprint")
+    need_module("weasyprint", "WeasyPrint cannot be imported (pip install -e .; Debian pango)")
     from lesionview.report.pdf import write_pdf
 
     pdf = write_pdf(twin["html"], tmp_path / "report.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-")
-    pdftoppm = shutil.which("pdftoppm")
-    if pdftoppm is None:
-        pytest.skip("poppler-utils not installed (apt-get install poppler-utils)")
+    pdftoppm = need_tool("pdftoppm", why="poppler-utils not installed (apt-get install poppler-utils)")
     subprocess.run([pdftoppm, "-png", "-r", "60", str(pdf), str(tmp_path / "page")], check=True, timeout=120)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert 1 <= len(pages) <= 4
@@ -217,7 +213,7 @@ def test_pdf_pages_are_not_blank(twin, tmp_path):
 
 
 def test_pdf_never_fetches_anything(twin):
-    pytest.importorskip("weasyprint")
+    need_module("weasyprint", "WeasyPrint cannot be imported (pip install -e .; Debian pango)")
     from lesionview.report.pdf import html_to_pdf
 
     page = twin["html"].replace("</body>", '<img src="http://127.0.0.1:9/x.png"></body>')

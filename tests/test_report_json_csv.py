@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pandas as pd
 import pytest
+from conftest import need
 
 from lesionview.io import load_volume
 from lesionview.levels import LevelModel
@@ -24,8 +25,7 @@ TWIN = Path(__file__).resolve().parents[1] / "sample_data" / "twin"
 
 @pytest.fixture(scope="module")
 def result() -> StudyMeasurements:
-    if not (TWIN / "truth.json").is_file():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need((TWIN / "truth.json").is_file(), "sample_data/twin not generated (make sample)")
     inputs = [InputRecord(role="lesions", path=str(TWIN / "lesion.nii.gz"), sha256="0" * 64)]
     return measure(load_volume(TWIN / "lesion.nii.gz"), image=load_volume(TWIN / "t1c.nii.gz"),
                    edema=load_volume(TWIN / "edema.nii.gz"), cord=load_volume(TWIN / "cord.nii.gz"),

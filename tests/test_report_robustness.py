@@ -19,6 +19,7 @@ import jsonschema
 import pandas as pd
 import pydicom
 import pytest
+from conftest import need, need_tool
 
 hd = pytest.importorskip("highdicom")
 
@@ -47,8 +48,7 @@ OPTIONAL = (*EMPTY_WHEN_UNKNOWN, "ReferringPhysicianName", "Manufacturer", "Seri
 
 @pytest.fixture(scope="module")
 def study():
-    if not DICOM.is_dir():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need(DICOM.is_dir(), "sample_data/twin not generated (make sample)")
     image = load_volume(DICOM)
     masks = {k: load_volume(TWIN / f"{k}.nii.gz") for k in ("lesion", "edema", "cord")}
     result = measure(masks["lesion"], image=image, edema=masks["edema"], cord=masks["cord"],
@@ -128,8 +128,7 @@ def test_seg_and_sr_from_a_series_lacking_optional_attributes(study, tmp_path, c
     segments = hd.seg.segread(seg).get_pixels_by_source_instance(
         [str(s.dataset.SOPInstanceUID) for s in series.stack.slices], assert_missing_frames_are_empty=True)
     assert segments[..., 0].sum() == study["result"].lesions[0].voxel_count
-    if shutil.which("dciodvfy") is None:
-        pytest.skip("dciodvfy not installed (Debian dicom3tools): files written but not validated")
+    need_tool("dciodvfy", why="dciodvfy not installed (Debian dicom3tools): files written but not validated")
     for path in (seg, sr):
         assert not _dciodvfy_errors(path), path
 
@@ -491,8 +490,7 @@ def test_cli_with_a_file_name_that_is_not_utf8(twin_files, tmp_path):
 
 @pytest.fixture
 def twin_files():
-    if not (TWIN / "lesion.nii.gz").is_file():
-        pytest.skip("sample_data/twin not generated (make sample)")
+    need((TWIN / "lesion.nii.gz").is_file(), "sample_data/twin not generated (make sample)")
 
 
 def test_report_result_reads_like_the_paths_it_wrote():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need
 
 from lesionview.geometry import Geometry, reorient
 from lesionview.levels.model import LevelModel
@@ -22,10 +22,7 @@ ORIENTATIONS = ["PSR", "LPS", "RAS", "SRA", "IRP", "LAS"]
 
 @pytest.fixture(scope="module")
 def sct_t2():
-    if not SCT_T2.is_dir():
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"{SCT_T2} is missing: CI must have the shared SCT data")
-        pytest.skip(f"{SCT_T2} not found (the SCT oracle data lives beside the repository)")
+    need(SCT_T2.is_dir(), f"{SCT_T2} not found (the SCT oracle data lives beside the repository)")
     from lesionview.io.nifti import read_nifti
 
     vols = {k: read_nifti(SCT_T2 / f"t2_fake_lesion{s}.nii.gz") for k, s in

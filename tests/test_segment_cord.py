@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need
 from mask_checks import assert_same_voxels
 from scipy.spatial import cKDTree
 
@@ -265,8 +266,7 @@ def test_import_refuses_a_mask_on_another_grid(shared_data):
     root = shared_data / "sct_t2"
     image = load_volume(root / "t2.nii.gz")
     other = root / "t2_fake_lesion_sc_seg.nii.gz"
-    if not other.exists():
-        pytest.skip(f"{other.name} not in ../shared/data")
+    need(other.exists(), f"{other.name} not in ../shared/data")
     with pytest.raises(GeometryMismatchError) as err:
         import_cord_mask(other, image.geometry)
     assert image.geometry.describe() in str(err.value)

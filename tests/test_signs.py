@@ -280,3 +280,35 @@ def test_distances_on_boxes_are_the_whole_arrays_distances(seed):
                           ndimage.distance_transform_edt(~mask, sampling=spacing) > mm)
     assert np.array_equal(_deeper_than(mask, mm, spacing), ndimage.distance_transform_edt(mask, sampling=spacing) > mm)
     assert _farther_than(np.zeros_like(mask), mm, spacing).all() and not _deeper_than(np.zeros_like(mask), mm, spacing).any()
+
+
+@pytest.mark.parametrize("fill", [0.0, np.nan, 500.0])
+def test_a_blank_or_flat_image_shows_no_sign(fill):
+    im = render_sign_case(SignCase(SignLesion(12.0, rim=True, flames=("superior",)), "iso1", "low"))
+    s = enhancement_signs(im.labels, im.geometry, image=np.full(im.image.shape, fill, np.float32), cord=im.cord)[1]
+    if fill > 0:  # a flat image: nothing enhances, nothing brighter at the rim
+        assert s.rim_sign is False and s.flame_sign is False and s.rim_score == pytest.approx(1.0)
+    else:  # no signal at all: nothing can be told
+        assert s.rim_sign is None and s.flame_sign is None
+        assert "no positive signal" in s.judgeable_reason and "normal cord has no signal" in s.judgeable_reason
+
+
+def test_a_flame_cut_by_the_field_of_view_or_the_cord_mask_cannot_be_judged_absent():
+    im = render_sign_case(SignCase(SignLesion(12.0, flames=("superior",), flame_mm=10.0, flame_cone=False),
+                                   "iso1", "low"))
+    whole = enhancement_signs(im.labels, im.geometry, image=im.image, cord=im.cord)[1]
+    assert whole.flame_sign is True
+    top = int(np.flatnonzero(im.labels.any(axis=(0, 1))).max())  # iso1 is LPS: axis 2 runs superior
+    cut = (slice(None), slice(None), slice(0, top + 1))
+    s = enhancement_signs(im.labels[cut], im.geometry.cropped(cut), image=im.image[cut], cord=im.cord[cut])[1]
+    assert s.flame_sign is None and "field of view ends" in s.judgeable_reason and "superior pole" in s.judgeable_reason
+    cord = im.cord.copy()
+    cord[:, :, top + 2:] = 0  # the cord drawn only to 1 mm above the lesion
+    s = enhancement_signs(im.labels, im.geometry, image=im.image, cord=cord)[1]
+    assert s.flame_sign is None and "cord mask or the field of view ends" in s.judgeable_reason
+    # A flame seen at the other pole is present whatever the cut pole hides.
+    both = render_sign_case(SignCase(SignLesion(12.0, flames=("inferior",), flame_mm=10.0, flame_cone=False),
+                                     "iso1", "low"))
+    cut = (slice(None), slice(None), slice(0, int(np.flatnonzero(both.labels.any(axis=(0, 1))).max()) + 1))
+    s = enhancement_signs(both.labels[cut], both.geometry.cropped(cut), image=both.image[cut], cord=both.cord[cut])[1]
+    assert s.flame_sign is True and s.judgeable_reason is None

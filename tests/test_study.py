@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import need, need_module
 
 from lesionview.errors import InputError
 from lesionview.io import load_volume
@@ -25,8 +26,8 @@ T1C_SERIES = "05_SAG_T1_TSE_C"
 
 def _needs(case: str) -> Path:
     folder = SAMPLE / case
-    if not (folder / "dicom" / T1C_SERIES).is_dir() or not (folder / "lesion.nii.gz").is_file():
-        pytest.skip(f"sample_data/{case} has no DICOM series: run `make sample`")
+    need((folder / "dicom" / T1C_SERIES).is_dir() and (folder / "lesion.nii.gz").is_file(),
+         f"sample_data/{case} has no DICOM series: run `make sample`")
     return folder
 
 
@@ -145,7 +146,7 @@ def test_from_folder_refuses_two_lesion_masks_and_none(tmp_path):
 
 
 def test_from_folder_reads_the_masks_of_a_dicom_seg(tmp_path, twin_core):
-    pytest.importorskip("highdicom")
+    need_module("highdicom", "highdicom cannot be imported (pip install -e .)")
     from lesionview.report.dicom_seg import write_seg
 
     _needs("twin")

@@ -171,7 +171,9 @@ def _described_by_models() -> dict:
     for model in (SctMetrics, EnhancementSigns):
         for name, field in model.model_fields.items():
             unit = next((u for suffix, u in units.items() if name.endswith(suffix)), None)
-            out[name] = ((field.description or name).replace("\n", " "), unit)
+            # The tables write a missing value as n/a, where the models say None.
+            text = (field.description or name).replace("None", "n/a")
+            out[name] = (text, unit)
     return out
 
 

@@ -10,6 +10,7 @@ thresholds: the statement places a study beside them and draws no conclusion fro
 from __future__ import annotations
 
 from .models import Edema
+from .summary import possibly_extensive
 
 REFERENCE = "Rykken et al., AJNR 2013;34:2043; 70 intramedullary metastases"
 #: Mean edema extent (vertebral segments) and edema-to-lesion length ratio in that series.
@@ -39,7 +40,7 @@ def edema_context(ed: Edema) -> str | None:
     >>> ed = Edema(id=1, voxel_count=1, volume_mm3=1.0, craniocaudal_mm=90.0, length_ratio=6.2,
     ...            levels=LevelSpan(first="C1", last="C7", count=7), longitudinally_extensive=True)
     >>> print(edema_context(ed))
-    Edema over 7 vertebral levels, above the series mean of 4.5, and 6.2x the length of the lesions inside it, above the series mean of 3.6x; 3 levels or more, as in 54% of that series (Rykken et al., AJNR 2013;34:2043; 70 intramedullary metastases).
+    Edema over 7 vertebral levels, above the series mean of 4.5, and 6.2x the length of the lesions inside it, above the series mean of 3.6x; 3 levels or more, as in 54% of that series (Rykken et al., AJNR 2013;34:2043; 70 intramedullary metastases; cohort figures, not a diagnosis).
     """
     parts = []
     span = ed.levels
@@ -54,6 +55,10 @@ def edema_context(ed: Edema) -> str | None:
     text = "Edema " + ", and ".join(parts)
     if ed.longitudinally_extensive is not None:
         share = f"{EXTENSIVE_SHARE:.0%}"
-        text += (f"; 3 levels or more, as in {share} of that series" if ed.longitudinally_extensive
-                 else f"; fewer than 3 levels, as in {1 - EXTENSIVE_SHARE:.0%} of that series")
-    return f"{text} ({REFERENCE})."
+        if ed.longitudinally_extensive:
+            text += f"; 3 levels or more, as in {share} of that series"
+        elif possibly_extensive(ed):  # thick slices: it may reach 3 levels
+            text += f"; possibly 3 levels or more (as in {share} of that series)"
+        else:
+            text += f"; fewer than 3 levels, as in {1 - EXTENSIVE_SHARE:.0%} of that series"
+    return f"{text} ({REFERENCE}; cohort figures, not a diagnosis)."

@@ -117,7 +117,7 @@ class _Rpi:
 
 
 def sct_metrics(labels: np.ndarray, geometry: Geometry, *, cord: np.ndarray | None,
-                image: np.ndarray | None = None, levels=None) -> dict[int, SctMetrics]:
+                image: np.ndarray | None = None, levels=None, whole_slices: int | None = None) -> dict[int, SctMetrics]:
     """``sct_analyze_lesion`` metrics of each labelled lesion.
 
     Parameters
@@ -127,6 +127,8 @@ def sct_metrics(labels: np.ndarray, geometry: Geometry, *, cord: np.ndarray | No
     cord : cord mask on the same grid, or None: then, as SCT, only volume, intensity and levels.
     image : image to average within each lesion, or None.
     levels : a :class:`lesionview.levels.model.LevelModel`, or None.
+    whole_slices : when the arrays are a crop of an image, that image's number of axial slices (SCT's
+        centerline smoothing depends on it); default: the arrays'.
 
     Returns
     -------
@@ -142,25 +144,33 @@ def sct_metrics(labels: np.ndarray, geometry: Geometry, *, cord: np.ndarray | No
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iub" or (labels.size and labels.min() < 0):
         raise ValueError(f"labels must be non-negative integers (0 = background), got {labels.dtype} values")
-    labels = labels.astype(np.int64, copy=False)
-    ids = [int(k) for k in np.unique(labels) if k != 0]
-    if not ids:
+    # Numbered 1..n here (ids may be any size: per-label tables stay n long), named back at the end.
+    ids, labels = np.unique(labels, return_inverse=True)
+    labels = labels.reshape(geometry.shape)
+    if ids[0] != 0:
+        ids, labels = np.concatenate([[0], ids]), labels + 1
+    if len(ids) == 1:
         return {}
-    counts = ndimage.sum_labels(labels != 0, labels, ids)
-    rpi = None if cord is None else _rpi(labels, np.asarray(cord) != 0, geometry, ids[int(np.argmax(counts))])
+    n_ids = np.arange(1, len(ids))
+    counts = ndimage.sum_labels(labels != 0, labels, n_ids)
+    rpi = None
+    if cord is not None:
+        rpi = _rpi(labels, np.asarray(cord) != 0, geometry, int(np.argmax(counts)) + 1, whole_slices)
     boxes = None if rpi is None else ndimage.find_objects(rpi.labels)
+    own = ndimage.find_objects(labels)  # each lesion's box, to look only there
     out = {}
-    for k, n in zip(ids, counts):
+    for k, n in zip(n_ids, counts):
         values = {"sct_volume_mm3": float(n) * geometry.voxel_volume}
         notes = []
+        lesion = labels[own[k - 1]] == k
         if image is not None:
-            values |= _intensity(np.asarray(image)[labels == k], notes)
+            values |= _intensity(np.asarray(image)[own[k - 1]][lesion], notes)
         if levels is not None:
-            values["sct_level_percent"] = _level_percent(labels == k, geometry, levels)
+            values["sct_level_percent"] = _level_percent(lesion, geometry.cropped(own[k - 1]), levels)
         if rpi is not None:
             values |= _cord_metrics(*_axial_range(rpi, k, boxes[k - 1][2]), notes)
             notes = rpi.notes + notes
-        out[k] = _in_stored_order(SctMetrics(**values, sct_notes=notes), geometry)
+        out[int(ids[k])] = _in_stored_order(SctMetrics(**values, sct_notes=notes), geometry)
     return out
 
 
@@ -182,18 +192,24 @@ def sagittal_axis(geometry: Geometry) -> int:
     return geometry.reorientation(_SCT_RPI)[0][0]
 
 
+def axial_axis(geometry: Geometry) -> int:
+    """The array axis SCT's axial slices are numbered along (the one nearest superior-inferior)."""
+    return geometry.reorientation(_SCT_RPI)[0][2]
+
+
 # ---------------------------------------------------------------------------------- shared RPI grid
-def _rpi(labels, cord, geometry: Geometry, largest: int) -> _Rpi:
+def _rpi(labels, cord, geometry: Geometry, largest: int, whole_slices: int | None = None) -> _Rpi:
     lab, g = reorient(labels, geometry, _SCT_RPI)
     cord_rpi = reorient(cord, geometry, _SCT_RPI)[0]
     spacing = np.array(g.spacing)
     notes = []
-    angle_3d, angle_sag = _cord_angles(cord_rpi, spacing, notes)
+    angle_3d, angle_sag = _cord_angles(cord_rpi, spacing, notes, whole_slices)
     mid = _midsagittal_slice(lab == largest, cord_rpi, notes)
     return _Rpi(np.ascontiguousarray(lab), np.ascontiguousarray(cord_rpi), spacing, angle_3d, angle_sag, mid, notes)
 
 
-def _cord_angles(cord: np.ndarray, spacing: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _cord_angles(cord: np.ndarray, spacing: np.ndarray, notes: list[str],
+                 whole_slices: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per axial slice, the centerline's angle to the slice normal: 3D, and projected on the sagittal plane.
 
     SCT (``get_centerline`` with ``algo_fitting="bspline"``, ``minmax=False``; ``AnalyzeLesion.angle_correction``):
@@ -209,7 +225,7 @@ def _cord_angles(cord: np.ndarray, spacing: np.ndarray, notes: list[str]) -> tup
         return np.zeros(nz), np.zeros(nz)
     com = np.array(ndimage.center_of_mass(cord, np.broadcast_to(np.arange(nz), cord.shape), zs))
     k = 3 if zs.size > 3 else 1
-    s = (zs.size / nz) ** 2 * _SMOOTH * spacing[2] / 3
+    s = (zs.size / (whole_slices or nz)) ** 2 * _SMOOTH * spacing[2] / 3  # the whole image's slices
     # Derivatives are not extrapolated beyond the cord (SCT's spline is): the slope of the nearest cord
     # slice is used, as a cubic extrapolated far from its data can tilt to any angle.
     z = np.clip(np.arange(nz), zs[0], zs[-1])
@@ -381,9 +397,14 @@ def _bridge_totals(dorsal: float, ventral: float, notes: list[str]) -> dict:
 # ---------------------------------------------------------------------------------- image and levels
 def _intensity(values: np.ndarray, notes: list[str]) -> dict:
     """SCT ``_measure_within_im``: lesion voxels where the image is 0 are left out."""
-    kept = values[values != 0].astype(float)
+    values = values.astype(float)
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:  # SCT's mean would be NaN; lesionview's own enhancement ratio leaves them out too
+        notes.append(f"The image holds no number (NaN or infinite) on {bad} lesion voxel(s): left out of the "
+                     "mean and standard deviation (SCT would give NaN).")
+    kept = values[np.isfinite(values) & (values != 0)]
     if kept.size == 0:
-        notes.append("The image is 0 on every lesion voxel: no mean or standard deviation.")
+        notes.append("The image is 0 (or no number) on every lesion voxel: no mean or standard deviation.")
         return {}
     return {"sct_mean_intensity": float(kept.mean()), "sct_std_intensity": float(kept.std())}
 

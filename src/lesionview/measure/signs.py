@@ -198,7 +198,11 @@ def _rim(mask: np.ndarray, values: np.ndarray, spacing) -> tuple[float | None, s
     means = np.bincount(layer, weights=values[shell]) / np.maximum(counts, 1)
     full = counts >= max(RIM_MIN_LAYER_VOXELS, RIM_MIN_LAYER_FRACTION * shell.sum())
     full = full if full.any() else counts == counts.max()
-    return round(float(means[full].max() / values[core].mean()), 4), None
+    core_mean = float(values[core].mean())
+    if not core_mean > 0:
+        return None, (f"rim: the lesion's core has no positive signal ({core_mean:g}): a blank image, or not a "
+                      "magnitude image (the score is a ratio of signals)")
+    return round(float(means[full].max()) / core_mean, 4), None
 
 
 # ---------------------------------------------------------------------------- flames
@@ -233,15 +237,24 @@ def _flames(labels, k, box, geometry: Geometry, image, cord, centerline, normal_
         base = float(normal_mean)
     else:
         return {}, "flame: no normal-cord reference (too little cord around the lesion, no normal_cord_mean)"
+    if not base > 0:
+        return {}, (f"flame: normal cord has no signal ({base:g}): a blank image, or not a magnitude image "
+                    "(no enhancement above it can be told)")
     # Normal voxels next to the lesion are brightened by its partial volume and the smoothing.
     far = normal & _farther_than(lesion, max(g.spacing) + 2 * FLAME_SMOOTH_MM, g.spacing)
     out = {"threshold": round(max(FLAME_THRESHOLD_MM, FLAME_STEPS * step), 4)}
     profile = normal | lesion
+    cut = []
     for pole, x in (("superior", t - t[lesion].max()), ("inferior", t[lesion].min() - t)):
-        reach, taper = _flame(x[profile] - step / 2, smooth[profile], far[profile], base,
-                              max(step, FLAME_SLAB_MM), step, g.voxel_volume)
+        reach, taper, ended = _flame(x[profile] - step / 2, smooth[profile], far[profile], base,
+                                     max(step, FLAME_SLAB_MM), step, g.voxel_volume)
         out[f"flame_{pole}_mm"] = reach
         out[f"flame_taper_{pole}_mm"] = taper if reach >= out["threshold"] else None
+        if ended and reach < out["threshold"]:
+            cut.append(f"the cord mask or the field of view ends {reach:.1f} mm beyond the {pole} pole")
+    if cut and max(out["flame_superior_mm"], out["flame_inferior_mm"]) < out["threshold"]:
+        # A flame may go on where nothing is seen: absent cannot be said, present was not seen.
+        return out, "flame: " + " and ".join(cut) + ", before a flame could be told"
     return out, None
 
 
@@ -290,8 +303,10 @@ def _cord_coordinates(points, centroid, up, centerline) -> tuple[np.ndarray, np.
     return s0 - s, np.linalg.norm(points - centerline.point_at(s) - offset, axis=1)
 
 
-def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, float | None]:
-    """Flame length beyond one pole and its taper, from the voxels of the lesion's tube ``x`` mm
+def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, float | None, bool]:
+    """Flame length beyond one pole, its taper, and whether the tube (the cord mask or the field of
+    view) ended before the enhancement did (the length is then only a lower bound), from the voxels
+    of the lesion's tube ``x`` mm
     beyond the lesion mask's pole (negative inside), their (smoothed) ``value``, and which are
     normal cord (``normal``: not lesion, nor next to it).
 
@@ -329,7 +344,8 @@ def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, flo
     boundary = min(_boundary(centres, peaks, half_max), slab / 2)
     j = int(np.searchsorted(centres, boundary))  # the first slab beyond the boundary
     end, j_end = _crossing(centres, peaks, count, max(j - 1, 0), limit)
-    if end is None:  # the cord or the window ends first: the flame reaches at least there
+    cut = end is None
+    if cut:  # the cord or the window ends first: the flame reaches at least there
         end = centres[j_end] + slab / 2
     # From one grid step beyond the boundary: the first slab holds the lesion's own blurred edge.
     beyond = np.flatnonzero((centres > boundary + step) & (centres < end))
@@ -342,7 +358,7 @@ def _flame(x, value, normal, base, slab, step, voxel_volume) -> tuple[float, flo
             taper = centres[beyond[i - 1]] + (a[i - 1] - a[0] / 2) / (a[i - 1] - a[i]) * slab - boundary
         else:  # it keeps its cross-section to its end
             taper = end - boundary
-    return round(max(float(end - boundary), 0.0), 4), None if taper is None else round(float(taper), 4)
+    return round(max(float(end - boundary), 0.0), 4), None if taper is None else round(float(taper), 4), cut
 
 
 def _slab_medians(slab: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
@@ -386,8 +402,8 @@ def _crossing(centres, peaks, count, j, level) -> tuple[float | None, int]:
     for i in range(j, len(peaks)):
         if count[i] == 0:
             return None, max(i - 1, j)
-        if peaks[i] < level:
-            if i == 0 or peaks[i - 1] < level:
+        if peaks[i] <= level:  # a blank image (level 0) must not enhance forever
+            if i == 0 or peaks[i - 1] <= level:
                 return float(centres[i] - (centres[1] - centres[0]) / 2), i
             return float(centres[i - 1] + (peaks[i - 1] - level) / (peaks[i - 1] - peaks[i])
                          * (centres[i] - centres[i - 1])), i

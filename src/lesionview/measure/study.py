@@ -28,6 +28,7 @@ from .components import (
 from .literature import edema_context
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
+from .sct import axial_axis, sagittal_axis
 from .sections import (
     boundary_points,
     closest_gap,
@@ -188,7 +189,8 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     lesion_rows = _with_sct_and_signs(lesion_rows, regions, labels.shape, ref, cord=cord_arr, image=image_arr,
                                       levels=levels, centerline=centerline, normal_cord_mean=normal_cord_mean,
                                       role=_image_role(image), warnings=warnings,
-                                      slice_offset=_slice_offset(full_grid, box))
+                                      slice_offset=_slice_offset(full_grid, box),
+                                      whole_slices=full_grid.shape[axial_axis(full_grid)])
     edema_rows = [_measure_edema(e, ref, regions, edema_of, levels, centerline, segments=segment_model)
                   for e in edema_regions]
 
@@ -460,35 +462,39 @@ SIGN_ROLES = (Role.T1_POST, Role.OTHER)
 
 
 def _with_sct_and_signs(rows: list[Lesion], regions: list[_Region], shape, ref: Geometry, *, cord, image, levels,
-                        centerline, normal_cord_mean, role, warnings: list[str], slice_offset: int = 0) -> list[Lesion]:
+                        centerline, normal_cord_mean, role, warnings: list[str], slice_offset: int = 0,
+                        whole_slices: int | None = None) -> list[Lesion]:
     """Each lesion with the Spinal Cord Toolbox's metrics (:mod:`.sct`) and, on a T1 post-contrast
     image, the rim and flame signs (:mod:`.signs`), both computed on the lesions as numbered here.
     ``slice_offset`` turns SCT's sagittal slice numbers on the cropped grid into numbers on the whole
-    grid measured on (:func:`_slice_offset`), as SCT numbers them on the whole image."""
+    grid measured on (:func:`_slice_offset`), as SCT numbers them on the whole image, and
+    ``whole_slices`` gives SCT's centerline fit the whole image's number of axial slices."""
     if not rows:
         return rows
     from .sct import sct_metrics
     from .signs import enhancement_signs
 
-    labels = np.zeros(shape, np.int64)
-    for r in regions:
-        labels[r.box][r.mask] = r.id
-    sct = sct_metrics(labels, ref, cord=cord, image=image, levels=levels)
+    # Numbered 1..n in reading order (a painted label may be any number: tables per label stay short).
+    labels = np.zeros(shape, np.int32)
+    for k, r in enumerate(regions, start=1):
+        labels[r.box][r.mask] = k
+    sct = sct_metrics(labels, ref, cord=cord, image=image, levels=levels, whole_slices=whole_slices)
     signs = {}
     if image is not None and role in SIGN_ROLES:
         signs = enhancement_signs(labels, ref, image=image, cord=cord, centerline=centerline,
                                   normal_cord_mean=normal_cord_mean)
+        if role is Role.OTHER:
+            warnings.append("the image's contrast is not known: the rim and flame signs were read as on a T1 "
+                            "post-contrast image (name the series, or set its role, to be sure)")
     elif image is not None:
         warnings.append(f"the image is {role.value}, not T1 post-contrast: the rim and flame signs are not read")
-    return [row.model_copy(update={"sct": _shifted(sct.get(row.id), slice_offset), "signs": signs.get(row.id)})
-            for row in rows]
+    return [row.model_copy(update={"sct": _shifted(sct.get(k), slice_offset), "signs": signs.get(k)})
+            for k, row in enumerate(rows, start=1)]
 
 
 def _slice_offset(grid: Geometry, box) -> int:
     """How many sagittal slices of ``grid`` (along its own right-left axis, as SCT numbers them) lie
     before ``box``, the part of it measured on."""
-    from .sct import sagittal_axis
-
     return 0 if box is None else box[sagittal_axis(grid)].start
 
 
