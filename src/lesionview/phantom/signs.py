@@ -130,11 +130,15 @@ class SignImage:
     geometry: Geometry
 
 
-def sign_lesions() -> list[SignLesion]:
+#: Seed of the validation set the thresholds were chosen on; others give held-out sets.
+TUNING_SEED = 2013
+
+
+def sign_lesions(seed: int = TUNING_SEED) -> list[SignLesion]:
     """The validation lesions: every size with each pattern (none, rim, flames up/down/both, rim
     and flame); flame lengths and signals, rim thickness and core signal, heterogeneity and
-    centres drawn from a fixed seed."""
-    rng = np.random.default_rng(2013)
+    centres drawn from ``seed`` (:data:`TUNING_SEED`: the set the thresholds were chosen on)."""
+    rng = np.random.default_rng(seed)
     patterns = [(False, ()), (True, ()), (False, ("superior",)), (False, ("inferior",)),
                 (False, ("superior", "inferior")), (True, ("inferior",))]
     out = []
@@ -149,9 +153,9 @@ def sign_lesions() -> list[SignLesion]:
     return out
 
 
-def sign_cases(acquisitions=tuple(ACQUISITIONS), noises=tuple(NOISE)) -> list[SignCase]:
-    """Every validation lesion on every acquisition at every noise level."""
-    return [SignCase(les, a, n) for les in sign_lesions() for a in acquisitions for n in noises]
+def sign_cases(acquisitions=tuple(ACQUISITIONS), noises=tuple(NOISE), seed: int = TUNING_SEED) -> list[SignCase]:
+    """Every validation lesion (drawn from ``seed``) on every acquisition at every noise level."""
+    return [SignCase(les, a, n) for les in sign_lesions(seed) for a in acquisitions for n in noises]
 
 
 def sign_geometry(case: SignCase, margin_mm: float = 12.0) -> Geometry:
