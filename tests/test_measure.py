@@ -95,7 +95,11 @@ def test_edema_levels_and_lesions_inside(result):
 def test_cord_occupancy_is_the_largest_section_fraction(result):
     small, large = result.lesions
     assert large.cord_occupancy == pytest.approx((R_LARGE / CORD_RADIUS) ** 2, abs=0.05)
-    assert 0 < small.cord_occupancy < large.cord_occupancy
+    # The small sphere's equator (z = 0, a voxel centre) against the cord's disc: (1.5 / 7)^2 = 0.046.
+    # Its voxel count is known to a band half a voxel either side of its circle, area 4 R h with
+    # h = 0.25 mm: +-0.031 of the cord's area (the cord's own band, 2 h / 7 = 7 %, adds < 0.004).
+    assert small.cord_occupancy == pytest.approx(
+        (R_SMALL / CORD_RADIUS) ** 2, abs=4 * R_SMALL * (SPACING / 2) / CORD_RADIUS**2)
 
 
 def test_summary_names_the_pair_and_vertebral_levels(result):
@@ -201,7 +205,21 @@ def test_masks_on_another_grid_are_refused_or_resampled(case):
         measure(Volume(lesions, g), cord=Volume(cord, shifted))
     assert "origin (-19.00" in str(err.value) and "origin (-20.00" in str(err.value)
     r = measure(Volume(lesions, g), cord=Volume(cord, shifted), resample=True)
-    assert len(r.lesions) == 2
+    # Resampled, the cord is the same cylinder moved by +1 mm along x, y and z: its axis at x = y = 1.
+    small, large = r.lesions
+    assert small.voxel_count + large.voxel_count == np.count_nonzero(lesions)       # lesions untouched
+    # The large sphere's equator (radius 5.5) lies wholly in the moved cord (sqrt(2) + 5.5 < 7):
+    # the same share as before, tolerance as in test_cord_occupancy_is_the_largest_section_fraction.
+    assert large.cord_occupancy == pytest.approx((R_LARGE / CORD_RADIUS) ** 2, abs=0.05)
+    sct = large.sct
+    # SCT's mid-sagittal slice is the moved cord's centre, x = 1 mm (a voxel centre of the grid).
+    assert g.index_to_world([[sct.sct_midsagittal_slice, 0, 0]])[0, 0] == pytest.approx(1.0, abs=1e-6)
+    # In that slice the sphere's chord is +-sqrt(5.5^2 - 1) mm about y = 0 and the cord runs from
+    # y = 1 - 7 (ventral) to 1 + 7 (dorsal): bridges 0.59 and 2.59 mm, counted in 0.5 mm voxels
+    # (each edge to half a voxel, so +-0.5 mm). Without the move both would be 1.59 mm.
+    half_chord = np.sqrt(R_LARGE**2 - 1.0)
+    assert sct.sct_ventral_bridge_mm == pytest.approx(CORD_RADIUS - 1.0 - half_chord, abs=SPACING)
+    assert sct.sct_dorsal_bridge_mm == pytest.approx(CORD_RADIUS + 1.0 - half_chord, abs=SPACING)
 
 
 def test_empty_mask_is_a_valid_no_lesion_result():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html as html_lib
 import io
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -212,12 +213,49 @@ def test_pdf_pages_are_not_blank(twin, tmp_path):
     assert _pixels_near(first, EDEMA_COLOR, 60) > 10
 
 
-def test_pdf_never_fetches_anything(twin):
+def test_pdf_never_fetches_anything(twin, tmp_path):
     need_module("weasyprint", "WeasyPrint cannot be imported (pip install -e .; Debian pango)")
+    pdftotext = need_tool("pdftotext", why="poppler-utils not installed (apt-get install poppler-utils)")
+    import http.server
+    import threading
+
     from lesionview.report.pdf import html_to_pdf
 
-    page = twin["html"].replace("</body>", '<img src="http://127.0.0.1:9/x.png"></body>')
-    assert html_to_pdf(page).startswith(b"%PDF-")             # the external image is simply left out
+    asked: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        page = twin["html"].replace("</head>", f'<link rel="stylesheet" href="{url}/x.css"></head>')
+        page = page.replace("</body>", f'<img src="{url}/x.png"></body>')
+        data = html_to_pdf(page)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == []                                 # not one request reached the server
+    # The external references are simply left out: the PDF holds the report, with the truth's
+    # levels and class (sample_data/twin/truth.json).
+    assert data.startswith(b"%PDF-")
+    (tmp_path / "r.pdf").write_bytes(data)
+    text = subprocess.run([pdftotext, "-layout", str(tmp_path / "r.pdf"), "-"], capture_output=True,
+                          text=True, check=True, timeout=120).stdout
+    flat = " ".join(text.split())
+    truth = json.loads((TWIN / "truth.json").read_text())
+    first, second = (les["levels"] for les in truth["lesions"])
+    assert (f"Two enhancing intramedullary lesions ({truth['multiplicity']}) at vertebral levels {first} "
+            "(maximum diameter ") in flat
+    assert f" and {second} (" in flat
+    assert f"T2 cord edema at vertebral levels {truth['edema']['levels']} ({truth['edema']['level_count']} levels" in flat
+    assert re.search(r"page 1 of [1-4]\b", flat)       # 1-4 pages, as test_pdf_pages_are_not_blank wants
 
 
 def test_a_binary_mask_is_outlined_with_the_measured_lesion_ids():

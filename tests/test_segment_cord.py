@@ -245,9 +245,15 @@ def test_wrong_arguments_are_input_errors():
 
 
 def test_clicks_off_the_cord_never_raise(phantom):
-    _, t2, _, clicks = phantom
-    seg = segment_cord(t2.array, t2.geometry, clicks + [0.0, 25.0, 0.0])   # in the vertebral bodies
-    assert seg.mask.shape == t2.geometry.shape
+    case, t2, truth, clicks = phantom
+    off = clicks + [0.0, 25.0, 0.0]                  # 25 mm posterior: behind the cord, not on it
+    seg = segment_cord(t2.array, t2.geometry, off)
+    # Truth: no cord voxel lies in the tube the search may look in, so the right answer is no cord.
+    tube = cord_region(off, t2.geometry, radius_mm=seg.details["search_radius_mm"]).mask
+    assert not np.any(truth & tube), case
+    assert seg.mask.shape == t2.geometry.shape and seg.mask.dtype == bool
+    assert not seg.ok and np.count_nonzero(seg.mask) == 0, case
+    assert "draw or import the cord mask" in seg.reason, seg.reason
 
 
 # ------------------------------------------------------------------------------ import
