@@ -15,7 +15,7 @@ DEB_PKGS := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcb-
 #  HTML headless, turn the PDF into PNG pages and validate DICOM SEG/SR with dciodvfy)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup sysdeps sample demo test validate fuzz bench screenshots lint clean
+.PHONY: setup sysdeps sample demo test validate fuzz bench screenshots lint docs clean
 
 setup: $(STAMP) $(SYSSTAMP)
 
@@ -68,13 +68,17 @@ fuzz: setup
 	LESIONVIEW_FUZZ_CASES=3500 LESIONVIEW_FUZZ_SEEDS=1,2,3 LESIONVIEW_CTRL_C_MOMENTS=30 \
 	  $(PY) -m pytest -q tests/test_fuzz.py tests/test_cli_robustness.py -k "fuzz or ctrl_c"
 
-# The README's pictures of the napari workflow (docs/workflow_*.png), taken by the workflow test.
+# The docs' pictures of the napari workflow (docs/workflow_*.png), taken by the workflow test.
 screenshots: setup sample
 	LESIONVIEW_SCREENSHOTS=docs xvfb-run -a -s "-screen 0 1920x1080x24" $(PY) -m pytest -q \
 	  tests/test_napari_workflow.py
 
 bench: setup
 	$(PY) -m benchmarks
+
+# The documentation site (mkdocs, docs/ and the docstrings) into site/; a warning fails the build.
+docs: setup
+	$(PY) -m mkdocs build --strict -d site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src plugins tests benchmarks scripts

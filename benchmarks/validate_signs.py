@@ -11,7 +11,14 @@ the thresholds were chosen on the first). About 60 s.
 from __future__ import annotations
 
 from lesionview.measure.signs import enhancement_signs
-from lesionview.phantom.signs import ACQUISITIONS, SIZES, TUNING_SEED, render_sign_case, sign_cases, sign_table
+from lesionview.phantom.signs import (
+    ACQUISITIONS,
+    SIZES,
+    TUNING_SEED,
+    render_sign_case,
+    sign_cases,
+    sign_table,
+)
 
 #: Seeds of the held-out sets.
 HELD_OUT = (7, 11)

@@ -166,6 +166,17 @@ def test_no_signs_on_another_contrast_and_no_judgement_below_the_size_limits(rim
     assert s.rim_sign is None and s.flame_sign is None
     assert s.judgeable_reason.startswith("rim: too small to judge at this resolution")
     assert "flame: too small to judge" in s.judgeable_reason
+    # Each row of the report gives its own sign's reason, not the other's.
+    from lesionview.measure.models import Lesion
+    from lesionview.report.html import sign_rows
+
+    les = Lesion(id=1, voxel_count=1, volume_mm3=1.0, centroid_lps_mm=(0, 0, 0), max_diameter_ibsi_mm=3.0,
+                 max_diameter_mm=3.0, axial_long_mm=3.0, axial_short_mm=3.0, craniocaudal_mm=3.0, measurable=False,
+                 signs=s)
+    rows = dict(sign_rows(les))
+    assert rows["Rim sign"].startswith("cannot be judged (too small to judge at this resolution (")
+    assert "along the cord" not in rows["Rim sign"] and "deeper than" not in rows["Flame sign"]
+    assert rows["Flame sign"].startswith("cannot be judged (too small to judge at this resolution (the lesion spans")
 
 
 # ---------------------------------------------------------------------------------- measure()'s crop and odd inputs

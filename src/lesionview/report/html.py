@@ -329,9 +329,12 @@ def sign_rows(les: Lesion) -> list[tuple[str, str]]:
     else:
         flame = (f"{'present' if s.flame_sign else 'absent'}: enhancement beyond the superior pole "
                  f"{_f1(s.flame_superior_mm)} mm, the inferior {_f1(s.flame_inferior_mm)} mm")
-    why = f" ({s.judgeable_reason})" if s.judgeable_reason else ""
-    return [("Rim sign", f"{rim}{why if s.rim_sign is None else ''}"),
-            ("Flame sign", f"{flame}{why if s.flame_sign is None else ''}"),
+    def why(sign: str) -> str:  # the reason given for this sign ("rim: too small ...")
+        reasons = [r for r in (s.judgeable_reason or "").split("; ") if r.startswith(f"{sign}: ")]
+        return f" ({reasons[0][len(sign) + 2:]})" if reasons else ""
+
+    return [("Rim sign", f"{rim}{why('rim') if s.rim_sign is None else ''}"),
+            ("Flame sign", f"{flame}{why('flame') if s.flame_sign is None else ''}"),
             ("About the signs", SIGNS_REFERENCE[0].upper() + SIGNS_REFERENCE[1:])]
 
 
