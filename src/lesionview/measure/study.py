@@ -28,7 +28,7 @@ from .components import (
 from .literature import edema_context
 from .models import Edema, InputRecord, Lesion, LevelSpan, Parameters, StudyMeasurements
 from .multiplicity import TWIN_GAP_MM, classify
-from .sct import axial_axis, sagittal_axis
+from .sct import axial_axis, sagittal_axis, sct_metrics
 from .sections import (
     boundary_points,
     closest_gap,
@@ -37,6 +37,7 @@ from .sections import (
     voxel_extent_along,
     world_points,
 )
+from .signs import enhancement_signs
 from .summary import EXTENSIVE_LEVELS, possibly_extensive, summarise
 from .thick import slice_thickness_across
 
@@ -471,9 +472,6 @@ def _with_sct_and_signs(rows: list[Lesion], regions: list[_Region], shape, ref: 
     ``whole_slices`` gives SCT's centerline fit the whole image's number of axial slices."""
     if not rows:
         return rows
-    from .sct import sct_metrics
-    from .signs import enhancement_signs
-
     # Numbered 1..n in reading order (a painted label may be any number: tables per label stay short).
     labels = np.zeros(shape, np.int32)
     for k, r in enumerate(regions, start=1):
