@@ -15,7 +15,7 @@ DEB_PKGS := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcb-
 #  HTML headless, turn the PDF into PNG pages and validate DICOM SEG/SR with dciodvfy)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup sysdeps sample demo test validate fuzz bench screenshots lint docs clean
+.PHONY: setup sysdeps sample demo test validate fuzz bench screenshots lint docs mutation clean
 
 setup: $(STAMP) $(SYSSTAMP)
 
@@ -72,6 +72,12 @@ fuzz: setup
 screenshots: setup sample
 	LESIONVIEW_SCREENSHOTS=docs xvfb-run -a -s "-screen 0 1920x1080x24" $(PY) -m pytest -q \
 	  tests/test_napari_workflow.py
+
+# Mutation testing (cosmic-ray) of the core modules against their fast tests; slow, not part of
+# `make test`. Works in a copy under mutants/; prints the score per module and every survivor.
+mutation: setup
+	@$(PY) -c 'import cosmic_ray' 2>/dev/null || $(PY) -m pip install --quiet -e ".[mutation]"
+	$(PY) scripts/mutation.py
 
 bench: setup
 	$(PY) -m benchmarks

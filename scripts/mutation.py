@@ -1,0 +1,274 @@
+"""Mutation testing of the core modules with cosmic-ray (``make mutation``; not part of ``make test``).
+
+For each target module, cosmic-ray mutates a *copy* of the project under ``mutants/<name>/``
+(git-ignored), never the working tree: cosmic-ray writes each mutant into the source file on disk,
+and other runs of the tests (an editor, another ``pytest``) must not see it. The copy's ``src``
+and ``plugins`` come first on ``PYTHONPATH``, ahead of the editable install's finder, which
+setuptools appends after the path finder. The test command runs only the fast test files that
+exercise that module, without the GUI tests (``-m "not gui"``), and stops at the first failure.
+
+    python scripts/mutation.py                       # every target
+    python scripts/mutation.py multiplicity          # one target
+    python scripts/mutation.py multiplicity --budget 900 --timeout 60
+    python scripts/mutation.py multiplicity --resume # continue an interrupted session
+
+Prints one row per module: mutants, those skipped as equivalent because they only change a type
+annotation ("annot.", see ``_skip_annotations``), killed, survived, timeout, not run (budget
+exhausted) and the score (killed + timeout over the mutants run), then every survivor's diff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRATCH = REPO_ROOT / "mutants"
+PYTHON = sys.executable
+COSMIC_RAY = [PYTHON, "-m", "cosmic_ray.cli"]
+
+# Module -> the test files that exercise it (found by grep for its names). Only those run for each
+# mutant: the whole suite takes minutes, and a mutant needs one failing test to be killed.
+TARGETS: dict[str, tuple[str, list[str]]] = {
+    "multiplicity": ("src/lesionview/measure/multiplicity.py",
+                     ["tests/test_multiplicity_classify.py", "tests/test_multiplicity_table.py", "tests/test_measure.py"]),
+    "sections": ("src/lesionview/measure/sections.py",
+                 ["tests/test_sections.py", "tests/test_multiplicity_table.py"]),
+    "diameters": ("src/lesionview/measure/diameters.py",
+                  ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+    "study": ("src/lesionview/measure/study.py",
+              ["tests/test_study.py", "tests/test_measure.py"]),
+    "levels_model": ("src/lesionview/levels/model.py",
+                     ["tests/test_levels.py", "tests/test_landmark_files.py"]),
+    "nifti": ("src/lesionview/io/nifti.py",
+              ["tests/test_nifti_input.py", "tests/test_oracles.py"]),
+    "dicom_stack": ("src/lesionview/io/dicom/stack.py",
+                    ["tests/test_dicom_input.py", "tests/test_dicom_series.py"]),
+}
+
+# Copied (mutated or importing the mutated code); everything else at the top level is linked.
+COPIED = ("src", "plugins", "tests", "pyproject.toml")
+NOT_LINKED = {".git", ".venv", "mutants", "build", "site", ".pytest_cache", ".ruff_cache"}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: bool) -> Path:
+    """The copy of the project, its cosmic-ray config and an initialised session."""
+    work = SCRATCH / name
+    session = work / "session.sqlite"
+    stamp = work / "module.sha256"
+    source = REPO_ROOT / module
+    if resume and session.exists() and stamp.exists() and stamp.read_text() == _digest(source):
+        # The session's mutation positions still match; a run stopped mid-mutant leaves that
+        # mutant on disk, so the module itself is restored from the repository.
+        shutil.copy2(source, work / module)
+        return work
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    for entry in COPIED:
+        src = REPO_ROOT / entry
+        if src.is_dir():
+            shutil.copytree(src, work / entry, ignore=ignore)
+        else:
+            shutil.copy2(src, work / entry)
+    for entry in REPO_ROOT.iterdir():
+        if entry.name not in COPIED and entry.name not in NOT_LINKED:
+            (work / entry.name).symlink_to(entry)
+    # The tests find ../shared/data relative to the project root.
+    shared = REPO_ROOT.parent / "shared"
+    if shared.exists() and not (SCRATCH / "shared").exists():
+        (SCRATCH / "shared").symlink_to(shared)
+    stamp.write_text(_digest(source))
+
+    command = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not gui",
+               *tests]
+    (work / "cosmic-ray.toml").write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(module)}\n"
+        f"timeout = {float(timeout)}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(shlex.join(command))}\n"
+        "\n[cosmic-ray.distributor]\n"
+        'name = "local"\n')
+    subprocess.run([*COSMIC_RAY, "init", "cosmic-ray.toml", "session.sqlite"], cwd=work,
+                   env=_env(work), check=True)
+    _skip_annotations(work, module)
+    return work
+
+
+def _annotation_spans(tree: ast.Module) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    spans = []
+    for node in ast.walk(tree):
+        for ann in (getattr(node, "annotation", None), getattr(node, "returns", None)):
+            if isinstance(ann, ast.expr):
+                spans.append(((ann.lineno, ann.col_offset), (ann.end_lineno, ann.end_col_offset)))
+    return spans
+
+
+def _skip_annotations(work: Path, module: str) -> None:
+    """Mark mutants inside annotations as skipped when the module never evaluates them.
+
+    Under ``from __future__ import annotations`` an annotation is a string nobody evaluates
+    (lesionview does not call ``get_type_hints`` on these functions), so ``int | None`` ->
+    ``int // None`` is equivalent by construction; cosmic-ray has no filter for that, and each
+    such mutant would cost a full test run. cosmic-ray's own filters mark jobs the same way.
+    """
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    tree = ast.parse((work / module).read_text())
+    future = any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+                 and any(a.name == "annotations" for a in n.names) for n in tree.body)
+    if not future:
+        return
+    spans = _annotation_spans(tree)
+    with use_db(str(work / "session.sqlite")) as db:
+        skipped = [item.job_id for item in db.pending_work_items
+                   if all(any(lo <= tuple(m.start_pos) and tuple(m.end_pos) <= hi
+                              for lo, hi in spans) for m in item.mutations)]
+        if skipped:
+            db.set_multiple_results(skipped, WorkResult(
+                output="skipped: inside an annotation (from __future__ import annotations)",
+                worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(work / "src"), str(work / "plugins"), str(work / "tests")]
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
+
+
+def _check_copy(work: Path, module: str, tests: list[str]) -> None:
+    """The copy is what the tests import, and its tests pass before any mutation."""
+    dotted = ".".join(Path(module).with_suffix("").parts[1:])
+    where = subprocess.run([PYTHON, "-c", f"import {dotted} as m; print(m.__file__)"],
+                           cwd=work, env=_env(work), capture_output=True, text=True, check=True)
+    if not Path(where.stdout.strip()).resolve().is_relative_to(work.resolve()):
+        sys.exit(f"{dotted} imports from {where.stdout.strip()}, not from the copy in {work}")
+    baseline = subprocess.run([PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                               "-m", "not gui", *tests], cwd=work, env=_env(work),
+                              capture_output=True, text=True, check=False)
+    if baseline.returncode != 0:
+        sys.exit(f"the tests fail on the unmutated copy in {work}:\n{baseline.stdout[-3000:]}")
+
+
+def _exec(work: Path, deadline: float | None) -> bool:
+    """Run the pending mutants; False when the budget ran out first."""
+    proc = subprocess.Popen([*COSMIC_RAY, "exec", "cosmic-ray.toml", "session.sqlite"],
+                            cwd=work, env=_env(work), start_new_session=True)
+    try:
+        proc.wait(timeout=None if deadline is None else max(1.0, deadline - time.monotonic()))
+        return True
+    except subprocess.TimeoutExpired:
+        # cosmic-ray starts each test run in a session of its own: end those runs first.
+        for run in _children(proc.pid):
+            try:
+                os.killpg(run, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    """The ids of a process's direct children (Linux /proc; none elsewhere)."""
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _results(work: Path) -> list[tuple[dict, dict | None]]:
+    out = subprocess.run([*COSMIC_RAY, "dump", "session.sqlite"], cwd=work, env=_env(work),
+                         capture_output=True, text=True, check=True).stdout
+    return [tuple(json.loads(line)) for line in out.splitlines() if line.strip()]
+
+
+def _tally(rows: list[tuple[dict, dict | None]]) -> dict[str, int]:
+    counts = {"mutants": len(rows), "killed": 0, "survived": 0, "timeout": 0, "not_run": 0,
+              "annotation": 0}
+    for _, result in rows:
+        if result is not None and result["worker_outcome"] == "skipped":
+            counts["annotation"] += 1
+        elif result is None or result["test_outcome"] is None:
+            counts["not_run"] += 1
+        elif result["test_outcome"] == "survived":
+            counts["survived"] += 1
+        elif result["output"] == "timeout":
+            counts["timeout"] += 1
+        else:  # a failing test, or "incompetent": the mutant did not even import
+            counts["killed"] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"targets (default: all): {', '.join(TARGETS)}")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds one mutant's tests may take before it counts as a timeout")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds for the whole run; mutants left over count as 'not run'")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the sessions in mutants/ instead of starting afresh")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(TARGETS))
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    deadline = None if args.budget is None else time.monotonic() + args.budget
+
+    table = []
+    survivors = []
+    for name in args.names or list(TARGETS):
+        module, tests = TARGETS[name]
+        work = _prepare(name, module, tests, args.timeout, args.resume)
+        _check_copy(work, module, tests)
+        if deadline is None or time.monotonic() < deadline:
+            _exec(work, deadline)
+        rows = _results(work)
+        table.append((module, _tally(rows)))
+        survivors += [(module, result["diff"]) for _, result in rows
+                      if result is not None and result["test_outcome"] == "survived"]
+
+    header = f"{'module':<42} {'mutants':>7} {'annot.':>6} {'killed':>6} {'survived':>8} " \
+             f"{'timeout':>7} {'not run':>7} {'score %':>7}"
+    print(header)
+    print("-" * len(header))
+    for module, c in table:
+        run = c["killed"] + c["survived"] + c["timeout"]
+        score = f"{100 * (c['killed'] + c['timeout']) / run:.1f}" if run else "-"
+        print(f"{module:<42} {c['mutants']:>7} {c['annotation']:>6} {c['killed']:>6} "
+              f"{c['survived']:>8} "
+              f"{c['timeout']:>7} {c['not_run']:>7} {score:>7}")
+    for module, diff in survivors:
+        print(f"\nSURVIVED in {module}:\n{diff}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
