@@ -11,6 +11,7 @@ exercise that module, without the GUI tests (``-m "not gui"``), and stops at the
     python scripts/mutation.py multiplicity          # one target
     python scripts/mutation.py multiplicity --budget 900 --timeout 60
     python scripts/mutation.py multiplicity --resume # continue an interrupted session
+    python scripts/mutation.py study --workers 2     # two mutants at a time
 
 Prints one row per module: mutants, those skipped as equivalent because they only change a type
 annotation ("annot.", see ``_skip_annotations``), killed, survived, timeout, not run (budget
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -171,36 +173,142 @@ def _check_copy(work: Path, module: str, tests: list[str]) -> None:
         sys.exit(f"the tests fail on the unmutated copy in {work}:\n{baseline.stdout[-3000:]}")
 
 
-def _exec(work: Path, deadline: float | None) -> bool:
-    """Run the pending mutants; False when the budget ran out first."""
-    proc = subprocess.Popen([*COSMIC_RAY, "exec", "cosmic-ray.toml", "session.sqlite"],
-                            cwd=work, env=_env(work), start_new_session=True)
-    try:
-        proc.wait(timeout=None if deadline is None else max(1.0, deadline - time.monotonic()))
-        return True
-    except subprocess.TimeoutExpired:
-        # cosmic-ray starts each test run in a session of its own: end those runs first.
-        for run in _children(proc.pid):
-            try:
-                os.killpg(run, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        return False
+# Imported once in the parent and inherited by every forked test run: a fresh interpreter per
+# mutant (cosmic-ray's "local" distributor) spends ~2.5 s of each run importing these. lesionview
+# itself is never imported here, so each run imports the mutated copy.
+_PRELOAD = ("numpy", "scipy.ndimage", "scipy.spatial", "scipy.interpolate", "scipy.optimize",
+            "skimage.measure", "skimage.morphology", "skimage.segmentation", "SimpleITK",
+            "nibabel", "pydicom", "highdicom", "pydantic", "typer", "rich", "hypothesis",
+            "pytest", "pytestqt.plugin", "_hypothesis_pytestplugin", "napari.utils._testsupport",
+            "npe2._pytest_plugin", "napari_plugin_engine._testsupport",
+            "platformdirs.pytest_plugin", "PIL.Image", "matplotlib")
 
 
-def _children(pid: int) -> list[int]:
-    """The ids of a process's direct children (Linux /proc; none elsewhere)."""
+def _workers(work: Path, count: int) -> list[Path]:
+    """One copy of the project per parallel test run: each run has its mutant on disk, so tests
+    that start a subprocess (the CLI) see the mutant too."""
+    copies = [work]
+    for i in range(1, count):
+        copy = work.parent / f"{work.name}.worker{i}"
+        if copy.exists():
+            shutil.rmtree(copy)
+        copy.mkdir()
+        for entry in work.iterdir():
+            if entry.name.startswith("session.sqlite"):
+                continue
+            if entry.is_symlink():
+                (copy / entry.name).symlink_to(os.readlink(entry))
+            elif entry.is_dir():
+                shutil.copytree(entry, copy / entry.name, symlinks=True)
+            else:
+                shutil.copy2(entry, copy / entry.name)
+        copies.append(copy)
+    return copies
+
+
+def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, workers: int,
+                 deadline: float | None) -> bool:
+    """Run the pending mutants as cosmic-ray's ``exec`` would, in forks of a warm interpreter.
+
+    Hand-written because cosmic-ray's distributors start a new interpreter per mutant and write
+    every mutant into the one module file, so runs can be neither warm nor parallel. The mutation
+    itself, the outcomes and the session database are cosmic-ray's own (``mutate_code``,
+    ``WorkResult``, ``WorkDB``), so ``cosmic-ray dump`` and the table read the same results.
+    Returns False when the budget ran out first.
+    """
+    import importlib
+
+    from cosmic_ray.mutating import _make_diff, mutate_code
+    from cosmic_ray.plugins import get_operator
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
+        os.environ.setdefault(var, "1")  # parallel runs share the CPUs; thread pools and fork mix badly
+    for name in _PRELOAD:
+        with contextlib.suppress(ImportError):  # a missing optional module only costs speed
+            importlib.import_module(name)
+    assert not any(m == "lesionview" or m.startswith("lesionview.") for m in sys.modules)
+    sys.dont_write_bytecode = True
+    args = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not gui", *tests]
+    original = (work / module).read_text()
+    copies = _workers(work, workers)
+    with use_db(str(work / "session.sqlite")) as db:
+        pending = list(db.pending_work_items)
+        running: dict[int, tuple[Path, str, str, float, Path]] = {}
+        idle = list(copies)
+        while pending or running:
+            if deadline is not None and time.monotonic() >= deadline:
+                for pid, (copy, *_rest) in running.items():
+                    _end(pid)
+                    (copy / module).write_text(original)
+                return False
+            while pending and idle:
+                item = pending.pop(0)
+                (mutation,) = item.mutations
+                operator = get_operator(mutation.operator_name)(**(mutation.operator_args or {}))
+                mutated = mutate_code(original, operator, mutation.occurrence)
+                if mutated is None:
+                    db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NO_TEST))
+                    continue
+                copy = idle.pop()
+                (copy / module).write_text(mutated)
+                log = copy / "mutant.log"
+                pid = os.fork()
+                if pid == 0:  # the test run
+                    _run_tests_in_child(copy, args, log)
+                diff = "\n".join(_make_diff(original, mutated, Path(module)))
+                running[pid] = (copy, item.job_id, diff, time.monotonic(), log)
+            time.sleep(0.05)
+            for pid, (copy, job_id, diff, started, log) in list(running.items()):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                timed_out = not done and time.monotonic() - started > timeout
+                if not done and not timed_out:
+                    continue
+                if timed_out:
+                    _end(pid)
+                output = "timeout" if timed_out else log.read_text(errors="replace")
+                survived = done and os.waitstatus_to_exitcode(status) == 0
+                db.set_result(job_id, WorkResult(
+                    output=output, diff=diff, worker_outcome=WorkerOutcome.NORMAL,
+                    test_outcome=TestOutcome.SURVIVED if survived else TestOutcome.KILLED))
+                (copy / module).write_text(original)
+                del running[pid]
+                idle.append(copy)
+    return True
+
+
+def _run_tests_in_child(copy: Path, args: list[str], log: Path) -> None:
+    """In a forked child: run pytest on the copy and exit with its status; never returns."""
+    status = 70
     try:
-        tasks = Path(f"/proc/{pid}/task").iterdir()
-        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
-    except OSError:
-        return []
+        os.setsid()  # its own process group, so a timeout ends what it started too
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.chdir(copy)
+        for key, value in _env(copy).items():
+            os.environ[key] = value
+        sys.path[:0] = [str(copy / "src"), str(copy / "plugins"), str(copy / "tests")]
+        import pytest
+
+        status = int(pytest.main(args))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _end(pid: int) -> None:
+    """Kill a forked test run and everything it started, and reap it."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _results(work: Path) -> list[tuple[dict, dict | None]]:
@@ -234,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one mutant's tests may take before it counts as a timeout")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds for the whole run; mutants left over count as 'not run'")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="mutants tested at a time, each in its own copy (default: one per CPU)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the sessions in mutants/ instead of starting afresh")
     args = parser.parse_args(argv)
@@ -249,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         work = _prepare(name, module, tests, args.timeout, args.resume)
         _check_copy(work, module, tests)
         if deadline is None or time.monotonic() < deadline:
-            _exec(work, deadline)
+            _exec_forked(work, module, tests, args.timeout, max(1, args.workers), deadline)
         rows = _results(work)
         table.append((module, _tally(rows)))
         survivors += [(module, result["diff"]) for _, result in rows

@@ -163,6 +163,9 @@ class Study:
         levels : path, optional
             Landmarks (CSV, JSON, ``.mrk.json``, ``.fcsv``) or a label image, read as ``levels_kind``
             (:func:`lesionview.levels.read_levels`).
+        levels_kind : str
+            How to read ``levels``: ``"auto"`` (recognised from the file), ``"landmarks"`` or one
+            of :data:`lesionview.levels.detect.KINDS`.
         resample : bool
             Accept inputs on another voxel grid (resampled when measured) instead of refusing them.
         segments : path, optional
@@ -172,9 +175,10 @@ class Study:
         label : str
             What to call the study.
 
-        Masks that are DICOM SEGs are put on the image's grid when their frames fall on its voxels.
-        A mask on the image's voxels stored in another axis order is accepted as is (measuring
-        permutes its axes); any other grid needs ``resample``.
+        Returns
+        -------
+        Study
+            The study, with each file under its role; nothing is measured yet.
 
         Raises
         ------
@@ -182,6 +186,12 @@ class Study:
             A missing or unreadable input, a SEG given as the image, segment choices for an input
             that is not a SEG, a lesion mask off the image's grid (without ``resample``), landmarks
             outside the image.
+
+        Notes
+        -----
+        Masks that are DICOM SEGs are put on the image's grid when their frames fall on its voxels.
+        A mask on the image's voxels stored in another axis order is accepted as is (measuring
+        permutes its axes); any other grid needs ``resample``.
         """
         from .io import input_path, load_volume
         from .io.seg import find_seg
