@@ -11,6 +11,7 @@ exercise that module, without the GUI tests (``-m "not gui"``), and stops at the
     python scripts/mutation.py multiplicity          # one target
     python scripts/mutation.py multiplicity --budget 900 --timeout 60
     python scripts/mutation.py multiplicity --resume # continue an interrupted session
+    python scripts/mutation.py multiplicity --resume --retest-survivors  # after new tests
     python scripts/mutation.py study --workers 2     # two mutants at a time
 
 Prints one row per module: mutants, those skipped as equivalent because they only change a type
@@ -26,12 +27,15 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +50,15 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
                      ["tests/test_multiplicity_classify.py", "tests/test_multiplicity_table.py", "tests/test_measure.py"]),
     "sections": ("src/lesionview/measure/sections.py",
                  ["tests/test_sections.py", "tests/test_multiplicity_table.py"]),
+    # diameters.py is the public face; the diameters are computed in its private modules.
     "diameters": ("src/lesionview/measure/diameters.py",
                   ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+    "diameters_calibrated": ("src/lesionview/measure/_calibrated.py",
+                             ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+    "diameters_axial": ("src/lesionview/measure/_axial.py",
+                        ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+    "diameters_hull": ("src/lesionview/measure/_hull.py",
+                       ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
     "study": ("src/lesionview/measure/study.py",
               ["tests/test_study.py", "tests/test_measure.py"]),
     "levels_model": ("src/lesionview/levels/model.py",
@@ -67,7 +78,8 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: bool) -> Path:
+def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: bool,
+             retest: bool = False) -> Path:
     """The copy of the project, its cosmic-ray config and an initialised session."""
     work = SCRATCH / name
     session = work / "session.sqlite"
@@ -75,8 +87,14 @@ def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: b
     source = REPO_ROOT / module
     if resume and session.exists() and stamp.exists() and stamp.read_text() == _digest(source):
         # The session's mutation positions still match; a run stopped mid-mutant leaves that
-        # mutant on disk, so the module itself is restored from the repository.
+        # mutant on disk, so the module itself is restored from the repository, and the tests
+        # are taken afresh (new tests are what a resumed run is often for).
         shutil.copy2(source, work / module)
+        shutil.rmtree(work / "tests")
+        shutil.copytree(REPO_ROOT / "tests", work / "tests",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if retest:
+            _forget_survivors(work)
         return work
     if work.exists():
         shutil.rmtree(work)
@@ -111,6 +129,16 @@ def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: b
                    env=_env(work), check=True)
     _skip_annotations(work, module)
     return work
+
+
+def _forget_survivors(work: Path) -> None:
+    """Make the session's survivors pending again, to test them against new tests."""
+    from cosmic_ray.work_db import use_db
+
+    with use_db(str(work / "session.sqlite")) as db:
+        survived = [job_id for job_id, result in db.results if result.test_outcome == "survived"]
+    with sqlite3.connect(work / "session.sqlite") as con:  # WorkDB has no way to drop a result
+        con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in survived])
 
 
 def _annotation_spans(tree: ast.Module) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -206,6 +234,73 @@ def _workers(work: Path, count: int) -> list[Path]:
     return copies
 
 
+def _tests_by_line(work: Path, module: str, tests: list[str]) -> dict[int, list[str]]:
+    """For each line of the module, the tests that run it (pytest node ids), from one run of the
+    test files under coverage with per-test contexts (pytest-cov ``--cov-context=test``).
+
+    A mutant then runs only the tests that reach its line, as mutmut does: a survivor costs
+    those tests instead of every file. A line run only at import (``def``, constants, module
+    level) maps to ``[""]``, meaning every test. A line no test reaches is missing.
+    """
+    from coverage import CoverageData
+
+    data_file = work / ".coverage.mutation"
+    data_file.unlink(missing_ok=True)
+    env = _env(work) | {"COVERAGE_FILE": str(data_file)}
+    # A directory, not a dotted name: coverage would import a package named to it ahead of pytest.
+    run = subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not gui",
+                          f"--cov={Path(module).parent}", "--cov-context=test", "--cov-report=",
+                          *tests],
+                         cwd=work, env=env, capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        sys.exit(f"the coverage run of {module}'s tests failed:\n{run.stdout[-3000:]}")
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    (measured,) = [f for f in data.measured_files() if Path(f).resolve() == (work / module).resolve()]
+    by_line: dict[int, list[str]] = {}
+    for line, contexts in data.contexts_by_lineno(measured).items():
+        ids = sorted({c.split("|")[0] for c in contexts})
+        by_line[line] = [""] if "" in ids else ids
+    return by_line
+
+
+def _statement_span(tree: ast.Module, first: int, last: int) -> tuple[int, int, bool]:
+    """Lines of the innermost statement holding lines ``first``-``last`` (with its decorators),
+    and whether that statement runs at import (a ``def``/``class`` line, or module level)."""
+    best = (1, max(last, 1), True)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt):
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        end = node.end_lineno or node.lineno
+        if start <= first and last <= end and end - start <= best[1] - best[0]:
+            header = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and \
+                (not node.body or first < node.body[0].lineno)
+            best = (start, end, header)
+    return best
+
+
+def _selection(by_line: dict[int, list[str]], tree: ast.Module, mutation,
+               tests: list[str]) -> list[str] | None:
+    """The tests to run for a mutation (node ids, or the test files), None when no test reaches it.
+
+    Coverage records a multi-line statement under some of its lines only, so the mutation's
+    whole innermost statement is looked up; a ``def`` or ``class`` line runs at import (every
+    test). Module-level code (imports, constants) also runs at import.
+    """
+    first, last = mutation.start_pos[0], mutation.end_pos[0]
+    start, end, at_import = _statement_span(tree, first, last)
+    if at_import or not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and
+                            n.lineno <= start and end <= (n.end_lineno or n.lineno)
+                            for n in ast.walk(tree)):
+        return tests
+    reached = [by_line[line] for line in range(start, end + 1) if line in by_line]
+    if not reached:
+        return None
+    ids = sorted({i for r in reached for i in r})
+    return tests if "" in ids else ids
+
+
 def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, workers: int,
                  deadline: float | None) -> bool:
     """Run the pending mutants as cosmic-ray's ``exec`` would, in forks of a warm interpreter.
@@ -230,11 +325,16 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
             importlib.import_module(name)
     assert not any(m == "lesionview" or m.startswith("lesionview.") for m in sys.modules)
     sys.dont_write_bytecode = True
-    args = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not gui", *tests]
+    args = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not gui"]
+    by_line = _tests_by_line(work, module, tests)
     original = (work / module).read_text()
+    tree = ast.parse(original)
     copies = _workers(work, workers)
     with use_db(str(work / "session.sqlite")) as db:
-        pending = list(db.pending_work_items)
+        # In a seeded random order, so that a run cut short by --budget has tested a uniform
+        # sample of the module (the table gives the score's 95 % interval), not its first lines.
+        pending = sorted(db.pending_work_items, key=lambda item: item.job_id)
+        random.Random(16).shuffle(pending)
         running: dict[int, tuple[Path, str, str, float, Path]] = {}
         idle = list(copies)
         while pending or running:
@@ -247,17 +347,30 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
                 item = pending.pop(0)
                 (mutation,) = item.mutations
                 operator = get_operator(mutation.operator_name)(**(mutation.operator_args or {}))
-                mutated = mutate_code(original, operator, mutation.occurrence)
+                try:
+                    mutated = mutate_code(original, operator, mutation.occurrence)
+                except Exception:  # noqa: BLE001 - cosmic-ray's own operator failed on this code
+                    # (ExceptionReplacer on some ``except`` clauses): no mutant, counted apart.
+                    db.set_result(item.job_id, WorkResult(
+                        output=traceback.format_exc(), worker_outcome=WorkerOutcome.EXCEPTION,
+                        test_outcome=TestOutcome.INCOMPETENT))
+                    continue
                 if mutated is None:
                     db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NO_TEST))
+                    continue
+                diff = "\n".join(_make_diff(original, mutated, Path(module)))
+                selected = _selection(by_line, tree, mutation, tests)
+                if selected is None:  # no test runs this line: the mutant survives unseen
+                    db.set_result(item.job_id, WorkResult(
+                        output="survived: no test runs this line", diff=diff,
+                        worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.SURVIVED))
                     continue
                 copy = idle.pop()
                 (copy / module).write_text(mutated)
                 log = copy / "mutant.log"
                 pid = os.fork()
                 if pid == 0:  # the test run
-                    _run_tests_in_child(copy, args, log)
-                diff = "\n".join(_make_diff(original, mutated, Path(module)))
+                    _run_tests_in_child(copy, [*args, *selected], log)
                 running[pid] = (copy, item.job_id, diff, time.monotonic(), log)
             time.sleep(0.05)
             for pid, (copy, job_id, diff, started, log) in list(running.items()):
@@ -319,10 +432,12 @@ def _results(work: Path) -> list[tuple[dict, dict | None]]:
 
 def _tally(rows: list[tuple[dict, dict | None]]) -> dict[str, int]:
     counts = {"mutants": len(rows), "killed": 0, "survived": 0, "timeout": 0, "not_run": 0,
-              "annotation": 0}
+              "annotation": 0, "error": 0}
     for _, result in rows:
         if result is not None and result["worker_outcome"] == "skipped":
             counts["annotation"] += 1
+        elif result is not None and result["worker_outcome"] == "exception":
+            counts["error"] += 1
         elif result is None or result["test_outcome"] is None:
             counts["not_run"] += 1
         elif result["test_outcome"] == "survived":
@@ -332,6 +447,14 @@ def _tally(rows: list[tuple[dict, dict | None]]) -> dict[str, int]:
         else:  # a failing test, or "incompetent": the mutant did not even import
             counts["killed"] += 1
     return counts
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval of the proportion k/n."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return ci.low, ci.high
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="mutants tested at a time, each in its own copy (default: one per CPU)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the sessions in mutants/ instead of starting afresh")
+    parser.add_argument("--retest-survivors", action="store_true",
+                        help="with --resume: test the survivors again (after new tests)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(TARGETS))
     if unknown:
@@ -356,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     survivors = []
     for name in args.names or list(TARGETS):
         module, tests = TARGETS[name]
-        work = _prepare(name, module, tests, args.timeout, args.resume)
+        work = _prepare(name, module, tests, args.timeout, args.resume, args.retest_survivors)
         _check_copy(work, module, tests)
         if deadline is None or time.monotonic() < deadline:
             _exec_forked(work, module, tests, args.timeout, max(1, args.workers), deadline)
@@ -365,16 +490,20 @@ def main(argv: list[str] | None = None) -> int:
         survivors += [(module, result["diff"]) for _, result in rows
                       if result is not None and result["test_outcome"] == "survived"]
 
-    header = f"{'module':<42} {'mutants':>7} {'annot.':>6} {'killed':>6} {'survived':>8} " \
-             f"{'timeout':>7} {'not run':>7} {'score %':>7}"
+    header = f"{'module':<42} {'mutants':>7} {'annot.':>6} {'error':>5} {'killed':>6} " \
+             f"{'survived':>8} {'timeout':>7} {'not run':>7} {'score %':>7}"
     print(header)
     print("-" * len(header))
     for module, c in table:
         run = c["killed"] + c["survived"] + c["timeout"]
         score = f"{100 * (c['killed'] + c['timeout']) / run:.1f}" if run else "-"
-        print(f"{module:<42} {c['mutants']:>7} {c['annotation']:>6} {c['killed']:>6} "
-              f"{c['survived']:>8} "
-              f"{c['timeout']:>7} {c['not_run']:>7} {score:>7}")
+        if run and c["not_run"]:
+            lo, hi = _wilson(c["killed"] + c["timeout"], run)
+            score += f" (sample of {run}: 95 % interval {100 * lo:.1f}-{100 * hi:.1f})"
+        print(f"{module:<42} {c['mutants']:>7} {c['annotation']:>6} {c['error']:>5} "
+              f"{c['killed']:>6} {c['survived']:>8} {c['timeout']:>7} {c['not_run']:>7} {score:>7}")
+    print("annot.: inside a type annotation, skipped as equivalent; error: cosmic-ray could not "
+          "make the mutant (not counted)")
     for module, diff in survivors:
         print(f"\nSURVIVED in {module}:\n{diff}")
     return 0
