@@ -49,7 +49,8 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "multiplicity": ("src/lesionview/measure/multiplicity.py",
                      ["tests/test_multiplicity_classify.py", "tests/test_multiplicity_table.py", "tests/test_measure.py"]),
     "sections": ("src/lesionview/measure/sections.py",
-                 ["tests/test_sections.py", "tests/test_multiplicity_table.py"]),
+                 ["tests/test_sections.py", "tests/test_sections_contract.py",
+                  "tests/test_multiplicity_table.py"]),
     # diameters.py is the public face; the diameters are computed in its private modules.
     "diameters": ("src/lesionview/measure/diameters.py",
                   ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
@@ -60,13 +61,17 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "diameters_hull": ("src/lesionview/measure/_hull.py",
                        ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
     "study": ("src/lesionview/measure/study.py",
-              ["tests/test_study.py", "tests/test_measure.py"]),
+              ["tests/test_measure_study_contract.py", "tests/test_study.py", "tests/test_measure.py",
+               "tests/test_measure_layout.py", "tests/test_measure_phantom.py",
+               "tests/test_edema_context.py", "tests/test_sct_metrics.py", "tests/test_cord_segments.py"]),
     "levels_model": ("src/lesionview/levels/model.py",
                      ["tests/test_levels.py", "tests/test_landmark_files.py"]),
     "nifti": ("src/lesionview/io/nifti.py",
-              ["tests/test_nifti_input.py", "tests/test_oracles.py"]),
+              ["tests/test_nifti.py", "tests/test_nifti_input.py", "tests/test_oracles.py",
+               "tests/test_bad_input_matrix.py"]),
     "dicom_stack": ("src/lesionview/io/dicom/stack.py",
-                    ["tests/test_dicom_input.py", "tests/test_dicom_series.py"]),
+                    ["tests/test_dicom_input.py", "tests/test_dicom_series.py", "tests/test_series.py",
+                     "tests/test_dicom_robustness.py"]),
 }
 
 # Copied (mutated or importing the mutated code); everything else at the top level is linked.
