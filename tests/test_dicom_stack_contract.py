@@ -1,0 +1,172 @@
+"""Contract of ``lesionview.io.dicom.stack``: grouping, step, gaps and problems, from in-memory headers.
+
+Slices are built from pydicom datasets as a scanner writes them (oblique ImageOrientationPatient,
+ImagePositionPatient, PixelSpacing, InstanceNumber scrambled), without pixel data, and handed to
+``stack.group`` / ``stack.build``. Every expected position is computed from the headers by the
+PS3.3 C.7.6.2.1.1 formula (voxel = IPP + col * dc * row cosines + row * dr * column cosines, slices
+along row x column), never from the module's constants. Checks: split parts are named ``uid#1``,
+``uid#2``; the message of a size split names rows x cols; series without a SeriesNumber sort after
+numbered ones; a single slice says when its thickness was assumed; a missing slice keeps every
+slice at its true position and its place is named; an uneven step and a misplaced slice are said
+with the offset they cause; a missing slice within tolerance still counts as missing, an uneven one
+that is no multiple does not; a sheared stack reports its full drift.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+
+from lesionview.io.dicom import stack
+from lesionview.io.dicom.discover import Header
+from lesionview.io.dicom.slices import Slice
+
+# An oblique plane (rotated about two axes), unit and orthogonal to print precision.
+_ROW = np.array([np.cos(0.3), np.sin(0.3), 0.0])
+_COL = np.array([-np.sin(0.3) * np.cos(0.2), np.cos(0.3) * np.cos(0.2), -np.sin(0.2)])
+_NORMAL = np.cross(_ROW, _COL)
+_ORIGIN = np.array([-12.5, 30.25, 101.0])
+_PS = (0.8, 0.6)  # PixelSpacing: between rows, between columns
+
+
+def _slice(name, ipp, *, iop=None, rows=4, cols=3, instance=1, thickness=None, uid="1.2.3",
+           series_number=None) -> Slice:
+    ds = Dataset()
+    ds.SeriesInstanceUID = uid
+    if series_number is not None:
+        ds.SeriesNumber = series_number
+    ds.InstanceNumber = instance
+    ds.ImagePositionPatient = [f"{v:.6f}" for v in ipp]
+    iop = tuple(np.concatenate([_ROW, _COL])) if iop is None else tuple(iop)
+    ds.ImageOrientationPatient = [f"{v:.6f}" for v in iop]
+    ds.PixelSpacing = list(_PS)
+    ds.Rows, ds.Columns = rows, cols
+    if thickness is not None:
+        ds.SliceThickness = thickness
+    # The Slice fields as read from the header (pydicom's parsed values).
+    return Slice(Header(name, ds, 0, 0, 0), 0, np.array([float(v) for v in ds.ImagePositionPatient]),
+                 tuple(float(v) for v in ds.ImageOrientationPatient), rows, cols,
+                 tuple(float(v) for v in ds.PixelSpacing), None, instance=instance, thickness=thickness)
+
+
+def _series(offsets_mm, shift_mm=None, **kw) -> list[Slice]:
+    """Slices at ``offsets_mm`` along the normal (scrambled instance numbers, reversed file order)."""
+    shift_mm = [0.0] * len(offsets_mm) if shift_mm is None else shift_mm
+    out = [_slice(f"s/{i}.dcm", _ORIGIN + z * _NORMAL + s * _ROW, instance=(7 * i + 3) % 11, **kw)
+           for i, (z, s) in enumerate(zip(offsets_mm, shift_mm))]
+    return out[::-1]
+
+
+def _expected_world(k_mm, i, j) -> np.ndarray:
+    """PS3.3 position of row i, column j of the plane k_mm along the normal from the first slice."""
+    return _ORIGIN + k_mm * _NORMAL + i * _PS[0] * _COL + j * _PS[1] * _ROW
+
+
+def _one(stacks):
+    assert len(stacks) == 1
+    return stacks[0]
+
+
+def _problem(st, start: str) -> str:
+    found = [p for p in st.problems if p.startswith(start)]
+    assert len(found) == 1, st.problems
+    return found[0]
+
+
+def test_split_parts_are_named_uid_hash_one_and_two_and_the_message_gives_rows_x_cols():
+    # A 4x3 stack and a 6x3 localiser in one series UID: split, each part choosable by uid#k.
+    main = _series([0.0, 2.0, 4.0])
+    localiser = [_slice("s/loc.dcm", _ORIGIN, rows=6, cols=3, iop=(*_COL, *_ROW))]
+    stacks = stack.group(main + localiser, str)
+    assert sorted(st.uid for st in stacks) == ["1.2.3#1", "1.2.3#2"]
+    sizes = {st.uid: (st.geometry.shape[1], st.geometry.shape[2]) for st in stacks}
+    assert sorted(sizes.values()) == [(4, 3), (6, 3)]
+    msg = _problem(stacks[0], "series split into 2 stacks")
+    assert "3 slice(s) 4x3" in msg and "1 slice(s) 6x3" in msg
+
+
+def test_series_without_series_number_sort_after_numbered_ones():
+    unnumbered = _series([0.0, 1.0], uid="1.1")       # uid sorts first, but no SeriesNumber
+    numbered = _series([0.0, 1.0], uid="9.9", series_number=7)
+    assert [st.uid for st in stack.group(unnumbered + numbered, str)] == ["9.9", "1.1"]
+    low = _series([0.0, 1.0], uid="5.5", series_number=2)
+    assert [st.uid for st in stack.group(numbered + unnumbered + low, str)] == ["5.5", "9.9", "1.1"]
+
+
+@pytest.mark.parametrize("thickness", [None, 3.5])
+def test_single_slice_uses_its_thickness_and_says_when_it_was_assumed(thickness):
+    st = _one(stack.group(_series([0.0], thickness=thickness), str))
+    want = 1.0 if thickness is None else thickness
+    assert st.geometry.spacing[0] == pytest.approx(want)
+    msg = _problem(st, "single slice")
+    assert (", assumed" in msg) == (thickness is None)
+
+
+def test_missing_slice_keeps_every_position_and_is_named_where_it_belongs():
+    # Regular 2.5 mm step, the slice at 7.5 mm missing; files in scrambled order.
+    offsets = [0.0, 2.5, 5.0, 10.0, 12.5]
+    st = _one(stack.group(_series(offsets), str))
+    assert st.slots == (0, 1, 2, 4, 5)
+    assert st.geometry.shape == (6, 4, 3)
+    assert st.geometry.spacing[0] == pytest.approx(2.5)
+    for slot, z in zip(st.slots, offsets):
+        for i, j in [(0, 0), (3, 2), (1, 2)]:
+            np.testing.assert_allclose(st.geometry.index_to_world((slot, i, j)), _expected_world(z, i, j),
+                                       atol=1e-4)
+    assert [(g.missing, round(g.before_mm - offsets[0] - _ORIGIN @ _NORMAL, 3)) for g in st.gaps] == [(1, 5.0)]
+    z0 = _ORIGIN @ _NORMAL
+    assert f"1 empty slice(s) inserted at {z0 + 7.5:.2f} mm" in _problem(st, "1 empty slice(s)")
+    assert "1 slice missing" in _problem(st, "gap of 5.00 mm")
+
+
+def test_three_slices_with_one_missing_get_the_true_step():
+    # Steps 2 and 4: the median (3) is wrong; the documented rule gives the smallest, 2.
+    st = _one(stack.group(_series([0.0, 2.0, 6.0]), str))
+    assert st.geometry.spacing[0] == pytest.approx(2.0)
+    assert st.slots == (0, 1, 3)
+
+
+def test_jittered_regular_steps_use_the_median_step():
+    # Steps 2.0, 2.03, 2.03, 2.03 are all one regular step within tolerance: the grid step is the
+    # median step (2.03), not the mean (2.0225) nor the smallest (2.0).
+    st = _one(stack.group(_series([0.0, 2.0, 4.03, 6.06, 8.09]), str))
+    assert st.geometry.spacing[0] == pytest.approx(2.03, abs=1e-3)
+    assert st.gaps == ()
+
+
+def test_missing_slice_within_tolerance_still_counts_as_missing():
+    # 2.03 mm where 1 mm steps are regular: two steps off by 0.03 mm (1.5 % per step, under the
+    # documented 2 %): one slice missing, not uneven spacing.
+    st = _one(stack.group(_series([0.0, 1.0, 2.0, 4.03, 5.03]), str))
+    assert st.geometry.spacing[0] == pytest.approx(1.0)
+    assert [g.missing for g in st.gaps] == [1]
+    assert st.slots == (0, 1, 2, 4, 5)
+
+
+def test_uneven_step_that_is_no_multiple_is_said_with_its_offset():
+    # 2.3 mm where 1 mm is regular: 0.3 mm off a multiple, far over tolerance: uneven, nothing inserted.
+    st = _one(stack.group(_series([0.0, 1.0, 2.0, 3.0, 5.3]), str))
+    assert [g.missing for g in st.gaps] == [0]
+    assert st.slots == (0, 1, 2, 3, 4)
+    assert st.geometry.shape[0] == 5
+    assert "uneven spacing" in _problem(st, "gap of 2.30 mm")
+    assert not any("missing" in p for p in st.problems)
+    assert "off by up to 1.30 mm" in _problem(st, "uneven slice spacing")
+
+
+def test_one_far_slice_is_not_padded_and_its_offset_is_said():
+    # Steps 1, 1, 10: nine slices "missing" for three present: a misplaced slice, no padding.
+    st = _one(stack.group(_series([0.0, 1.0, 2.0, 12.0]), str))
+    assert st.geometry.spacing[0] == pytest.approx(1.0)
+    assert st.slots == (0, 1, 2, 3)
+    msg = _problem(st, "9 slices would be missing, more than the 4 present")
+    assert "off by up to 9.00 mm" in msg
+
+
+def test_sheared_stack_reports_the_drift_across_the_whole_stack():
+    # Each slice shifted 0.04 mm further along the row direction: 0.16 mm from first to last.
+    st = _one(stack.group(_series([0.0, 1.0, 2.0, 3.0, 4.0], shift_mm=[0.0, 0.04, 0.08, 0.12, 0.16]), str))
+    assert "slice positions drift 0.16 mm" in _problem(st, "slice positions drift")
+    straight = _one(stack.group(_series([0.0, 1.0, 2.0, 3.0, 4.0]), str))
+    assert not any(p.startswith("slice positions drift") for p in straight.problems)
