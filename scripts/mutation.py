@@ -67,10 +67,12 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "levels_model": ("src/lesionview/levels/model.py",
                      ["tests/test_levels.py", "tests/test_landmark_files.py"]),
     "nifti": ("src/lesionview/io/nifti.py",
-              ["tests/test_nifti.py", "tests/test_nifti_input.py", "tests/test_oracles.py",
+              ["tests/test_nifti_contract.py", "tests/test_nifti.py", "tests/test_nifti_input.py",
+               "tests/test_oracles.py",
                "tests/test_bad_input_matrix.py"]),
     "dicom_stack": ("src/lesionview/io/dicom/stack.py",
-                    ["tests/test_dicom_input.py", "tests/test_dicom_series.py", "tests/test_series.py",
+                    ["tests/test_dicom_stack_contract.py", "tests/test_dicom_input.py",
+                     "tests/test_dicom_series.py", "tests/test_series.py",
                      "tests/test_dicom_robustness.py"]),
 }
 
@@ -144,6 +146,10 @@ def _forget_survivors(work: Path) -> None:
         survived = [job_id for job_id, result in db.results if result.test_outcome == "survived"]
     with sqlite3.connect(work / "session.sqlite") as con:  # WorkDB has no way to drop a result
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in survived])
+    # Tested again first: a run cut short must not leave earlier survivors out of the score.
+    retest = work / "retest.json"
+    earlier = json.loads(retest.read_text()) if retest.exists() else []
+    retest.write_text(json.dumps(sorted(set(earlier) | set(survived))))
 
 
 def _annotation_spans(tree: ast.Module) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -340,6 +346,9 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
         # sample of the module (the table gives the score's 95 % interval), not its first lines.
         pending = sorted(db.pending_work_items, key=lambda item: item.job_id)
         random.Random(16).shuffle(pending)
+        retest_file = work / "retest.json"
+        retest = set(json.loads(retest_file.read_text())) if retest_file.exists() else set()
+        pending.sort(key=lambda item: item.job_id not in retest)  # stable: survivors to retest first
         running: dict[int, tuple[Path, str, str, float, Path]] = {}
         idle = list(copies)
         while pending or running:
