@@ -308,8 +308,12 @@ def _selection(by_line: dict[int, list[str]], tree: ast.Module, mutation,
     reached = [by_line[line] for line in range(start, end + 1) if line in by_line]
     if not reached:
         return None
-    ids = sorted({i for r in reached for i in r})
-    return tests if "" in ids else ids
+    ids = {i for r in reached for i in r}
+    if "" in ids:
+        return tests
+    # In the order of the module's test files (its own contract tests first), then by node id.
+    rank = {path: k for k, path in enumerate(tests)}
+    return sorted(ids, key=lambda i: (rank.get(i.split("::")[0], len(tests)), i))
 
 
 def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, workers: int,
