@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -198,18 +199,14 @@ def _env(work: Path) -> dict[str, str]:
     return env
 
 
-def _check_copy(work: Path, module: str, tests: list[str]) -> None:
-    """The copy is what the tests import, and its tests pass before any mutation."""
+def _check_copy(work: Path, module: str) -> None:
+    """The copy is what the tests import. (That its tests pass unmutated is checked by the
+    coverage run before any mutant, see ``_tests_by_line``.)"""
     dotted = ".".join(Path(module).with_suffix("").parts[1:])
     where = subprocess.run([PYTHON, "-c", f"import {dotted} as m; print(m.__file__)"],
                            cwd=work, env=_env(work), capture_output=True, text=True, check=True)
     if not Path(where.stdout.strip()).resolve().is_relative_to(work.resolve()):
         sys.exit(f"{dotted} imports from {where.stdout.strip()}, not from the copy in {work}")
-    baseline = subprocess.run([PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                               "-m", "not gui", *tests], cwd=work, env=_env(work),
-                              capture_output=True, text=True, check=False)
-    if baseline.returncode != 0:
-        sys.exit(f"the tests fail on the unmutated copy in {work}:\n{baseline.stdout[-3000:]}")
 
 
 # Imported once in the parent and inherited by every forked test run: a fresh interpreter per
@@ -264,7 +261,7 @@ def _tests_by_line(work: Path, module: str, tests: list[str]) -> dict[int, list[
                           *tests],
                          cwd=work, env=env, capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        sys.exit(f"the coverage run of {module}'s tests failed:\n{run.stdout[-3000:]}")
+        sys.exit(f"the tests fail on the unmutated copy in {work}:\n{run.stdout[-3000:]}")
     data = CoverageData(basename=str(data_file))
     data.read()
     (measured,) = [f for f in data.measured_files() if Path(f).resolve() == (work / module).resolve()]
@@ -275,23 +272,29 @@ def _tests_by_line(work: Path, module: str, tests: list[str]) -> dict[int, list[
     return by_line
 
 
-def _statement_span(tree: ast.Module, first: int, last: int) -> tuple[int, int, bool]:
-    """Lines of the innermost statement holding lines ``first``-``last`` (with its decorators),
-    and whether that statement runs at import (a ``def``/``class`` line, or module level)."""
-    best = (1, max(last, 1), True)
+@dataclass(frozen=True)
+class _Statement:
+    start: int          # first line, decorators included
+    end: int
+    at_import: bool     # runs at import: a ``def``/``class`` header, or code outside any function
+
+
+def _statements(tree: ast.Module) -> list[_Statement]:
+    """Every statement of the module, innermost last among those sharing a span."""
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    out = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.stmt):
             continue
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         end = node.end_lineno or node.lineno
-        if start <= first and last <= end and end - start <= best[1] - best[0]:
-            header = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and \
-                (not node.body or first < node.body[0].lineno)
-            best = (start, end, header)
-    return best
+        in_function = any(f.lineno <= start and end <= (f.end_lineno or f.lineno) for f in functions)
+        header = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        out.append(_Statement(start, end, header or not in_function))
+    return out
 
 
-def _selection(by_line: dict[int, list[str]], tree: ast.Module, mutation,
+def _selection(by_line: dict[int, list[str]], statements: list[_Statement], mutation,
                tests: list[str]) -> list[str] | None:
     """The tests to run for a mutation (node ids, or the test files), None when no test reaches it.
 
@@ -300,12 +303,13 @@ def _selection(by_line: dict[int, list[str]], tree: ast.Module, mutation,
     test). Module-level code (imports, constants) also runs at import.
     """
     first, last = mutation.start_pos[0], mutation.end_pos[0]
-    start, end, at_import = _statement_span(tree, first, last)
-    if at_import or not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and
-                            n.lineno <= start and end <= (n.end_lineno or n.lineno)
-                            for n in ast.walk(tree)):
+    holding = [st for st in statements if st.start <= first and last <= st.end]
+    if not holding:
         return tests
-    reached = [by_line[line] for line in range(start, end + 1) if line in by_line]
+    st = min(reversed(holding), key=lambda st: st.end - st.start)  # the innermost: walked last
+    if st.at_import:
+        return tests
+    reached = [by_line[line] for line in range(st.start, st.end + 1) if line in by_line]
     if not reached:
         return None
     ids = {i for r in reached for i in r}
@@ -343,7 +347,7 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
     args = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not gui"]
     by_line = _tests_by_line(work, module, tests)
     original = (work / module).read_text()
-    tree = ast.parse(original)
+    statements = _statements(ast.parse(original))
     copies = _workers(work, workers)
     with use_db(str(work / "session.sqlite")) as db:
         # In a seeded random order, so that a run cut short by --budget has tested a uniform
@@ -377,7 +381,7 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
                     db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NO_TEST))
                     continue
                 diff = "\n".join(_make_diff(original, mutated, Path(module)))
-                selected = _selection(by_line, tree, mutation, tests)
+                selected = _selection(by_line, statements, mutation, tests)
                 if selected is None:  # no test runs this line: the mutant survives unseen
                     db.set_result(item.job_id, WorkResult(
                         output="survived: no test runs this line", diff=diff,
@@ -500,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or list(TARGETS):
         module, tests = TARGETS[name]
         work = _prepare(name, module, tests, args.timeout, args.resume, args.retest_survivors)
-        _check_copy(work, module, tests)
+        _check_copy(work, module)
         if deadline is None or time.monotonic() < deadline:
             _exec_forked(work, module, tests, args.timeout, max(1, args.workers), deadline)
         rows = _results(work)
