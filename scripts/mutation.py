@@ -452,14 +452,17 @@ def _results(work: Path) -> list[tuple[dict, dict | None]]:
     return [tuple(json.loads(line)) for line in out.splitlines() if line.strip()]
 
 
-def _tally(rows: list[tuple[dict, dict | None]]) -> dict[str, int]:
+def _tally(rows: list[tuple[dict, dict | None]], retest: set[str]) -> dict[str, int]:
+    """Outcome counts; a survivor waiting to be tested again (``retest``) still counts as survived."""
     counts = {"mutants": len(rows), "killed": 0, "survived": 0, "timeout": 0, "not_run": 0,
               "annotation": 0, "error": 0}
-    for _, result in rows:
+    for item, result in rows:
         if result is not None and result["worker_outcome"] == "skipped":
             counts["annotation"] += 1
         elif result is not None and result["worker_outcome"] == "exception":
             counts["error"] += 1
+        elif result is None and item["job_id"] in retest:
+            counts["survived"] += 1
         elif result is None or result["test_outcome"] is None:
             counts["not_run"] += 1
         elif result["test_outcome"] == "survived":
@@ -508,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         if deadline is None or time.monotonic() < deadline:
             _exec_forked(work, module, tests, args.timeout, max(1, args.workers), deadline)
         rows = _results(work)
-        table.append((module, _tally(rows)))
+        retest = work / "retest.json"
+        table.append((module, _tally(rows, set(json.loads(retest.read_text())) if retest.exists() else set())))
         survivors += [(module, result["diff"]) for _, result in rows
                       if result is not None and result["test_outcome"] == "survived"]
 
