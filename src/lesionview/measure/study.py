@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
-from ..errors import GeometryMismatchError
+from ..errors import GeometryMismatchError, InputError
 from ..geometry import SUPERIOR, Geometry
 from ..series import Role
 from ..volume import Volume
@@ -78,7 +78,8 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     edema, cord : Volume or ndarray, optional
         T2 edema mask (components are edema regions) and spinal cord mask.
     image : Volume or ndarray, optional
-        T1 post-contrast image, for the enhancement ratio (needs ``cord``).
+        T1 post-contrast image, for the enhancement ratio (needs ``cord``). Real numbers: a
+        complex image is refused (pass its magnitude).
     levels : lesionview.levels.LevelModel, optional
         Vertebral levels; without them no level is reported.
     segments : Volume or lesionview.levels.segments.CordSegments, optional
@@ -119,6 +120,10 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     edema_arr = _on_grid(edema, ref, "edema mask", resample, label=True, notes=notes, role="edema")
     cord_arr = _on_grid(cord, ref, "cord mask", resample, label=True, notes=notes, role="cord")
     image_arr = _on_grid(image, ref, "image", resample, label=False, notes=notes, role="image")
+    if image_arr is not None and image_arr.dtype.kind not in "biuf":
+        raise InputError(f"the image has data type {image_arr.dtype}, not real numbers: an enhancement ratio "
+                         "needs intensities.", path=_source(image),
+                         hint="Pass the magnitude image (e.g. numpy.abs of complex data).")
     for name, item in (("edema mask", edema), ("cord mask", cord)):
         if item is not None:
             check_mask(item.array if isinstance(item, Volume) else item, name=name, source=_source(item))
