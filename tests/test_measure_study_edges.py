@@ -462,3 +462,20 @@ def test_grid_mismatch_error_names_the_file():
         measure(Volume(les, g), edema=edema)
     assert err.value.path == "/data/case1/edema.nii.gz"
     assert "resample" in str(err.value)
+
+
+def test_lesion_touching_one_of_hundreds_of_edema_islands_is_linked_both_ways():
+    """A noisy T2 threshold can leave hundreds of edema islands; the one the lesion touches (here
+    the 421st in reading order) lists the lesion, and the lesion names it."""
+    g = Geometry((41, 41, 5))
+    ed = np.zeros(g.shape, np.uint8)
+    ed[::2, ::2, 2] = 1                        # 441 single-voxel islands, none touching another
+    les = np.zeros(g.shape, np.uint8)
+    les[0, 0, 3] = 1                           # on top of the island at (0, 0, 2)
+    r = measure(les, geometry=g, edema=ed)
+    assert len(r.edema) == 441
+    linked = [e for e in r.edema if e.lesion_ids]
+    assert len(linked) == 1 and linked[0].lesion_ids == [1]
+    assert r.lesions[0].edema_id == linked[0].id > 256
+    touched = next(e for e in r.edema if e.id == linked[0].id)
+    assert touched.voxel_count == 1
