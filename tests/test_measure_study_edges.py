@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_measure_study_contract import _cord_case, _levels, _thick_grid
+from test_measure_study_contract import _cord_case, _levels, _shell, _thick_grid
 
 from lesionview.cord import Centerline
-from lesionview.geometry import Geometry
+from lesionview.geometry import Geometry, reorient
 from lesionview.measure import measure
 from lesionview.series import Role, SeriesInfo
 from lesionview.volume import Volume
@@ -479,3 +479,20 @@ def test_lesion_touching_one_of_hundreds_of_edema_islands_is_linked_both_ways():
     assert r.lesions[0].edema_id == linked[0].id > 256
     touched = next(e for e in r.edema if e.id == linked[0].id)
     assert touched.voxel_count == 1
+
+
+@pytest.mark.parametrize("order", ["LPS", "RAS", "SRA"])
+def test_lesion_inside_nested_edema_shells_belongs_to_the_inner_one(order):
+    """A lesion in the hole of one closed edema shell, itself in the hole of another, touching
+    neither: it belongs to the inner (smaller) shell, whatever the storage order."""
+    g = Geometry((26, 26, 26), spacing=(0.5, 0.5, 0.8), origin=(-6, 2, -9))
+    ed = _shell(g, (1, 1, 1), (25, 25, 25), open_face=False) | _shell(g, (6, 6, 6), (20, 20, 20), open_face=False)
+    les = np.zeros(g.shape, np.uint8)
+    les[11:15, 11:15, 11:15] = 1
+    les_r, g_r = reorient(les, g, order)
+    ed_r, _ = reorient(ed, g, order)
+    r = measure(Volume(np.ascontiguousarray(les_r), g_r), edema=Volume(np.ascontiguousarray(ed_r), g_r))
+    inner = min(r.edema, key=lambda e: e.voxel_count)
+    assert len(r.edema) == 2 and inner.voxel_count == int(_shell(g, (6, 6, 6), (20, 20, 20), False).sum())
+    assert r.lesions[0].edema_id == inner.id
+    assert inner.lesion_ids == [1] and max(r.edema, key=lambda e: e.voxel_count).lesion_ids == []

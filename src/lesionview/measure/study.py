@@ -614,11 +614,12 @@ def _edema_of_lesions(regions: list[_Region], edema_regions: list[_Region],
 
 
 def _filled_regions(edema_labels: np.ndarray) -> np.ndarray:
-    """Each edema region with its holes filled (a lesion inside a ring of edema lies in it)."""
+    """Each edema region with its holes filled (a lesion inside a ring of edema lies in it). Where
+    one region lies in another's hole, the inner one wins: it is labelled later (the outer ring has
+    a voxel before it in any scan order), so it is written over the outer one's filling."""
     filled = np.zeros_like(edema_labels)
     for k, box in bounding_boxes(edema_labels, pad=0).items():
-        inside = ndimage.binary_fill_holes(edema_labels[box] == k)
-        filled[box][inside & (filled[box] == 0)] = k
+        filled[box][ndimage.binary_fill_holes(edema_labels[box] == k)] = k
     return filled
 
 
