@@ -15,6 +15,7 @@ from test_measure_study_contract import _cord_case, _levels, _shell, _thick_grid
 
 from lesionview.cord import Centerline
 from lesionview.geometry import Geometry, reorient
+from lesionview.levels import LevelModel
 from lesionview.measure import measure
 from lesionview.series import Role, SeriesInfo
 from lesionview.volume import Volume
@@ -496,3 +497,22 @@ def test_lesion_inside_nested_edema_shells_belongs_to_the_inner_one(order):
     assert len(r.edema) == 2 and inner.voxel_count == int(_shell(g, (6, 6, 6), (20, 20, 20), False).sum())
     assert r.lesions[0].edema_id == inner.id
     assert inner.lesion_ids == [1] and max(r.edema, key=lambda e: e.voxel_count).lesion_ids == []
+
+
+def test_possible_levels_count_a_bulge_between_the_ends():
+    """Across thick slices every edge along the cord is uncertain, not only the ends: a lesion
+    narrow at its top and bottom slices but bulging in its middle slice towards where a tilted
+    disc plane comes down may reach the level above through the bulge."""
+    t = np.radians(30)
+    line = np.array([0.0, np.sin(t), np.cos(t)])   # landmarks on a line tilted 30 degrees towards +y
+    levels = LevelModel.from_landmarks(["C4/C5", "C5/C6", "C6/C7"], [15 * line, 0 * line, -15 * line])
+    g = Geometry((20, 60, 17), spacing=(0.5, 0.5, 3.0), origin=(-5, -12, -31))   # slices z = -31 + 3k
+    m = np.zeros(g.shape, np.uint8)
+    m[8:12, 14:16, 6:11] = 1       # y -5..-4.5 on slices z -13..-1
+    m[8:12, 14:45, 8] = 1          # the middle slice (z -7) reaches y 10
+    # Along the landmark line u = y sin t + z cos t: the lesion's centres lie between u = -13.8 and
+    # -1.06, all in C6 (disc C5/C6 at u = 0, C6/C7 at -15). One 3 mm step up moves u by 2.6: the
+    # bulge to 1.54 (C5), the top slice only to -0.52.
+    span = measure(m, geometry=g, levels=levels).lesions[0].levels
+    assert (span.first, span.last) == ("C6", "C6")
+    assert (span.possible_first, span.possible_last) == ("C5", "C7")

@@ -534,11 +534,9 @@ def _span(levels, points: np.ndarray, reach=None) -> LevelSpan | None:
 
 
 def _reach(levels, points: np.ndarray, geometry: Geometry, centerline, first: int, last: int) -> tuple[int, int]:
-    """Levels (indices) a region may span when each of its ends may lie up to one grid step along
-    the cord beyond its outermost voxel centres (the half-maximum edge of a lesion lies between
-    the last centre inside it and the first outside). Each end moves along the cord's tangent and
-    by the grid step there (a long region on a curved cord: not those at its centre); only the
-    voxels within one step of that end move."""
+    """Levels (indices) a region may span when its edges along the cord may lie up to one grid
+    step beyond its voxel centres (the half-maximum edge of a lesion lies between the last centre
+    inside it and the first outside): every centre moved one step along the cord both ways."""
     idx = np.asarray(levels.level_of(_shifted_ends(points, geometry, centerline)))
     idx = idx[idx > 0]
     if idx.size == 0:
@@ -547,17 +545,17 @@ def _reach(levels, points: np.ndarray, geometry: Geometry, centerline, first: in
 
 
 def _shifted_ends(points: np.ndarray, geometry: Geometry, centerline) -> np.ndarray:
-    """The voxel centres within one grid step of each end of a region, moved one step along the
-    cord both ways: where its ends may lie (see :func:`_reach`)."""
-    t = (np.asarray(centerline.arclength_of(points), float) if centerline is not None
-         else points @ np.asarray(SUPERIOR, float))
-    shifted = []
-    for end in (int(np.argmin(t)), int(np.argmax(t))):
-        tangent = _cord_axis(centerline, points[end])
-        step = voxel_extent_along(geometry, tangent)
-        near = points[np.abs(t - t[end]) <= step]
-        shifted += [near + step * tangent, near - step * tangent]
-    return np.concatenate(shifted)
+    """Every voxel centre of a region moved one grid step along the cord both ways, by the cord's
+    tangent and the step at that centre (on a curved cord each part moves along its own stretch):
+    where the region's edges along the cord may lie (see :func:`_reach`). A centre with region
+    voxels on both sides along the cord lands inside the region, so only the edges (the ends, and
+    any bulge facing up or down the cord) can reach a new level."""
+    tangents = (np.asarray(centerline.tangent_at(points), float) if centerline is not None
+                else np.broadcast_to(np.asarray(SUPERIOR, float), points.shape))
+    # One voxel box projected on each tangent (sections.voxel_extent_along, for many directions).
+    steps = np.abs(tangents @ geometry.direction_matrix) @ np.asarray(geometry.spacing, float)
+    moves = steps[:, None] * tangents
+    return np.concatenate([points + moves, points - moves])
 
 
 def _segment_model(segments, levels, centerline):
