@@ -516,3 +516,31 @@ def test_possible_levels_count_a_bulge_between_the_ends():
     span = measure(m, geometry=g, levels=levels).lesions[0].levels
     assert (span.first, span.last) == ("C6", "C6")
     assert (span.possible_first, span.possible_last) == ("C5", "C7")
+
+
+def test_possible_levels_reach_c1():
+    """Level indices start at C1: a single-slice lesion 1 mm below disc C1/C2 may reach C1."""
+    g = _thick_grid()
+    levels = _levels(["C1/C2", "C2/C3"], [0.0, -15.0])
+    m = np.zeros(g.shape, np.uint8)
+    m[8:12, 8:12, 10] = 1   # z = -1
+    span = measure(m, geometry=g, levels=levels).lesions[0].levels
+    assert (span.first, span.possible_first, span.possible_last) == ("C2", "C1", "C2")
+
+
+def test_input_records_carry_the_file_of_a_reoriented_input():
+    g, _, les = _cord_case()
+    ed = np.zeros(g.shape, np.uint8)
+    ed[6:14, 6:14, 12:28] = 1
+    e_arr, e_geom = reorient(ed, g, "RAS")
+    edema = Volume(np.ascontiguousarray(e_arr), e_geom, info=SeriesInfo(source="/data/case1/edema.nii.gz"))
+    r = measure(Volume(les, g), edema=edema)
+    (record,) = r.inputs
+    assert (record.role, record.path) == ("edema", "/data/case1/edema.nii.gz") and record.reoriented
+
+
+def test_voxel_spacing_is_reported_to_six_decimals():
+    g = Geometry((10, 10, 10), spacing=(0.4123456789, 0.5, 3.3333333333))
+    m = np.zeros(g.shape, np.uint8)
+    m[3:6, 3:6, 3:6] = 1
+    assert measure(m, geometry=g).voxel_spacing_mm == pytest.approx((0.412346, 0.5, 3.333333), abs=1e-9)
