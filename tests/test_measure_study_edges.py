@@ -544,3 +544,22 @@ def test_voxel_spacing_is_reported_to_six_decimals():
     m = np.zeros(g.shape, np.uint8)
     m[3:6, 3:6, 3:6] = 1
     assert measure(m, geometry=g).voxel_spacing_mm == pytest.approx((0.412346, 0.5, 3.333333), abs=1e-9)
+
+
+def test_flame_is_read_the_same_without_a_cord_mask():
+    """The flame sign reads the image up to 30 mm beyond a lesion. Without a cord mask the study
+    is still cropped near its masks; the crop must keep that image, or a 10 mm flame would read
+    as 0.5 mm, "cut by the field of view"."""
+    g = Geometry((40, 40, 120), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -30))
+    les = np.zeros(g.shape, np.uint8)
+    les[17:23, 17:23, 50:70] = 1                  # 10 mm along z
+    cord = np.zeros(g.shape, np.uint8)
+    cord[12:28, 12:28, :] = 1
+    image = np.full(g.shape, 100.0, np.float32)
+    image[les > 0] = 400.0
+    image[17:23, 17:23, 70:90] = 250.0            # enhancement going on 10 mm above the lesion
+    with_cord = measure(les, geometry=g, image=image, cord=cord).lesions[0].signs
+    without = measure(les, geometry=g, image=image).lesions[0].signs
+    assert with_cord.flame_superior_mm == pytest.approx(10.0, abs=1.5)
+    assert without.flame_superior_mm == pytest.approx(with_cord.flame_superior_mm, abs=0.25)
+    assert "field of view" not in (without.judgeable_reason or "")

@@ -37,7 +37,7 @@ from .sections import (
     voxel_extent_along,
     world_points,
 )
-from .signs import enhancement_signs
+from .signs import FLAME_SEARCH_MM, FLAME_SMOOTH_MM, enhancement_signs
 from .summary import EXTENSIVE_LEVELS, possibly_extensive, summarise
 from .thick import slice_thickness_across
 
@@ -141,6 +141,11 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     # Everything measured lies in the masks; working on their joint box (world positions kept)
     # makes a 512 x 512 x 64 study cost what its lesions and cord cost, in time and memory.
     box = nonzero_box([ref_array, edema_arr, cord_arr], pad=2)
+    if box is not None and image_arr is not None and cord_arr is None:
+        # With no cord mask to hold it, the flame sign's window (up to FLAME_SEARCH_MM beyond a
+        # lesion, smoothed) would be cut by the crop 2 voxels past the lesion: keep that much image.
+        grow = [int(np.ceil((FLAME_SEARCH_MM + 3 * FLAME_SMOOTH_MM) / s)) for s in ref.spacing]
+        box = tuple(slice(max(b.start - m, 0), min(b.stop + m, n)) for b, m, n in zip(box, grow, ref.shape))
     full_grid = ref
     if box is not None:
         ref = ref.cropped(box)
