@@ -182,7 +182,7 @@ def test_cord_occupancy_with_edema_inside_the_cord():
 
 def test_lesion_is_intramedullary_from_half_in_the_cord():
     g, cord, _ = _cord_case()
-    for inside, measured in ((3, True), (1, False)):   # 3 / 4 and 1 / 4 of its voxels in the cord
+    for inside, measured in ((3, True), (2, True), (1, False)):   # 3 / 4, exactly half, 1 / 4 in the cord
         les = np.zeros(g.shape, np.uint8)
         les[15 - inside:19 - inside, 8:12, 18:22] = 1
         r = measure(les, geometry=g, cord=cord)

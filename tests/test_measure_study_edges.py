@@ -267,7 +267,7 @@ def _decimals(value: float, exact: float, places: int) -> None:
 def test_values_are_reported_to_their_documented_decimals():
     from lesionview.measure import diameters
 
-    sp = (0.37, 0.41, 0.53)
+    sp = (0.3701, 0.4103, 0.53)
     g = Geometry((20, 20, 60), spacing=sp, origin=(-3.7, -4.1, -16.0))
     les = np.zeros(g.shape, np.uint8)
     les[8:11, 8:12, 20:27] = 1                    # 3 x 4 x 7 = 84 voxels
