@@ -170,3 +170,31 @@ def test_sheared_stack_reports_the_drift_across_the_whole_stack():
     assert "slice positions drift 0.16 mm" in _problem(st, "slice positions drift")
     straight = _one(stack.group(_series([0.0, 1.0, 2.0, 3.0, 4.0]), str))
     assert not any(p.startswith("slice positions drift") for p in straight.problems)
+
+
+def test_most_steps_skipping_a_slice_still_give_the_true_step():
+    # Steps 2, 4.01, 4.01: the median is a whole multiple of the smallest (within tolerance), which
+    # is the grid step.
+    st = _one(stack.group(_series([0.0, 2.0, 6.01, 10.02]), str))
+    assert st.geometry.spacing[0] == pytest.approx(2.0)
+    assert st.slots == (0, 1, 3, 5)
+    assert [g.missing for g in st.gaps] == [1, 1]
+
+
+def test_a_large_series_number_still_sorts_before_none():
+    unnumbered = _series([0.0, 1.0], uid="1.1")
+    numbered = _series([0.0, 1.0], uid="9.9", series_number=1001)
+    assert [st.uid for st in stack.group(unnumbered + numbered, str)] == ["9.9", "1.1"]
+
+
+def test_images_at_the_same_positions_with_nothing_telling_them_apart_are_numbered_from_one():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")   # one folder, one transfer syntax
+    slices = [replace(s, pixels=pixels) for s in _series([0.0, 2.0]) + _series([0.0, 2.0])]
+    stacks = stack.group(slices, str)
+    assert len(stacks) == 2 and all(st.geometry.shape[0] == 2 for st in stacks)
+    notes = sorted(p for st in stacks for p in st.problems if "occurrence" in p)
+    assert [n[n.index("occurrence"):] for n in notes] == ["occurrence 1 of each position",
+                                                           "occurrence 2 of each position"]
