@@ -198,3 +198,19 @@ def test_images_at_the_same_positions_with_nothing_telling_them_apart_are_number
     notes = sorted(p for st in stacks for p in st.problems if "occurrence" in p)
     assert [n[n.index("occurrence"):] for n in notes] == ["occurrence 1 of each position",
                                                            "occurrence 2 of each position"]
+
+
+def test_two_missing_slices_in_one_gap_are_each_placed_and_the_gap_ends_where_it_ends():
+    # Slices at 0, 2 and 8 mm: the slices at 4 and 6 are missing (the gap starts at slice 1, an odd index).
+    st = _one(stack.group(_series([0.0, 2.0, 8.0]), str))
+    z0 = _ORIGIN @ _NORMAL
+    (gap,) = st.gaps
+    assert gap.missing == 2
+    assert (gap.before_mm - z0, gap.after_mm - z0) == (pytest.approx(2.0, abs=1e-4), pytest.approx(8.0, abs=1e-4))
+    assert f"2 empty slice(s) inserted at {z0 + 4.0:.2f}, {z0 + 6.0:.2f} mm" in _problem(st, "2 empty slice(s)")
+
+
+def test_steps_that_are_not_multiples_of_the_smallest_give_the_median_step():
+    # regular_step's rule: the smallest step only when every step is a whole multiple of it.
+    assert stack.regular_step(np.array([2.0, 3.0, 3.0])) == pytest.approx(3.0)
+    assert stack.regular_step(np.array([2.0, 4.0, 4.0])) == pytest.approx(2.0)
