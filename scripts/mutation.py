@@ -67,7 +67,8 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
                "tests/test_measure_layout.py", "tests/test_measure_phantom.py",
                "tests/test_edema_context.py", "tests/test_sct_metrics.py", "tests/test_cord_segments.py"]),
     "levels_model": ("src/lesionview/levels/model.py",
-                     ["tests/test_levels.py", "tests/test_landmark_files.py"]),
+                     ["tests/test_levels_contract.py", "tests/test_levels_boundaries.py", "tests/test_levels.py",
+                      "tests/test_landmark_files.py"]),
     "nifti": ("src/lesionview/io/nifti.py",
               ["tests/test_nifti_contract.py", "tests/test_nifti.py", "tests/test_nifti_input.py",
                "tests/test_oracles.py",
@@ -350,6 +351,7 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
     original = (work / module).read_text()
     statements = _statements(ast.parse(original))
     copies = _workers(work, workers)
+    _check_collect(copies[0], [*args, "--collect-only", *tests])
     with use_db(str(work / "session.sqlite")) as db:
         # In a seeded random order, so that a run cut short by --budget has tested a uniform
         # sample of the module (the table gives the score's 95 % interval), not its first lines.
@@ -414,6 +416,18 @@ def _exec_forked(work: Path, module: str, tests: list[str], timeout: float, work
     return True
 
 
+def _check_collect(copy: Path, args: list[str]) -> None:
+    """The unmutated tests must import in a forked run as they do in the coverage run, or every
+    mutant would count as killed by the import error."""
+    log = copy / "collect.log"
+    pid = os.fork()
+    if pid == 0:
+        _run_tests_in_child(copy, args, log)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"the unmutated tests do not collect in {copy}:\n{log.read_text(errors='replace')[-3000:]}")
+
+
 def _run_tests_in_child(copy: Path, args: list[str], log: Path) -> None:
     """In a forked child: run pytest on the copy and exit with its status; never returns."""
     status = 70
@@ -425,7 +439,9 @@ def _run_tests_in_child(copy: Path, args: list[str], log: Path) -> None:
         os.chdir(copy)
         for key, value in _env(copy).items():
             os.environ[key] = value
-        sys.path[:0] = [str(copy / "src"), str(copy / "plugins"), str(copy / "tests")]
+        # As ``python -m pytest`` run in the copy has them: the project root (tests import
+        # ``benchmarks``), then the code and the tests.
+        sys.path[:0] = [str(copy), str(copy / "src"), str(copy / "plugins"), str(copy / "tests")]
         import pytest
 
         status = int(pytest.main(args))
