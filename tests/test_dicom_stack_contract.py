@@ -214,3 +214,19 @@ def test_steps_that_are_not_multiples_of_the_smallest_give_the_median_step():
     # regular_step's rule: the smallest step only when every step is a whole multiple of it.
     assert stack.regular_step(np.array([2.0, 3.0, 3.0])) == pytest.approx(3.0)
     assert stack.regular_step(np.array([2.0, 4.0, 4.0])) == pytest.approx(2.0)
+
+
+def test_steps_near_but_not_within_tolerance_of_a_multiple_give_the_median():
+    # 2.2 is 1.1 times 2: 0.2 mm from a whole multiple, beyond the 0.04 mm tolerance.
+    assert stack.regular_step(np.array([2.0, 2.2, 2.2])) == pytest.approx(2.2)
+
+
+def test_an_uneven_gap_beside_a_far_slice_is_reported_as_uneven_spacing():
+    # Steps 2, 2, 2, 2, 3 and 32: the 3 mm step is no multiple (uneven), the 32 mm one would be 15
+    # missing slices. Not every gap is whole missing slices, so nothing is inserted and the spacing
+    # is called uneven.
+    st = _one(stack.group(_series([0.0, 2.0, 4.0, 6.0, 8.0, 11.0, 43.0]), str))
+    assert st.slots == tuple(range(7))
+    assert [g.missing for g in st.gaps] == [0, 15]
+    assert _problem(st, "uneven slice spacing").startswith("uneven slice spacing: the grid uses a 2 mm step")
+    assert not any("would be missing" in p for p in st.problems)
