@@ -267,7 +267,7 @@ def _decimals(value: float, exact: float, places: int) -> None:
 def test_values_are_reported_to_their_documented_decimals():
     from lesionview.measure import diameters
 
-    sp = (0.3701, 0.4103, 0.53)
+    sp = (0.3701, 0.4103, 0.5301)
     g = Geometry((20, 20, 60), spacing=sp, origin=(-3.7, -4.1, -16.0))
     les = np.zeros(g.shape, np.uint8)
     les[8:11, 8:12, 20:27] = 1                    # 3 x 4 x 7 = 84 voxels
@@ -563,3 +563,19 @@ def test_flame_is_read_the_same_without_a_cord_mask():
     assert with_cord.flame_superior_mm == pytest.approx(10.0, abs=1.5)
     assert without.flame_superior_mm == pytest.approx(with_cord.flame_superior_mm, abs=0.25)
     assert "field of view" not in (without.judgeable_reason or "")
+
+
+def test_no_enhancement_ratio_against_a_slightly_negative_cord():
+    """A subtraction image can leave normal cord just below zero: no ratio against it."""
+    g, cord, les = _cord_case()
+    image = np.where(les > 0, 300.0, np.where(cord > 0, -0.5, 0.0)).astype(np.float32)
+    assert measure(les, geometry=g, cord=cord, image=image).lesions[0].enhancement_ratio is None
+
+
+def test_one_voxel_lesion_has_its_level():
+    levels = _levels(["C4/C5", "C5/C6"], [10.0, -5.0])
+    g = Geometry((12, 12, 60), spacing=(0.5, 0.5, 0.5), origin=(-3, -3, -15))
+    m = np.zeros(g.shape, np.uint8)
+    m[6, 6, 40] = 1                           # z = 5: C5
+    span = measure(m, geometry=g, levels=levels).lesions[0].levels
+    assert (span.first, span.last, span.count, span.fractions) == ("C5", "C5", 1, {"C5": 1.0})
