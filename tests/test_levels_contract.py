@@ -267,3 +267,17 @@ def test_landmark_kind_read_from_a_file_is_recognised():
     mark = Landmark(kind, 5, (0.0, 0.0, 0.0))
     assert mark.name == "C5" and mark.coordinate == 5.0
     assert Landmark(json.loads('"disc"'), 5, (0.0, 0.0, 0.0)).name == "C5/C6"
+
+
+def test_a_labelled_cord_is_read_with_the_volume_by_keyword():
+    g = Geometry((3, 3, 40))
+    a = np.zeros(g.shape, np.int16)
+    a[1, 1, 20:40], a[1, 1, 0:20] = 3, 4           # C3 above C4
+    assert LevelModel.from_sct_labeled_cord(volume=Volume(a, g)).level_names_of([[1.0, 1.0, 30.0]]) == ["C3"]
+
+
+def test_one_voxel_mask_has_its_level_fraction():
+    m = LevelModel.from_landmarks(*SPAN_MODEL)
+    one = _column(-7.5, -7.5)                      # one voxel at z = -7.5: C3 (between -15 and 0)
+    assert int(one.sum()) == 1
+    assert m.level_fractions(one, SPAN_GRID) == {"C3": 1.0}
