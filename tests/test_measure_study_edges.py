@@ -579,3 +579,12 @@ def test_one_voxel_lesion_has_its_level():
     m[6, 6, 40] = 1                           # z = 5: C5
     span = measure(m, geometry=g, levels=levels).lesions[0].levels
     assert (span.first, span.last, span.count, span.fractions) == ("C5", "C5", 1, {"C5": 1.0})
+
+
+def test_length_along_the_cord_is_reported_to_four_decimals():
+    sz = 0.53013
+    g = Geometry((10, 10, 40), spacing=(0.5, 0.5, sz), origin=(-2.5, -2.5, -10))
+    m = np.zeros(g.shape, np.uint8)
+    m[4:6, 4:6, 15:22] = 1                      # 7 slices: 7 x 0.53013 = 3.71091 mm along a straight cord
+    cl = Centerline(np.array([[0.0, 0.0, 15.0], [0.0, 0.0, -15.0]]))
+    _decimals(measure(m, geometry=g, centerline=cl).lesions[0].craniocaudal_along_cord_mm, 7 * sz, 4)
