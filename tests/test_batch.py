@@ -569,6 +569,15 @@ def test_a_study_queued_behind_one_that_kills_its_worker_is_measured(tmp_path):
     assert statuses == {"sub-ahuge": FAILED, "sub-bsmall": DONE, "sub-csmall": DONE}
 
 
+def _written(folder, pattern: str) -> bool:
+    """Whether a file matching ``pattern`` is under ``folder`` yet, while the batch writes into it:
+    its temporary folders may vanish while the walk is in them."""
+    try:
+        return any(True for _ in folder.rglob(pattern))
+    except FileNotFoundError:
+        return False
+
+
 def test_sigterm_stops_the_batch_like_ctrl_c(tmp_path):
     """`kill PID` (or a SLURM time limit on the process running the batch): exit 130, no traceback,
     the batch report written with the studies not reached as "not run"."""
@@ -586,7 +595,7 @@ def test_sigterm_stops_the_batch_like_ctrl_c(tmp_path):
     proc = subprocess.Popen([str(LESIONVIEW), "batch", str(studies), str(out), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(out.rglob(f"*_{bids.PROVENANCE}.json")) and time.monotonic() < deadline:
+    while not _written(out, f"*_{bids.PROVENANCE}.json") and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
