@@ -170,14 +170,18 @@ def _cord_case():
     return g, cord, les
 
 
-def test_cord_occupancy_with_edema_inside_the_cord():
+@pytest.mark.parametrize("lo, hi, section", [(6, 14, 100), (3, 17, 196)])
+def test_cord_occupancy_with_edema_inside_or_beyond_the_cord(lo, hi, section):
+    """Slabs perpendicular to the (straight) cord: 16 lesion voxels per slab, of the 10 x 10 cord
+    section, or of the 14 x 14 edema around it when the edema swells beyond a tight cord mask
+    (occupancy is taken on cord, lesion and edema together)."""
     g, cord, les = _cord_case()
     ed = np.zeros(g.shape, np.uint8)
-    ed[6:14, 6:14, 12:28] = 1
+    ed[lo:hi, lo:hi, 12:28] = 1
     ed[les > 0] = 0
     r = measure(les, geometry=g, cord=cord, edema=ed)
-    # Slabs perpendicular to the (straight) cord: 16 lesion voxels of 100 cord voxels per slab.
-    assert r.lesions[0].cord_occupancy == pytest.approx(16 / 100, abs=1e-3)
+    assert r.lesions[0].cord_occupancy == pytest.approx(16 / section, abs=1e-3)
+    assert measure(les, geometry=g, cord=cord).lesions[0].cord_occupancy == pytest.approx(16 / 100, abs=1e-3)
 
 
 def test_lesion_is_intramedullary_from_half_in_the_cord():

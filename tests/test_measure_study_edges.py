@@ -1,7 +1,7 @@
 """measure()'s edges: what each input changes in the result, and what it must leave alone.
 
 Complements tests/test_measure_study_contract.py with the cases mutation testing of
-lesionview.measure.study found unchecked: edema outside the cord mask, images scaled to [0, 1],
+lesionview.measure.study found unchecked: images scaled to [0, 1],
 the image's role and the warnings it brings, levels beyond the model's ends across thick slices,
 a centerline (which points inferior) across thick slices, and the decimals values are reported to.
 Small grids, hand-computed truth, no shared data, no GUI.
@@ -22,18 +22,6 @@ from lesionview.volume import Volume
 
 
 # ----------------------------------------------------------------------------- cord occupancy
-def test_edema_swelling_beyond_the_cord_mask_counts_as_cord():
-    """Occupancy is taken on cord, lesion and edema together (a swollen cord whose mask was drawn
-    tight): edema 14 x 14 voxels across around a 10 x 10 cord gives 16 / 196, not 16 / 100."""
-    g, cord, les = _cord_case()
-    ed = np.zeros(g.shape, np.uint8)
-    ed[3:17, 3:17, 12:28] = 1
-    ed[les > 0] = 0
-    r = measure(les, geometry=g, cord=cord, edema=ed)
-    assert r.lesions[0].cord_occupancy == pytest.approx(16 / 196, abs=1e-3)
-    assert measure(les, geometry=g, cord=cord).lesions[0].cord_occupancy == pytest.approx(16 / 100, abs=1e-3)
-
-
 # ----------------------------------------------------------------------------- enhancement ratio
 def test_enhancement_ratio_on_an_image_scaled_to_unit_range():
     """Many tools save float images in [0, 1]: normal cord at 0.3 is a valid reference."""

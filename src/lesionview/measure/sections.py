@@ -20,10 +20,12 @@ from .components import nonzero_indices
 SECTION_RADIUS_MM = 15.0
 
 
-def voxel_extent_along(geometry: Geometry, u) -> float:
-    """Length of one voxel box projected on the unit vector ``u`` (mm)."""
+def voxel_extent_along(geometry: Geometry, u):
+    """Length of one voxel box projected on the unit vector ``u`` (mm); for unit vectors as rows
+    of an (N, 3) array, the N lengths."""
     u = np.asarray(u, float)
-    return float(np.sum(np.array(geometry.spacing) * np.abs(geometry.direction_matrix.T @ u)))
+    extents = np.abs(u @ geometry.direction_matrix) @ np.asarray(geometry.spacing, float)
+    return float(extents) if u.ndim == 1 else extents
 
 
 def world_points(mask: np.ndarray, geometry: Geometry) -> np.ndarray:

@@ -542,14 +542,14 @@ def _reach(levels, points: np.ndarray, geometry: Geometry, centerline, first: in
     """Levels (indices) a region may span when its edges along the cord may lie up to one grid
     step beyond its voxel centres (the half-maximum edge of a lesion lies between the last centre
     inside it and the first outside): every centre moved one step along the cord both ways."""
-    idx = np.asarray(levels.level_of(_shifted_ends(points, geometry, centerline)))
+    idx = np.asarray(levels.level_of(_shifted_centres(points, geometry, centerline)))
     idx = idx[idx > 0]
     if idx.size == 0:
         return first, last
     return min(first, int(idx.min())), max(last, int(idx.max()))
 
 
-def _shifted_ends(points: np.ndarray, geometry: Geometry, centerline) -> np.ndarray:
+def _shifted_centres(points: np.ndarray, geometry: Geometry, centerline) -> np.ndarray:
     """Every voxel centre of a region moved one grid step along the cord both ways, by the cord's
     tangent and the step at that centre (on a curved cord each part moves along its own stretch):
     where the region's edges along the cord may lie (see :func:`_reach`). A centre with region
@@ -557,9 +557,7 @@ def _shifted_ends(points: np.ndarray, geometry: Geometry, centerline) -> np.ndar
     any bulge facing up or down the cord) can reach a new level."""
     tangents = (np.asarray(centerline.tangent_at(points), float) if centerline is not None
                 else np.broadcast_to(np.asarray(SUPERIOR, float), points.shape))
-    # One voxel box projected on each tangent (sections.voxel_extent_along, for many directions).
-    steps = np.abs(tangents @ geometry.direction_matrix) @ np.asarray(geometry.spacing, float)
-    moves = steps[:, None] * tangents
+    moves = voxel_extent_along(geometry, tangents)[:, None] * tangents
     return np.concatenate([points + moves, points - moves])
 
 
@@ -581,7 +579,7 @@ def _segment_span(segments, points: np.ndarray, reach=None) -> LevelSpan | None:
     """Cord segments of a region's voxel centres; ``reach`` as for :func:`_span` (thick slices)."""
     if segments is None or len(points) == 0:
         return None
-    return segments.span(points, extra=None if reach is None else _shifted_ends(points, *reach))
+    return segments.span(points, extra=None if reach is None else _shifted_centres(points, *reach))
 
 
 def _level_indices(levels, span: LevelSpan | None) -> set[int]:
