@@ -282,6 +282,7 @@ def bias_rows(poses: int) -> list[dict]:
         ((15, 4, 3), (1, 1, 1), None, "30x8x6 pointed ellipsoid"),
         ((15, 4, 3), THICK, None, "30x8x6 pointed ellipsoid"),
         ((15, 4, 3), THICK, "cord", "30x8x6 along S-I (+-15 deg), sagittal"),
+        ((1.5, 1.5, 1.5), (1, 1, 1), None, "3 mm sphere"),     # under 20 voxels: every rule overestimates
     ]
     for i, (semi, spacing, pose, label) in enumerate(cases):
         if only and str(i) not in only.split(","):

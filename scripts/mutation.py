@@ -54,13 +54,13 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
                   "tests/test_multiplicity_table.py"]),
     # diameters.py is the public face; the diameters are computed in its private modules.
     "diameters": ("src/lesionview/measure/diameters.py",
-                  ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+                  ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
     "diameters_calibrated": ("src/lesionview/measure/_calibrated.py",
-                             ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+                             ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
     "diameters_axial": ("src/lesionview/measure/_axial.py",
-                        ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+                        ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
     "diameters_hull": ("src/lesionview/measure/_hull.py",
-                       ["tests/test_diameters.py", "tests/test_measure_orientation.py"]),
+                       ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
     "study": ("src/lesionview/measure/study.py",
               ["tests/test_measure_study_contract.py", "tests/test_measure_study_edges.py", "tests/test_study.py",
                "tests/test_measure.py",
@@ -82,6 +82,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
 # Copied (mutated or importing the mutated code); everything else at the top level is linked.
 COPIED = ("src", "plugins", "tests", "pyproject.toml")
 NOT_LINKED = {".git", ".venv", "mutants", "build", "site", ".pytest_cache", ".ruff_cache"}
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
 
 
 def _digest(path: Path) -> str:
@@ -97,23 +98,26 @@ def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: b
     source = REPO_ROOT / module
     if resume and session.exists() and stamp.exists() and stamp.read_text() == _digest(source):
         # The session's mutation positions still match; a run stopped mid-mutant leaves that
-        # mutant on disk, so the module itself is restored from the repository, and the tests
-        # are taken afresh (new tests are what a resumed run is often for).
-        shutil.copy2(source, work / module)
-        shutil.rmtree(work / "tests")
-        shutil.copytree(REPO_ROOT / "tests", work / "tests",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # mutant on disk, so the module itself is restored from the repository. The rest of the
+        # copy (the other modules, the tests) is taken afresh too: new tests are what a resumed
+        # run is often for, and they may need other modules' fixes made since the session began.
+        for entry in COPIED:
+            src, dst = REPO_ROOT / entry, work / entry
+            if src.is_dir():
+                shutil.rmtree(dst)
+                shutil.copytree(src, dst, ignore=_IGNORE)
+            else:
+                shutil.copy2(src, dst)
         if retest:
             _forget_survivors(work)
         return work
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
     for entry in COPIED:
         src = REPO_ROOT / entry
         if src.is_dir():
-            shutil.copytree(src, work / entry, ignore=ignore)
+            shutil.copytree(src, work / entry, ignore=_IGNORE)
         else:
             shutil.copy2(src, work / entry)
     for entry in REPO_ROOT.iterdir():

@@ -159,6 +159,62 @@ def test_max_diameter_is_never_below_any_axis_extent():
             assert value >= craniocaudal_length(m, g, axis=axis) - 1e-9
 
 
+@pytest.mark.parametrize("n", [3, 4, 21])
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (3.0, 0.5, 0.7)], ids=["1 mm", "anisotropic"])
+def test_a_one_voxel_rod_measures_its_boxes(n, spacing):
+    """A rod one voxel thick has no rounded tip: along its own axis it measures its voxel boxes,
+    n times the spacing (or its extent across, if longer), as the IBSI mesh does (its end vertices
+    lie half a voxel past the centres). The tip model read the rod's linear count as a blunt tip: 21 voxels measured 27 mm.
+    Stored obliquely, the rod is its definition read literally (a world-axis box extent may then
+    exceed its length: the floor ``B``)."""
+    oblique = Rotation.from_euler("xyz", [20, -35, 50], degrees=True).as_matrix()
+    for axis in range(3):
+        shape = [1, 1, 1]
+        shape[axis] = n
+        g = Geometry(tuple(shape), spacing)
+        m = np.ones(g.shape, bool)
+        # Never below the box's extent across the rod (a short rod across 3 mm slices: 3 mm).
+        assert max_diameter(m, g) == pytest.approx(max(n * spacing[axis], max(spacing)), abs=1e-9)
+        if n * spacing[axis] >= 2 * max(spacing):             # long enough for the ends to win
+            assert max_diameter_ibsi(m, g) == pytest.approx(n * spacing[axis], abs=1e-9)
+        g = Geometry(tuple(shape), spacing, direction=oblique)
+        assert max_diameter(m, g) == pytest.approx(_calibrated_by_brute_force(m, g), abs=1e-9)
+
+
+@pytest.mark.parametrize("n", [2, 5, 21])
+def test_a_diagonal_rod_measures_centres_plus_one_box(n):
+    """Voxels along the grid diagonal (1 mm): no tip to read at either end, so the centres' distance
+    (n - 1) sqrt(3) plus the box projected on the diagonal, sqrt(3): n sqrt(3) in all."""
+    m = np.zeros((n, n, n), bool)
+    m[np.arange(n), np.arange(n), np.arange(n)] = True
+    assert max_diameter(m, Geometry(m.shape)) == pytest.approx(n * np.sqrt(3.0), abs=1e-9)
+
+
+def test_two_diagonal_voxels_measure_centres_plus_one_box():
+    """Two voxels touching along an edge (1 mm): sqrt(2) between centres plus the box projected on
+    that diagonal, sqrt(2), which is more than any axis extent (2 mm)."""
+    m = np.zeros((1, 2, 2), bool)
+    m[0, 0, 0] = m[0, 1, 1] = True
+    assert max_diameter(m, Geometry(m.shape)) == pytest.approx(2 * np.sqrt(2.0), abs=1e-9)
+
+
+def _small_shapes():
+    tromino = np.zeros((1, 2, 2), bool)
+    tromino[0, 0, 0] = tromino[0, 1, 0] = tromino[0, 0, 1] = True      # 3 centres: the least with a tip
+    corner = np.zeros((2, 2, 2), bool)
+    corner[0, 0, 0] = corner[1, 0, 0] = corner[0, 1, 0] = corner[0, 0, 1] = True
+    hook = np.zeros((6, 2, 1), bool)
+    hook[:, 0, 0] = hook[5, 1, 0] = True                                # a rod bent at one end
+    return [("L tromino", tromino, (1.0, 1.0, 1.0)), ("corner", corner, (3.0, 0.5, 0.5)),
+            ("hook", hook, (1.0, 0.8, 2.0))]
+
+
+@pytest.mark.parametrize("name, mask, spacing", _small_shapes(), ids=[c[0] for c in _small_shapes()])
+def test_max_diameter_matches_its_definition_on_the_smallest_shapes(name, mask, spacing):
+    g = Geometry(mask.shape, spacing)
+    assert max_diameter(mask, g) == pytest.approx(_calibrated_by_brute_force(mask, g), abs=1e-9)
+
+
 def _calibrated_by_brute_force(mask, g):
     """max_diameter's definition read literally: every tied pair, every lesion centre projected."""
     from lesionview.measure._calibrated import TIP_GAP_FACTOR, TIP_POINTS
@@ -179,7 +235,9 @@ def _calibrated_by_brute_force(mask, g):
             t = np.partition(depths, k)[k] if k >= 2 else 0.0
             b = np.pi * t / (2 * max(k, 1))
             gap = 0.5 * (b + np.sqrt(b * b + np.pi * t * t / max(k, 1)))
-            total += half_box if t <= 1e-9 else TIP_GAP_FACTOR * gap
+            cap = pts[depths <= t + 1e-9]                  # one voxel thin there: on one line
+            thin = np.linalg.matrix_rank(cap - cap.mean(axis=0), tol=1e-6) < 2
+            total += half_box if t <= 1e-9 or thin else TIP_GAP_FACTOR * gap
         best = max(best, total)
     return max(best, floor)
 

@@ -1,0 +1,65 @@
+"""Contracts of the diameters' machinery that the analytic-lesion tests cannot reach: farthest
+pairs in large tied sets, near-tied long calipers and oblique sections at a lesion's far end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lesionview.geometry import Geometry
+from lesionview.measure import _axial
+from lesionview.measure._hull import diameter_pairs
+from lesionview.measure.diameters import axial_diameters
+
+
+def test_every_tied_farthest_pair_is_returned_once_in_a_large_set():
+    """3000 points on a sphere, symmetric through its centre: every antipodal pair is a farthest
+    pair (2 apart), so all 1500 tie. They are returned once each, also when the pairwise search
+    runs in blocks (over 2000 points) and after the convex hull (over 450)."""
+    rng = np.random.default_rng(3)
+    half = rng.normal(size=(1500, 3))
+    half /= np.linalg.norm(half, axis=1, keepdims=True)
+    points = np.concatenate([half, -half])[rng.permutation(3000)] * 7.0 + (10.0, -4.0, 2.5)
+    distance, pairs = diameter_pairs(points)
+    assert distance == pytest.approx(14.0, abs=1e-9)
+    assert pairs.shape == (1500, 2, 3)
+    assert np.allclose(pairs[:, 0] + pairs[:, 1], 2 * np.array([10.0, -4.0, 2.5]), atol=1e-9)  # antipodal
+    ends = np.round(pairs.reshape(-1, 3), 6)
+    assert len(np.unique(ends, axis=0)) == 3000                       # every point in exactly one pair
+
+
+def test_the_long_caliper_is_refined_from_a_sample_that_is_not_the_highest():
+    """Two local maxima of a section's width a hair apart: the diagonal of length L lies between
+    two sampled angles (0.25 degree off: sampled at L cos 0.25 deg), the other, 3e-6 L shorter, on
+    a sampled angle. The shorter one samples higher, but the search refines every near-tied peak,
+    so the long caliper is the longer diagonal, L."""
+    length = 20.0
+    a = np.radians(40.25)                                      # midway between two 0.5 degree samples
+    b = a + np.radians(90.25)                                  # on a sample
+    pa = 0.5 * length * np.array([np.cos(a), np.sin(a)])
+    pb = 0.5 * length * (1 - 3e-6) * np.array([np.cos(b), np.sin(b)])
+    hull = np.stack([pa, pb, -pa, -pb])
+    diameter = _axial._Diameter(np.eye(3)[:, :2], np.zeros(3))   # no allowance: widths only
+    sampled = [diameter(hull, np.bool_(False), _axial._THETAS)]
+    assert sampled[0].max() == pytest.approx(length * (1 - 3e-6), abs=1e-12)   # the shorter samples higher
+    _, thetas = _axial._long_directions([hull], np.array([False]), sampled, diameter,
+                                        length / np.cos(_axial._THETAS[1] / 2))
+    best = max(float(diameter(hull, np.bool_(False), np.array([t]))[0]) for t in thetas)
+    assert best == pytest.approx(length, abs=_axial.SEARCH_TOLERANCE_MM)
+
+
+@pytest.mark.parametrize("axis", [(0.2, 0.3, 0.93), (-0.2, -0.3, -0.93), (0.45, -0.1, 0.88)])
+def test_an_oblique_cone_measures_its_base(axis):
+    """A cone along an oblique cord axis, its 12 mm base at the far end: the planes are swept up to
+    the last voxel box, so the widest section, at the base, is measured (12 mm within a voxel)."""
+    n = np.array(axis) / np.linalg.norm(axis)
+    g = Geometry((64, 64, 64), (0.5, 0.5, 0.5))
+    pts = g.index_to_world(np.argwhere(np.ones(g.shape, bool))).reshape(*g.shape, 3)
+    rel = pts - pts[32, 32, 32]
+    h = rel @ n                                                # -8 (apex) .. 8 (base) mm along n
+    radial = np.linalg.norm(rel - h[..., None] * n, axis=-1)
+    cone = (np.abs(h) <= 8.0) & (radial <= 6.0 * (h + 8.0) / 16.0)
+    a = axial_diameters(cone, g, axis=n)
+    assert a.long_mm == pytest.approx(12.0, abs=0.5)
+    assert a.short_mm == pytest.approx(12.0, abs=0.5)
+    assert float((a.plane_position - pts[32, 32, 32]) @ n) == pytest.approx(8.0, abs=0.5)
