@@ -26,8 +26,8 @@ def max_diameter(mask: np.ndarray, geometry: Geometry) -> float:
     ``b = pi T / (2 K)`` (a locally paraboloid tip sampled by a lattice whose density is read from
     the mask; 0.75 calibrated on analytic ellipsoids, offsetting the upward bias of picking the
     farthest of many pairs). At an end with no tip to read (fewer than 3 centres in the lesion,
-    a flat end, or an end one voxel thin across ``u``: its ``K + 1`` shallowest centres on one
-    line, as in a rod) the allowance is half the voxel box projected on ``u``, so such a lesion measures
+    or an end one voxel thin across ``u``: its ``K + 1`` shallowest centres on one line, as in a
+    rod) the allowance is half the voxel box projected on ``u``, so such a lesion measures
     its centres' distance plus one whole projected box. ``B`` is the lesion's largest voxel-box
     extent along an array axis or a world (LPS) axis (centre extent plus one box, as
     :func:`craniocaudal_length`), so the diameter is never shorter than the lesion's extent along
@@ -78,7 +78,8 @@ def _tip_gap(mask, spacing, u, end, cand_depths, k, d) -> float | None:
     within ``d`` of the opposite end, so centres at most ``t`` deep lie within ``sqrt(2 d t)`` of
     ``end``: only a box around it is read, grown until it holds that cap (at most the cap of the
     same order statistic over the hull candidates ``cand_depths``). Exact. Returns None when
-    ``k < 2``, ``T`` is 0 or the shallowest centres lie on one line (no tip to read).
+    ``k < 2`` or the shallowest centres lie on one line (no tip to read). ``T`` is never 0: a
+    second centre as deep as ``end`` would lie farther than ``d`` from the opposite end.
     """
     if k < 2:
         return None
@@ -95,8 +96,6 @@ def _tip_gap(mask, spacing, u, end, cand_depths, k, d) -> float | None:
             if np.sqrt(2.0 * d * max(t, 0.0)) <= reach or reach >= bound:
                 break
         reach *= 4.0
-    if t <= 1e-9:
-        return None
     # The paraboloid counts centres in a cap whose count grows faster than its depth. Where the
     # lesion is one voxel thin across u (its shallowest centres on one line: a rod) the count grows
     # only linearly, which the model reads as a blunt tip: a 21-voxel rod measured 27 mm. Such an
