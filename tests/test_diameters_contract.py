@@ -8,8 +8,8 @@ import pytest
 
 from lesionview.geometry import Geometry
 from lesionview.measure import _axial
-from lesionview.measure._hull import diameter_pairs
-from lesionview.measure.diameters import axial_diameters
+from lesionview.measure._hull import diameter_pairs, hull_points
+from lesionview.measure.diameters import axial_diameters, craniocaudal_length
 
 
 def test_every_tied_farthest_pair_is_returned_once_in_a_large_set():
@@ -63,3 +63,41 @@ def test_an_oblique_cone_measures_its_base(axis):
     assert a.long_mm == pytest.approx(12.0, abs=0.5)
     assert a.short_mm == pytest.approx(12.0, abs=0.5)
     assert float((a.plane_position - pts[32, 32, 32]) @ n) == pytest.approx(8.0, abs=0.5)
+
+
+@pytest.mark.parametrize("scale", [0.2, 5.0])
+def test_an_axis_of_any_length_is_a_direction(scale):
+    """The cord axis is a direction: scaled, it gives the same diameters and lengths, and comes
+    back as a unit vector."""
+    rng = np.random.default_rng(8)
+    m = np.zeros((12, 12, 12), bool)
+    m[2:9, 3:10, 4:8] = rng.random((7, 7, 4)) > 0.3
+    g = Geometry(m.shape, (0.5, 0.8, 3.0))
+    axis = np.array([0.2, 0.3, 0.93]) / np.linalg.norm([0.2, 0.3, 0.93])
+    unit_result = axial_diameters(m, g, axis=axis)
+    scaled = axial_diameters(m, g, axis=scale * axis)
+    assert (scaled.long_mm, scaled.short_mm) == pytest.approx((unit_result.long_mm, unit_result.short_mm), abs=1e-9)
+    assert np.allclose(scaled.axis, axis, atol=1e-12)
+    assert craniocaudal_length(m, g, axis=scale * axis) == pytest.approx(craniocaudal_length(m, g, axis=axis),
+                                                                          abs=1e-9)
+
+
+def test_one_point_is_its_own_farthest_pair():
+    distance, pairs = diameter_pairs(np.array([[1.0, -2.0, 3.5]]))
+    assert distance == 0.0
+    assert pairs.shape == (1, 2, 3) and np.all(pairs == [1.0, -2.0, 3.5])
+
+
+@pytest.mark.parametrize("direction", [(0.3, -1.2), (1.0, 0.0), (0.5, 0.2, -0.9), (0.0, 0.5, 0.0)],
+                         ids=["2D oblique", "2D along a grid line", "3D oblique", "3D along a grid line"])
+def test_the_extreme_points_of_points_on_one_line_are_its_two_ends(direction):
+    """Twelve points on one line (a one-voxel-thin section), in shuffled order: its two ends."""
+    rng = np.random.default_rng(2)
+    direction = np.array(direction)
+    t = rng.permutation(np.arange(12.0)) * 0.7
+    points = 3.0 + t[:, None] * direction
+    ends = hull_points(points)
+    assert len(ends) == 2
+    got = sorted(map(tuple, np.round(ends, 9)))
+    want = sorted(map(tuple, np.round(points[[int(np.argmin(t)), int(np.argmax(t))]], 9)))
+    assert got == want
