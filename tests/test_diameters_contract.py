@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
+from scipy.spatial import ConvexHull
+from scipy.spatial.distance import pdist
 
 from lesionview.geometry import Geometry
 from lesionview.measure import _axial
-from lesionview.measure._hull import diameter_pairs, hull_points
+from lesionview.measure._hull import centre_candidates, diameter_pairs, hull_points
 from lesionview.measure.diameters import axial_diameters, craniocaudal_length
 
 
@@ -101,3 +104,58 @@ def test_the_extreme_points_of_points_on_one_line_are_its_two_ends(direction):
     got = sorted(map(tuple, np.round(ends, 9)))
     want = sorted(map(tuple, np.round(points[[int(np.argmin(t)), int(np.argmax(t))]], 9)))
     assert got == want
+
+
+def _point_sets():
+    """Random point sets of every shape the diameters meet: clouds, distinct grid points (ties), sphere
+    shells (every point extreme), planes, lines and 2D sets; at the origin, at negative and at
+    large coordinates; from 2 points to beyond the Qhull crossover (450) and the block size."""
+    rng = np.random.default_rng(5)
+    sets = []
+    for offset in (0.0, -40.0, 700.0):
+        for n in (2, 3, 9, 30, 600):
+            sets += [rng.normal(size=(n, 3)) * rng.uniform(0.5, 20) + offset,
+                     rng.permutation(np.argwhere(np.ones((6, 6, 6))))[:n] * 0.5 + offset,
+                     np.c_[rng.normal(size=(n, 2)) * 5, np.zeros(n)] + offset,
+                     rng.normal(size=(n, 1)) * [[1.0, 2.0, -0.5]] + offset,
+                     rng.normal(size=(n, 2)) * 4 + offset]
+        shell = rng.normal(size=(2500, 3))
+        sets.append(shell / np.linalg.norm(shell, axis=1, keepdims=True) * 9 + offset)
+    return sets
+
+
+def test_farthest_pairs_and_extreme_points_against_every_pair():
+    """The pruned, hull-first, block-wise search gives the largest distance over all pairs, every
+    pair it returns is that far apart, and the extreme points keep that distance."""
+    for points in _point_sets():
+        truth = pdist(points).max()
+        distance, pairs = diameter_pairs(points.copy())
+        assert distance == pytest.approx(truth, rel=1e-9, abs=1e-12)
+        assert np.allclose(np.linalg.norm(pairs[:, 0] - pairs[:, 1], axis=1), truth, rtol=1e-9)
+        assert pdist(hull_points(points.copy())).max() == pytest.approx(truth, rel=1e-9, abs=1e-12)
+
+
+def _masks():
+    """Random blobs, and height-map shapes whose lines along the longest axis end at index 0 or
+    jump: the pruning of line ends compares each end with its neighbours'."""
+    rng = np.random.default_rng(4)
+    masks = []
+    for _ in range(12):
+        shape = tuple(int(x) for x in rng.integers(3, 12, 3))
+        masks.append(ndimage.gaussian_filter(rng.random(shape), 1.2) > 0.5)
+    for _ in range(12):
+        heights = rng.integers(0, 14, size=(5, 6))
+        heights[rng.random((5, 6)) < 0.3] = 0                  # lines holding only their first voxel
+        masks.append(np.arange(14)[:, None, None] <= heights[None])
+    return [m for m in masks if m.sum() >= 2]
+
+
+def test_line_end_candidates_hold_every_hull_vertex():
+    """The first and last voxel of each line along the longest axis, pruned against their
+    neighbours, keep every vertex of the convex hull of all the lesion's voxel centres."""
+    for mask in _masks():
+        centres = np.argwhere(mask).astype(float)
+        candidates = {tuple(p) for p in centre_candidates(mask)}
+        if np.linalg.matrix_rank(centres - centres.mean(axis=0)) == 3:     # Qhull's exact vertices
+            assert {tuple(p) for p in centres[ConvexHull(centres).vertices]} <= candidates
+        assert pdist(np.array(sorted(candidates))).max() == pytest.approx(pdist(centres).max(), abs=1e-9)
