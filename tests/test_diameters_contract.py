@@ -11,7 +11,13 @@ from scipy.spatial.distance import pdist
 
 from lesionview.geometry import Geometry
 from lesionview.measure import _axial
-from lesionview.measure._hull import centre_candidates, diameter_pairs, hull_points
+from lesionview.measure._hull import (
+    centre_candidates,
+    diameter_pairs,
+    farthest_candidates,
+    hull_points,
+    line_ends,
+)
 from lesionview.measure.diameters import axial_diameters, craniocaudal_length
 
 AXIAL = [[0, 0, 1], [0, 1, 0], [1, 0, 0]]        # array axes: S, P, L
@@ -265,3 +271,15 @@ def test_the_calipers_drawn_are_as_long_as_the_diameters(pixels):
     a = axial_diameters(mask, Geometry(mask.shape, (3.0, 0.7, 0.4), direction=AXIAL))
     assert np.linalg.norm(np.diff(a.long_endpoints, axis=0)) == pytest.approx(a.long_mm, abs=1e-9)
     assert np.linalg.norm(np.diff(a.short_endpoints, axis=0)) == pytest.approx(a.short_mm, abs=1e-9)
+
+
+@pytest.mark.parametrize("radius", [5, 10, 20])
+def test_the_pruning_leaves_few_points(radius):
+    """What makes the diameters fast (benchmarks/bench_diameter.py): on a voxel sphere, pruning the
+    line ends against their neighbours keeps under 45 % of them, and the farthest-pair bound leaves
+    a few dozen points whatever the sphere's size."""
+    z, y, x = np.mgrid[-radius - 1:radius + 2, -radius - 1:radius + 2, -radius - 1:radius + 2]
+    sphere = x * x + y * y + z * z <= radius * radius + 0.3
+    candidates = centre_candidates(sphere)
+    assert len(candidates) < 0.45 * len(line_ends(sphere, 0))
+    assert len(farthest_candidates(candidates * 0.5)[0]) <= 60
