@@ -43,7 +43,10 @@ def study(viewer, qtbot):
 
 
 def _export(qtbot, widget) -> None:
-    widget.button.click()
+    """Click Export on the docked widget (docking it first, as the user finds it)."""
+    if widget.parent() is None:
+        widget.viewer.window.add_dock_widget(widget, name="Export")
+    press(qtbot, widget, "lesionview-export-write")
     qtbot.waitUntil(lambda: widget._worker is None, timeout=TIMEOUT_MS)
 
 

@@ -126,7 +126,7 @@ def test_the_plugins_own_check_box_keeps_our_views_and_button_in_step(twin, qtbo
     viewer, widget, _ = twin
     press(qtbot, widget, "lesionview-views-orthogonal")
     box = _orthoviews.views_state(viewer).manager.main_controls_widget.show_checkbox
-    box.click()      # napari-orthogonal-views' "Show orthogonal views"
+    box.click()      # napari-orthogonal-views' own "Show orthogonal views" (not in our dock)
     assert not _orthoviews.orthogonal_views_shown(viewer) and not widget.orthogonal.isChecked()
     box.click()
     assert _orthoviews.orthogonal_views_shown(viewer) and widget.orthogonal.isChecked()
