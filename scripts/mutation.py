@@ -46,6 +46,7 @@ COSMIC_RAY = [PYTHON, "-m", "cosmic_ray.cli"]
 
 # Module -> the test files that exercise it (found by grep for its names). Only those run for each
 # mutant: the whole suite takes minutes, and a mutant needs one failing test to be killed.
+DIAMETER_TESTS = ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "multiplicity": ("src/lesionview/measure/multiplicity.py",
                      ["tests/test_multiplicity_classify.py", "tests/test_multiplicity_table.py", "tests/test_measure.py"]),
@@ -53,14 +54,10 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
                  ["tests/test_sections.py", "tests/test_sections_contract.py",
                   "tests/test_multiplicity_table.py"]),
     # diameters.py is the public face; the diameters are computed in its private modules.
-    "diameters": ("src/lesionview/measure/diameters.py",
-                  ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
-    "diameters_calibrated": ("src/lesionview/measure/_calibrated.py",
-                             ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
-    "diameters_axial": ("src/lesionview/measure/_axial.py",
-                        ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
-    "diameters_hull": ("src/lesionview/measure/_hull.py",
-                       ["tests/test_diameters.py", "tests/test_diameters_contract.py", "tests/test_measure_orientation.py"]),
+    "diameters": ("src/lesionview/measure/diameters.py", DIAMETER_TESTS),
+    "diameters_calibrated": ("src/lesionview/measure/_calibrated.py", DIAMETER_TESTS),
+    "diameters_axial": ("src/lesionview/measure/_axial.py", DIAMETER_TESTS),
+    "diameters_hull": ("src/lesionview/measure/_hull.py", DIAMETER_TESTS),
     "study": ("src/lesionview/measure/study.py",
               ["tests/test_measure_study_contract.py", "tests/test_measure_study_edges.py", "tests/test_study.py",
                "tests/test_measure.py",
@@ -89,6 +86,17 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _copy_project(work: Path) -> None:
+    """Copy (or copy afresh) the entries of COPIED from the repository into ``work``."""
+    for entry in COPIED:
+        src, dst = REPO_ROOT / entry, work / entry
+        if src.is_dir():
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst, ignore=_IGNORE)
+        else:
+            shutil.copy2(src, dst)
+
+
 def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: bool,
              retest: bool = False) -> Path:
     """The copy of the project, its cosmic-ray config and an initialised session."""
@@ -101,25 +109,14 @@ def _prepare(name: str, module: str, tests: list[str], timeout: float, resume: b
         # mutant on disk, so the module itself is restored from the repository. The rest of the
         # copy (the other modules, the tests) is taken afresh too: new tests are what a resumed
         # run is often for, and they may need other modules' fixes made since the session began.
-        for entry in COPIED:
-            src, dst = REPO_ROOT / entry, work / entry
-            if src.is_dir():
-                shutil.rmtree(dst)
-                shutil.copytree(src, dst, ignore=_IGNORE)
-            else:
-                shutil.copy2(src, dst)
+        _copy_project(work)
         if retest:
             _forget_survivors(work)
         return work
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    for entry in COPIED:
-        src = REPO_ROOT / entry
-        if src.is_dir():
-            shutil.copytree(src, work / entry, ignore=_IGNORE)
-        else:
-            shutil.copy2(src, work / entry)
+    _copy_project(work)
     for entry in REPO_ROOT.iterdir():
         if entry.name not in COPIED and entry.name not in NOT_LINKED:
             (work / entry.name).symlink_to(entry)

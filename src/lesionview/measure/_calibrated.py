@@ -100,7 +100,7 @@ def _tip_gap(mask, spacing, u, end, cand_depths, k, d) -> float | None:
     # lesion is one voxel thin across u (its shallowest centres on one line: a rod) the count grows
     # only linearly, which the model reads as a blunt tip: a 21-voxel rod measured 27 mm. Such an
     # end has no tip to read. (A one-slice plate's cap still grows faster than linearly, and
-    # the calibration holds there: the 11 mm lesion on 3 mm slices below.)
+    # the calibration holds there: the 11 mm lesion on 3 mm slices in the bias table.)
     cap = (idx[depths <= t + 1e-9] - end) * spacing
     if np.linalg.matrix_rank(cap, tol=1e-6 * float(spacing.min())) < 2:
         return None
