@@ -35,6 +35,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tokenize
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,17 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """A hash of the module's code tokens and their positions, blind to comments.
+
+    cosmic-ray finds each mutation by its position in the source, so a session stays valid as
+    long as every code token keeps its place: editing a comment's words keeps the session, while
+    adding or removing a line (which moves the code below it) starts a new one. (The ends of
+    lines are left out too: their position follows a trailing comment's length.)
+    """
+    with path.open("rb") as f:
+        tokens = [(t.type, t.string, t.start) for t in tokenize.tokenize(f.readline)
+                  if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE)]
+    return hashlib.sha256(repr(tokens).encode()).hexdigest()
 
 
 def _copy_project(work: Path) -> None:

@@ -226,6 +226,63 @@ def test_max_diameter_matches_its_definition_on_a_sub_millimetre_grid():
     assert max_diameter(mask, g) == pytest.approx(_calibrated_by_brute_force(mask, g), abs=1e-9)
 
 
+
+def _tip_on_its_bound(p, q, spacing, rings, rod=False, q_blob=0.0):
+    """Centres whose tip at ``p`` lies as far from ``p`` as the tip's search box may have to reach.
+
+    Every centre lies within d = |p - q| of ``q``, so one at depth t below ``p`` (along
+    u = (p - q) / d) lies within sqrt(2 d t) of ``p``, on the sphere of radius d around ``q`` at
+    most. For each ``(t, n, r_max)`` of ``rings``: the ``n`` lattice centres at depth t (to 0.02 mm)
+    farthest from the axis (at most ``r_max``) inside that sphere. ``rod``: the centres of the
+    segment q-p; ``q_blob``: the centres within that radius (mm) of ``q`` that keep d the largest
+    distance. Indices in, a cropped mask out."""
+    p, q, sp = np.array(p, float), np.array(q, float), np.array(spacing, float)
+    d = float(np.linalg.norm((p - q) * sp))
+    u = (p - q) * sp / d
+    pts = [p, q]
+    reach = max(np.sqrt(2 * d * t) for t, _, _ in rings) + 2
+    box = np.stack(np.meshgrid(*[np.arange(np.floor(p[a] - reach / sp[a]), np.ceil(p[a] + reach / sp[a]) + 1)
+                                 for a in range(3)], indexing="ij"), -1).reshape(-1, 3)
+    rel = (box - p) * sp
+    depth, from_q = -rel @ u, np.linalg.norm((box - q) * sp, axis=1)
+    off_axis = np.linalg.norm(rel + np.outer(depth, u), axis=1)
+    for t, n, r_max in rings:
+        ok = (np.abs(depth - t) < 0.02) & (from_q <= d * (1 - 1e-9)) & (off_axis <= r_max)
+        pts += list(box[ok][np.argsort(-off_axis[ok])[:n]])
+    if rod:
+        pts += list(np.round(q + np.linspace(0, 1, int(np.ceil(d / sp.min())) + 1)[:, None] * (p - q)))
+    if q_blob:
+        r = np.ceil(q_blob / sp).astype(int)
+        near = np.argwhere(np.ones(2 * r + 1, bool)) - r + q
+        near = near[np.linalg.norm((near - q) * sp, axis=1) <= q_blob]
+        farthest = np.linalg.norm((near[:, None] - np.array(pts)[None]) * sp, axis=2).max(axis=1)
+        pts += list(near[farthest <= d * (1 - 1e-9)])
+    pts = np.array(pts, int) - np.min(pts, axis=0).astype(int)
+    mask = np.zeros(pts.max(axis=0) + 1, bool)
+    mask[tuple(pts.T)] = True
+    return mask, Geometry(mask.shape, tuple(sp))
+
+
+_TIPS_ON_THEIR_BOUND = {   # name: (p, q, spacing, rings, keywords)
+    "rod and ring": ((60, 0, 0), (0, 0, 0), (1, 1, 1), [(3.0, 24, 99)], {"rod": True}),
+    "rod and ring, 1.5 mm": ((40, 0, 0), (0, 0, 0), (1.5, 1.5, 1.5), [(4.5, 24, 99)], {"rod": True}),
+    "rod and ring, 3 mm slices": ((30, 0, 0), (0, 0, 0), (3, 0.6, 0.6), [(6.0, 24, 99)], {"rod": True}),
+    # The 21st centre is on the bound (1.3 mm deep), under a ring the first boxes hold (1.5 mm).
+    "two rings": ((400, 0, 0), (0, 0, 0), (0.1, 1, 1), [(1.5, 20, 7.0), (1.3, 20, 99)], {}),
+    "shallow ring": ((600, 0, 0), (0, 0, 0), (0.1, 1, 1), [(0.5, 24, 99)], {}),
+    "oblique ring, blunt end": ((40, 0, 10), (0, 40, 10), (1, 1, 1), [(3.0, 24, 99)], {"q_blob": 3.0}),
+}
+
+
+@pytest.mark.parametrize("case", list(_TIPS_ON_THEIR_BOUND))
+def test_max_diameter_reads_a_tip_whose_centres_lie_on_the_search_bound(case):
+    """The tip's search box grows until it holds every centre as shallow as the 21st; centres at
+    depth t may lie up to sqrt(2 d t) from the end. Lesions built with their shallowest centres at
+    that distance (rings on the sphere around the other end) measure their literal definition."""
+    *args, keywords = _TIPS_ON_THEIR_BOUND[case]
+    mask, g = _tip_on_its_bound(*args, **keywords)
+    assert max_diameter(mask, g) == pytest.approx(_calibrated_by_brute_force(mask, g), abs=1e-9)
+
 def _small_shapes():
     tromino = np.zeros((1, 2, 2), bool)
     tromino[0, 0, 0] = tromino[0, 1, 0] = tromino[0, 0, 1] = True      # 3 centres: the least with a tip

@@ -116,6 +116,28 @@ def test_the_extreme_points_of_points_on_one_line_are_its_two_ends(direction):
     assert got == want
 
 
+
+def test_copies_of_one_point_are_one_extreme_point():
+    points = np.tile([[4.0, -1.0, 2.5]], (12, 1))
+    assert hull_points(points).tolist() == [[4.0, -1.0, 2.5]]
+
+
+def test_a_set_qhull_refuses_keeps_every_point(monkeypatch):
+    """Qhull may refuse a set that is numerically of full rank but nearly flat; every point is then
+    kept (all of them are exact extreme-point candidates) and the diameter is still exact."""
+    from scipy.spatial import QhullError
+
+    from lesionview.measure import _hull
+
+    def refuse(*args, **kwargs):
+        raise QhullError("QH6154 Qhull precision error: initial simplex is flat")
+
+    monkeypatch.setattr(_hull, "ConvexHull", refuse)
+    points = np.random.default_rng(8).normal(size=(600, 3)) * [9.0, 4.0, 1e-3]
+    kept = hull_points(points.copy())
+    assert len(kept) == len(points) and np.array_equal(kept, points)
+    assert diameter_pairs(points.copy())[0] == pytest.approx(pdist(points).max(), rel=1e-12)
+
 def _point_sets():
     """Random point sets of every shape the diameters meet: clouds, distinct grid points (ties), sphere
     shells (every point extreme), planes, lines and 2D sets; at the origin, at negative and at
@@ -230,6 +252,49 @@ def test_axial_diameters_match_their_definition(k):
     plane = float(g.direction_matrix.T @ (a.plane_position - np.array(g.origin)) @ n)
     assert np.min(np.abs(np.array(planes) - plane)) < 1e-6
 
+
+
+@pytest.mark.parametrize("tilt", [0.1, -0.1, 0.3, -0.3])
+@pytest.mark.parametrize("in_plane_axis", [1, 2])
+def test_a_long_axis_a_fraction_of_a_sample_off_a_grid_axis(tilt, in_plane_axis):
+    """Two pixels 100 apart along an in-plane axis, tilted by ``tilt`` degrees (through the other
+    axis's spacing): the long diameter lies within one 0.5 degree sample of where the angles start
+    (or of 180 degrees), where the search's bracket reaches zero and below. Its definition, read
+    literally, fixes it."""
+    other = 3 - in_plane_axis
+    mask = np.zeros((1, 101, 3) if in_plane_axis == 1 else (1, 3, 101), bool)
+    first, last = [0, 0, 0], [0, 0, 0]
+    first[in_plane_axis], last[in_plane_axis] = 0, 100
+    first[other], last[other] = (0, 1) if tilt > 0 else (2, 1)
+    mask[tuple(first)] = mask[tuple(last)] = True
+    spacing = [3.0, 0.3, 0.3]
+    spacing[other] = 30.0 * abs(np.tan(np.radians(tilt)))
+    g = Geometry(mask.shape, tuple(spacing), direction=AXIAL)
+    long_mm, _ = _axial_by_brute_force(mask, g, (0, 0, 1))
+    assert axial_diameters(mask, g).long_mm == pytest.approx(long_mm, abs=1e-6)
+
+
+@pytest.mark.parametrize("aligned", [True, False], ids=["axial grid", "plain grid"])
+def test_sections_one_line_thick_count_every_voxel(aligned):
+    """Two slices, each a line of 10 pixels: a section counts its voxels, not the line ends kept
+    to find its extreme points, so 10 centres are a tip to read, not a box (fewer than 3)."""
+    mask = np.zeros((2, 1, 10), bool)
+    mask[:, 0, :] = True
+    g = Geometry(mask.shape, (3.0, 0.5, 0.5), direction=AXIAL if aligned else np.eye(3))
+    axis = (0, 0, 1)
+    long_mm, _ = _axial_by_brute_force(mask, g, axis)
+    assert axial_diameters(mask, g, axis=axis).long_mm == pytest.approx(long_mm, abs=1e-6)
+
+
+def test_identical_sections_draw_the_calipers_in_the_one_nearest_the_centroid():
+    """Five identical slices tie on both diameters: the calipers are drawn in the middle one."""
+    mask = np.zeros((5, 4, 9), bool)
+    mask[:, [0, 3, 1], [0, 8, 4]] = True
+    g = Geometry(mask.shape, (2.0, 0.5, 0.5), direction=AXIAL)
+    a = axial_diameters(mask, g)
+    middle = g.index_to_world((2, 0, 0))[2]
+    assert a.plane_position[2] == pytest.approx(middle, abs=1e-9)
+    assert np.allclose(a.long_endpoints[:, 2], middle, atol=1e-9)
 
 def test_the_long_diameter_is_refined_in_every_section_near_the_top():
     """Two slices of a 0.1 mm axial grid, three pixels each. One spans 274 x 47 pixels, 27.80018 mm,

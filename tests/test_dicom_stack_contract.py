@@ -162,6 +162,13 @@ def test_one_far_slice_is_not_padded_and_its_offset_is_said():
     assert st.slots == (0, 1, 2, 3)
     msg = _problem(st, "9 slices would be missing, more than the 4 present")
     assert "off by up to 9.00 mm" in msg
+    # On a 2.5 mm grid, a slice 30 mm past the last: 11 "missing", off by 30 - 2.5 mm.
+    st = _one(stack.group(_series([0.0, 2.5, 5.0, 35.0]), str))
+    assert "off by up to 27.50 mm" in _problem(st, "11 slices would be missing, more than the 4 present")
+    # One slice missing in one gap and 10 in another: 11 for 4 present is still a far slice.
+    st = _one(stack.group(_series([0.0, 1.0, 3.0, 14.0]), str))
+    assert st.slots == (0, 1, 2, 3)
+    _problem(st, "11 slices would be missing, more than the 4 present")
 
 
 def test_sheared_stack_reports_the_drift_across_the_whole_stack():
@@ -183,7 +190,7 @@ def test_most_steps_skipping_a_slice_still_give_the_true_step():
 
 def test_a_large_series_number_still_sorts_before_none():
     unnumbered = _series([0.0, 1.0], uid="1.1")
-    numbered = _series([0.0, 1.0], uid="9.9", series_number=1001)
+    numbered = _series([0.0, 1.0], uid="9.9", series_number=2**31 - 1)   # the largest an IS holds
     assert [st.uid for st in stack.group(unnumbered + numbered, str)] == ["9.9", "1.1"]
 
 
@@ -230,3 +237,99 @@ def test_an_uneven_gap_beside_a_far_slice_is_reported_as_uneven_spacing():
     assert [g.missing for g in st.gaps] == [0, 15]
     assert _problem(st, "uneven slice spacing").startswith("uneven slice spacing: the grid uses a 2 mm step")
     assert not any("would be missing" in p for p in st.problems)
+
+
+@pytest.mark.parametrize("first_rows", [4, 6], ids=["smaller first", "larger first"])
+def test_slices_of_two_matrix_sizes_in_one_orientation_are_split(first_rows):
+    """Same orientation, same positions, 4x3 and 6x3 matrices: two grids, whichever comes first."""
+    other = 10 - first_rows
+    slices = (_series([0.0, 2.0, 4.0], rows=first_rows)[::-1]
+              + [_slice(f"s/b{i}.dcm", _ORIGIN + z * _NORMAL, rows=other, instance=20 + i)
+                 for i, z in enumerate([0.0, 2.0, 4.0])])
+    stacks = stack.group(slices, str)
+    assert sorted(st.geometry.shape for st in stacks) == [(3, 4, 3), (3, 6, 3)]
+    assert "differ in orientation or size" in stacks[0].problems[0]
+
+
+def test_as_many_missing_slices_as_present_are_inserted():
+    """Slices at 0, 5 and 25 mm: 3 missing for 3 present is not "more than present", so the empty
+    slots are inserted (the far-slice rule starts above that)."""
+    st = _one(stack.group(_series([0.0, 5.0, 25.0]), str))
+    assert st.geometry.spacing[0] == pytest.approx(5.0)
+    assert st.slots == (0, 1, 5) and st.geometry.shape[0] == 6
+    z0 = _ORIGIN @ _NORMAL
+    assert (f"3 empty slice(s) inserted at {z0 + 10:.2f}, {z0 + 15:.2f}, {z0 + 20:.2f} mm"
+            in _problem(st, "3 empty slice(s)"))
+    assert "3 slices missing" in _problem(st, "gap of 20.00 mm")
+
+
+def test_two_missing_slices_on_a_2_5_mm_grid_are_each_named():
+    st = _one(stack.group(_series([0.0, 2.5, 10.0]), str))
+    z0 = _ORIGIN @ _NORMAL
+    assert f"2 empty slice(s) inserted at {z0 + 5.0:.2f}, {z0 + 7.5:.2f} mm" in _problem(st, "2 empty slice(s)")
+    assert "2 slices missing" in _problem(st, "gap of 7.50 mm")
+
+
+@pytest.mark.parametrize("n_spacings", [2, 3])
+def test_pixel_spacing_that_differs_between_slices_is_said(n_spacings):
+    from dataclasses import replace
+
+    slices = sorted(_series([0.0, 2.0, 4.0]), key=lambda s: s.name)
+    for k in range(1, n_spacings):
+        slices[k] = replace(slices[k], pixel_spacing=(0.8 + 0.1 * k, 0.6))
+    st = _one(stack.group(slices, str))
+    assert _problem(st, "pixel spacing differs between slices").endswith("the first is used")
+    assert st.geometry.spacing[1:] == pytest.approx(_PS)
+
+
+def test_thin_slices_with_positions_rounded_in_the_header_are_regular():
+    """0.3 mm slices whose positions were written to about 0.01 mm: steps 0.292-0.308 mm are within
+    the absolute 0.01 mm tolerance (2 % of 0.3 mm is only 0.006 mm)."""
+    st = _one(stack.group(_series([0.0, 0.3, 0.608, 0.9, 1.208, 1.5]), str))
+    assert st.gaps == () and st.slots == tuple(range(6))
+    assert st.geometry.spacing[0] == pytest.approx(0.3, abs=1e-6)
+
+
+def test_a_step_0_3_mm_off_a_multiple_of_5_mm_is_not_a_multiple():
+    # 10.3 is 2.06 times 5: 0.3 mm from a whole multiple, beyond the 0.1 mm tolerance of a 5 mm step.
+    assert stack.regular_step(np.array([5.0, 10.3, 10.3])) == pytest.approx(10.3)
+
+
+def test_images_at_one_position_are_numbered_in_instance_order_not_file_order():
+    """Two images per position, nothing telling them apart: the copy with the lower InstanceNumbers
+    is occurrence 1, although its files come last."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")
+    late = [_slice(f"s/late{i}.dcm", _ORIGIN + z * _NORMAL, instance=10 + i) for i, z in enumerate([0.0, 2.0])]
+    early = [_slice(f"s/early{i}.dcm", _ORIGIN + z * _NORMAL, instance=1 + i) for i, z in enumerate([0.0, 2.0])]
+    stacks = stack.group([replace(s, pixels=pixels) for s in late + early], str)
+    first = [st for st in stacks if any(p.endswith("occurrence 1 of each position") for p in st.problems)]
+    assert len(first) == 1
+    assert sorted(s.name for s in first[0].slices) == ["s/early0.dcm", "s/early1.dcm"]
+
+
+def test_a_series_of_300_slices_is_one_stack_and_two_copies_of_it_are_split_by_folder():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    st = _one(stack.group(_series(list(np.arange(300) * 0.5)), str))
+    assert st.geometry.shape == (300, 4, 3) and st.gaps == ()
+    assert not any("several images" in p for p in st.problems)
+    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")
+    copies = [replace(s, header=replace(s.header, name=f"{folder}/{s.name}"), pixels=pixels)
+              for folder in ("a", "b") for s in _series(list(np.arange(300) * 0.5))]
+    stacks = stack.group(copies, str)
+    assert [st.geometry.shape for st in stacks] == [(300, 4, 3)] * 2
+    assert sorted(p[p.index("folder"):] for st in stacks for p in st.problems if "holds those with" in p) == [
+        "folder = a/s", "folder = b/s"]
+
+
+def test_a_file_that_cannot_be_read_again_does_not_stop_the_duplicate_search():
+    """Three files with one header in one folder; the first cannot be read again (no digest): the
+    other two, with the same pixel bytes, are still a duplicate and its original."""
+    slices = [_slice(f"s/{n}.dcm", _ORIGIN) for n in "abc"]
+    kept, duplicates = stack.find_duplicates(slices, lambda headers: {"s/b.dcm": "same", "s/c.dcm": "same"})
+    assert duplicates == [("s/c.dcm", "s/b.dcm")]
+    assert [s.name for s in kept] == ["s/a.dcm", "s/b.dcm"]
