@@ -86,10 +86,13 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
 def _digest(path: Path) -> str:
     """A hash of the module's code tokens and their positions, blind to comments.
 
-    cosmic-ray finds each mutation by its position in the source, so a session stays valid as
-    long as every code token keeps its place: editing a comment's words keeps the session, while
-    adding or removing a line (which moves the code below it) starts a new one. (The ends of
-    lines are left out too: their position follows a trailing comment's length.)
+    cosmic-ray applies a mutation by operator and occurrence, and this script reads the positions
+    it stored (to skip annotations, pick the tests covering a line and report lines), so a session
+    stays valid as long as every code token keeps its place: editing a comment's words keeps the
+    session, while any change to the code, or a line added or removed above it, starts a new one.
+    (The ends of lines are left out: their position follows a trailing comment's length.) The
+    tokens depend on the Python version (3.12 splits f-strings), so a session is kept only under
+    the interpreter that made it.
     """
     with path.open("rb") as f:
         tokens = [(t.type, t.string, t.start) for t in tokenize.tokenize(f.readline)

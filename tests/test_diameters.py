@@ -240,7 +240,7 @@ def _tip_on_its_bound(p, q, spacing, rings, rod=False, q_blob=0.0):
     d = float(np.linalg.norm((p - q) * sp))
     u = (p - q) * sp / d
     pts = [p, q]
-    reach = max(np.sqrt(2 * d * t) for t, _, _ in rings) + 2
+    reach = max([np.sqrt(2 * d * t) for t, _, _ in rings], default=0.0) + 2
     box = np.stack(np.meshgrid(*[np.arange(np.floor(p[a] - reach / sp[a]), np.ceil(p[a] + reach / sp[a]) + 1)
                                  for a in range(3)], indexing="ij"), -1).reshape(-1, 3)
     rel = (box - p) * sp
@@ -248,7 +248,8 @@ def _tip_on_its_bound(p, q, spacing, rings, rod=False, q_blob=0.0):
     off_axis = np.linalg.norm(rel + np.outer(depth, u), axis=1)
     for t, n, r_max in rings:
         ok = (np.abs(depth - t) < 0.02) & (from_q <= d * (1 - 1e-9)) & (off_axis <= r_max)
-        pts += list(box[ok][np.argsort(-off_axis[ok])[:n]])
+        assert ok.sum() >= n, f"only {ok.sum()} lattice centres at depth {t}"
+        pts += list(box[ok][np.argsort(-off_axis[ok], kind="stable")[:n]])
     if rod:
         pts += list(np.round(q + np.linspace(0, 1, int(np.ceil(d / sp.min())) + 1)[:, None] * (p - q)))
     if q_blob:
@@ -270,7 +271,11 @@ _TIPS_ON_THEIR_BOUND = {   # name: (p, q, spacing, rings, keywords)
     # The 21st centre is on the bound (1.3 mm deep), under a ring the first boxes hold (1.5 mm).
     "two rings": ((400, 0, 0), (0, 0, 0), (0.1, 1, 1), [(1.5, 20, 7.0), (1.3, 20, 99)], {}),
     "shallow ring": ((600, 0, 0), (0, 0, 0), (0.1, 1, 1), [(0.5, 24, 99)], {}),
-    "oblique ring, blunt end": ((40, 0, 10), (0, 40, 10), (1, 1, 1), [(3.0, 24, 99)], {"q_blob": 3.0}),
+    # Along u = (1, -1, 0) / sqrt(2) lattice depths are multiples of 1 / sqrt(2).
+    "oblique ring, blunt end": ((40, 0, 10), (0, 40, 10), (1, 1, 1), [(5 / np.sqrt(2), 24, 99)], {"q_blob": 3.0}),
+    # No ring: the tip is one centre, the other end a blunt blob (the bound read from the wrong end
+    # is the blob's, far too small for the 21st centre, which lies near the other end).
+    "oblique lone tip, blunt end": ((40, 0, 10), (0, 40, 10), (1, 1, 1), [], {"q_blob": 3.0}),
 }
 
 

@@ -117,6 +117,14 @@ def test_the_extreme_points_of_points_on_one_line_are_its_two_ends(direction):
 
 
 
+
+def test_farthest_pairs_under_a_millimetre_apart_are_returned():
+    """Distances below 1 (mm) keep their pair: the tie margin is relative, never a power."""
+    distance, pairs = diameter_pairs(np.array([[0.0, 0.0, 0.0], [0.3, 0.4, 0.0], [0.1, 0.1, 0.0]]))
+    assert distance == pytest.approx(0.5, rel=1e-12)
+    assert pairs.shape == (1, 2, 3)
+    assert sorted(map(tuple, np.round(pairs[0], 12))) == [(0.0, 0.0, 0.0), (0.3, 0.4, 0.0)]
+
 def test_copies_of_one_point_are_one_extreme_point():
     points = np.tile([[4.0, -1.0, 2.5]], (12, 1))
     assert hull_points(points).tolist() == [[4.0, -1.0, 2.5]]
@@ -258,9 +266,9 @@ def test_axial_diameters_match_their_definition(k):
 @pytest.mark.parametrize("in_plane_axis", [1, 2])
 def test_a_long_axis_a_fraction_of_a_sample_off_a_grid_axis(tilt, in_plane_axis):
     """Two pixels 100 apart along an in-plane axis, tilted by ``tilt`` degrees (through the other
-    axis's spacing): the long diameter lies within one 0.5 degree sample of where the angles start
-    (or of 180 degrees), where the search's bracket reaches zero and below. Its definition, read
-    literally, fixes it."""
+    axis's spacing). Along array axis 2 the long diameter lies within one 0.5 degree sample of where
+    the angles start (or of 180 degrees), where the search's bracket reaches zero and below; along
+    axis 1 it lies as near 90 degrees. Its definition, read literally, fixes it."""
     other = 3 - in_plane_axis
     mask = np.zeros((1, 101, 3) if in_plane_axis == 1 else (1, 3, 101), bool)
     first, last = [0, 0, 0], [0, 0, 0]
@@ -281,7 +289,7 @@ def test_sections_one_line_thick_count_every_voxel(aligned):
     mask = np.zeros((2, 1, 10), bool)
     mask[:, 0, :] = True
     g = Geometry(mask.shape, (3.0, 0.5, 0.5), direction=AXIAL if aligned else np.eye(3))
-    axis = (0, 0, 1)
+    axis = (0, 0, 1) if aligned else (1, 0, 0)              # across the two slices either way
     long_mm, _ = _axial_by_brute_force(mask, g, axis)
     assert axial_diameters(mask, g, axis=axis).long_mm == pytest.approx(long_mm, abs=1e-6)
 
