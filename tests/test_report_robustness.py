@@ -322,8 +322,9 @@ def test_failure_during_the_swap_puts_the_old_set_back(study, old_set, monkeypat
 @pytest.mark.parametrize("n", [1, 7])
 def test_ctrl_c_during_the_swap_waits_for_the_complete_new_set(study, old_set, monkeypatch, n):
     """Ctrl-C under Python's own handler, as in a user's script: held until the swap is done, then
-    raised. (The test sets that handler itself: in one full run, the handler left by an earlier
-    test in the same process was not Python's, and the Ctrl-C was taken by it.)"""
+    raised. The test sets that handler itself: a Python started with SIGINT ignored (a background
+    job of a non-interactive shell, as `make test &` in a script) keeps it ignored, and the Ctrl-C
+    is then rightly dropped."""
     out, old = old_set
     renames = SwapRenames(out, n, lambda: os.kill(os.getpid(), signal.SIGINT))
     monkeypatch.setattr(staging.os, "replace", renames)
