@@ -227,6 +227,12 @@ def test_max_diameter_matches_its_definition_on_a_sub_millimetre_grid():
 
 
 
+
+def _lattice_around(centre, half_width) -> np.ndarray:
+    """Index points (n, 3) of the box ``centre`` +- ``half_width`` (per axis, in index units)."""
+    lo, hi = np.floor(centre - half_width), np.ceil(centre + half_width)
+    return np.argwhere(np.ones((hi - lo + 1).astype(int), bool)) + lo
+
 def _tip_on_its_bound(p, q, spacing, rings, rod=False, q_blob=0.0):
     """Centres whose tip at ``p`` lies as far from ``p`` as the tip's search box may have to reach.
 
@@ -241,8 +247,7 @@ def _tip_on_its_bound(p, q, spacing, rings, rod=False, q_blob=0.0):
     u = (p - q) * sp / d
     pts = [p, q]
     reach = max([np.sqrt(2 * d * t) for t, _, _ in rings], default=0.0) + 2
-    box = np.stack(np.meshgrid(*[np.arange(np.floor(p[a] - reach / sp[a]), np.ceil(p[a] + reach / sp[a]) + 1)
-                                 for a in range(3)], indexing="ij"), -1).reshape(-1, 3)
+    box = _lattice_around(p, reach / sp)
     rel = (box - p) * sp
     depth, from_q = -rel @ u, np.linalg.norm((box - q) * sp, axis=1)
     off_axis = np.linalg.norm(rel + np.outer(depth, u), axis=1)
@@ -253,8 +258,7 @@ def _tip_on_its_bound(p, q, spacing, rings, rod=False, q_blob=0.0):
     if rod:
         pts += list(np.round(q + np.linspace(0, 1, int(np.ceil(d / sp.min())) + 1)[:, None] * (p - q)))
     if q_blob:
-        r = np.ceil(q_blob / sp).astype(int)
-        near = np.argwhere(np.ones(2 * r + 1, bool)) - r + q
+        near = _lattice_around(q, q_blob / sp)
         near = near[np.linalg.norm((near - q) * sp, axis=1) <= q_blob]
         farthest = np.linalg.norm((near[:, None] - np.array(pts)[None]) * sp, axis=2).max(axis=1)
         pts += list(near[farthest <= d * (1 - 1e-9)])

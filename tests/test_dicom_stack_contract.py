@@ -14,6 +14,9 @@ that is no multiple does not; a sheared stack reports its full drift.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
@@ -61,6 +64,12 @@ def _series(offsets_mm, shift_mm=None, **kw) -> list[Slice]:
 def _expected_world(k_mm, i, j) -> np.ndarray:
     """PS3.3 position of row i, column j of the plane k_mm along the normal from the first slice."""
     return _ORIGIN + k_mm * _NORMAL + i * _PS[0] * _COL + j * _PS[1] * _ROW
+
+
+def _one_syntax(slices: list[Slice]) -> list[Slice]:
+    """``slices`` with one transfer syntax (read when images at one position must be told apart)."""
+    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")
+    return [replace(s, pixels=pixels) for s in slices]
 
 
 def _one(stacks):
@@ -195,11 +204,7 @@ def test_a_large_series_number_still_sorts_before_none():
 
 
 def test_images_at_the_same_positions_with_nothing_telling_them_apart_are_numbered_from_one():
-    from dataclasses import replace
-    from types import SimpleNamespace
-
-    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")   # one folder, one transfer syntax
-    slices = [replace(s, pixels=pixels) for s in _series([0.0, 2.0]) + _series([0.0, 2.0])]
+    slices = _one_syntax(_series([0.0, 2.0]) + _series([0.0, 2.0]))       # one folder too
     stacks = stack.group(slices, str)
     assert len(stacks) == 2 and all(st.geometry.shape[0] == 2 for st in stacks)
     notes = sorted(p for st in stacks for p in st.problems if "occurrence" in p)
@@ -272,8 +277,6 @@ def test_two_missing_slices_on_a_2_5_mm_grid_are_each_named():
 
 @pytest.mark.parametrize("n_spacings", [2, 3])
 def test_pixel_spacing_that_differs_between_slices_is_said(n_spacings):
-    from dataclasses import replace
-
     slices = sorted(_series([0.0, 2.0, 4.0]), key=lambda s: s.name)
     for k in range(1, n_spacings):
         slices[k] = replace(slices[k], pixel_spacing=(0.8 + 0.1 * k, 0.6))
@@ -298,28 +301,20 @@ def test_a_step_0_3_mm_off_a_multiple_of_5_mm_is_not_a_multiple():
 def test_images_at_one_position_are_numbered_in_instance_order_not_file_order():
     """Two images per position, nothing telling them apart: the copy with the lower InstanceNumbers
     is occurrence 1, although its files come last."""
-    from dataclasses import replace
-    from types import SimpleNamespace
-
-    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")
     late = [_slice(f"s/late{i}.dcm", _ORIGIN + z * _NORMAL, instance=10 + i) for i, z in enumerate([0.0, 2.0])]
     early = [_slice(f"s/early{i}.dcm", _ORIGIN + z * _NORMAL, instance=1 + i) for i, z in enumerate([0.0, 2.0])]
-    stacks = stack.group([replace(s, pixels=pixels) for s in late + early], str)
+    stacks = stack.group(_one_syntax(late + early), str)
     first = [st for st in stacks if any(p.endswith("occurrence 1 of each position") for p in st.problems)]
     assert len(first) == 1
     assert sorted(s.name for s in first[0].slices) == ["s/early0.dcm", "s/early1.dcm"]
 
 
 def test_a_series_of_300_slices_is_one_stack_and_two_copies_of_it_are_split_by_folder():
-    from dataclasses import replace
-    from types import SimpleNamespace
-
     st = _one(stack.group(_series(list(np.arange(300) * 0.5)), str))
     assert st.geometry.shape == (300, 4, 3) and st.gaps == ()
     assert not any("several images" in p for p in st.problems)
-    pixels = SimpleNamespace(transfer_syntax="1.2.840.10008.1.2.1")
-    copies = [replace(s, header=replace(s.header, name=f"{folder}/{s.name}"), pixels=pixels)
-              for folder in ("a", "b") for s in _series(list(np.arange(300) * 0.5))]
+    copies = _one_syntax([replace(s, header=replace(s.header, name=f"{folder}/{s.name}"))
+                          for folder in ("a", "b") for s in _series(list(np.arange(300) * 0.5))])
     stacks = stack.group(copies, str)
     assert [st.geometry.shape for st in stacks] == [(300, 4, 3)] * 2
     assert sorted(p[p.index("folder"):] for st in stacks for p in st.problems if "holds those with" in p) == [
