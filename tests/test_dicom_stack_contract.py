@@ -328,3 +328,61 @@ def test_a_file_that_cannot_be_read_again_does_not_stop_the_duplicate_search():
     kept, duplicates = stack.find_duplicates(slices, lambda headers: {"s/b.dcm": "same", "s/c.dcm": "same"})
     assert duplicates == [("s/c.dcm", "s/b.dcm")]
     assert [s.name for s in kept] == ["s/a.dcm", "s/b.dcm"]
+
+
+@pytest.mark.parametrize("rewritten", ["position", "orientation"])
+def test_a_copy_whose_header_holds_fewer_digits_is_still_a_duplicate(rewritten):
+    """A re-export of one file, with the same pixel bytes, whose header writes ImagePositionPatient
+    to 0.01 mm (x 10.004 -> 10.0) or ImageOrientationPatient to 4 decimals (0.955336 -> 0.9553):
+    the same image as the header holds it, so the copy is a duplicate (not a second slice 0.004 mm
+    away, nor a second orientation)."""
+    ipp = np.array([10.004, -20.0, 30.0])
+    iop = np.concatenate([_ROW, _COL])
+    original = _slice("s/a.dcm", ipp, iop=iop)
+    copy = (_slice("s/b.dcm", np.round(ipp, 2), iop=iop) if rewritten == "position"
+            else _slice("s/b.dcm", ipp, iop=np.round(iop, 4)))
+    assert not np.array_equal(copy.position, original.position) or copy.orientation != original.orientation
+    kept, duplicates = stack.find_duplicates([original, copy], lambda headers: {h.name: "same" for h in headers})
+    assert duplicates == [("s/b.dcm", "s/a.dcm")]
+    assert [s.name for s in kept] == ["s/a.dcm"]
+
+
+def _at_rounded(z_mm: float, extra_mm: float) -> np.ndarray:
+    """The point ``z_mm`` along the normal from a place whose distance along the normal is a whole
+    0.01 mm, plus ``extra_mm``: two such points within the same 0.01 mm round to the same key."""
+    z0 = _ORIGIN @ _NORMAL
+    return _ORIGIN + (round(z0, 2) - z0 + z_mm + extra_mm) * _NORMAL
+
+
+@pytest.mark.parametrize("told_apart", [True, False], ids=["by EchoNumbers", "by nothing"])
+def test_images_whose_positions_differ_by_header_rounding_are_at_one_position(told_apart):
+    """Two echoes at 0, 2 and 4 mm whose positions were written 0.002 mm apart (0.001 and 0.003 mm
+    past a whole 0.01 mm): images at one position, split into two stacks of three slices, by
+    EchoNumbers or, with nothing telling them apart, by occurrence."""
+    slices = []
+    for echo, extra in ((1, 0.001), (2, 0.003)):
+        for k, z in enumerate([0.0, 2.0, 4.0]):
+            s = _slice(f"s/e{echo}_{k}.dcm", _at_rounded(z, extra), instance=10 * echo + k)
+            if told_apart:
+                s.dataset.EchoNumbers = echo
+            slices.append(s)
+    stacks = stack.group(_one_syntax(slices), str)
+    assert [st.geometry.shape[0] for st in stacks] == [3, 3]
+    assert all(st.gaps == () and st.geometry.spacing[0] == pytest.approx(2.0, abs=1e-3) for st in stacks)
+    held = sorted(sorted(s.name for s in st.slices) for st in stacks)
+    assert held == [[f"s/e{e}_{k}.dcm" for k in range(3)] for e in (1, 2)]
+    notes = [p for st in stacks for p in st.problems if p.startswith("several images")]
+    assert len(notes) == 2 and all(("EchoNumbers" in n) == told_apart for n in notes)
+
+
+@pytest.mark.parametrize(("cosine", "parts"), [(0.0009, 1), (0.001, 2)])
+def test_slices_whose_orientation_differs_by_a_thousandth_are_split(cosine, parts):
+    """A direction cosine 0.0009 off stays in the stack; 0.001 off (as the header holds it) is
+    another orientation, split off and said."""
+    axial = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    tilted = (1.0, 0.0, 0.0, 0.0, 1.0, cosine)
+    slices = [_slice(f"s/{k}.dcm", np.array([0.0, 0.0, 2.0 * k]), iop=axial if k < 3 else tilted, instance=k + 1)
+              for k in range(6)]
+    stacks = stack.group(slices, str)
+    assert len(stacks) == parts
+    assert any("differ in orientation or size" in p for st in stacks for p in st.problems) == (parts == 2)

@@ -229,13 +229,14 @@ def test_empty_mask_is_a_valid_no_lesion_result():
     assert r.summary == "No intramedullary lesion."
 
 
-def test_label_image_keeps_painted_ids_and_two_far_lesions_are_multiple_not_twin():
+def test_label_image_keeps_painted_ids_and_far_lesions_are_multiple_not_twin():
     g = Geometry((40, 40, 200), spacing=(0.5, 0.5, 0.5))
     m = np.zeros(g.shape, np.uint8)
     m[18:22, 18:22, 150:156] = 4   # superior
-    m[18:22, 18:22, 20:26] = 9     # 62 mm below
+    m[18:22, 18:22, 85:91] = 6     # 32.5 mm below
+    m[18:22, 18:22, 20:26] = 9     # 65 mm below
     r = measure(m, geometry=g, connectivity=6)
-    assert [les.id for les in r.lesions] == [4, 9]
+    assert [les.id for les in r.lesions] == [4, 6, 9]
     assert r.multiplicity.kind is MultiplicityClass.MULTIPLE
     assert r.parameters.mask_kind == "labels" and r.parameters.connectivity == 6
 

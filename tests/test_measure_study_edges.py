@@ -255,7 +255,7 @@ def _decimals(value: float, exact: float, places: int) -> None:
 def test_values_are_reported_to_their_documented_decimals():
     from lesionview.measure import diameters
 
-    sp = (0.3701, 0.4103, 0.5301)
+    sp = (0.3701, 0.4103, 0.53013)                # lengths along z need 5 decimals
     g = Geometry((20, 20, 60), spacing=sp, origin=(-3.7, -4.1, -16.0))
     les = np.zeros(g.shape, np.uint8)
     les[8:11, 8:12, 20:27] = 1                    # 3 x 4 x 7 = 84 voxels
@@ -576,3 +576,24 @@ def test_length_along_the_cord_is_reported_to_four_decimals():
     m[4:6, 4:6, 15:22] = 1                      # 7 slices: 7 x 0.53013 = 3.71091 mm along a straight cord
     cl = Centerline(np.array([[0.0, 0.0, 15.0], [0.0, 0.0, -15.0]]))
     _decimals(measure(m, geometry=g, centerline=cl).lesions[0].craniocaudal_along_cord_mm, 7 * sz, 4)
+
+
+@pytest.mark.parametrize("start", [30, 60, 64, 67, 70])
+def test_a_flame_towards_the_near_edge_of_the_image_is_read_the_same_without_a_cord_mask(start):
+    """A lesion 15-35 mm above the image's lower edge (0.5 mm voxels) with enhancement going on 20 mm
+    below it (or down to the edge), towards that edge: without a cord mask the study's crop must
+    keep the image down to the flame window's end on that side too, the image's first slice
+    included (where the crop would start inside the image)."""
+    g = Geometry((40, 40, 180), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -30))
+    les = np.zeros(g.shape, np.uint8)
+    les[17:23, 17:23, start:start + 20] = 1                 # 10 mm along z
+    cord = np.zeros(g.shape, np.uint8)
+    cord[12:28, 12:28, :] = 1
+    image = np.full(g.shape, 100.0, np.float32)
+    image[les > 0] = 400.0
+    image[17:23, 17:23, max(start - 40, 0):start] = 250.0  # 20 mm of enhancement below the lesion
+    with_cord = measure(les, geometry=g, image=image, cord=cord).lesions[0].signs
+    without = measure(les, geometry=g, image=image).lesions[0].signs
+    assert with_cord.flame_inferior_mm == pytest.approx(min(20.0, start * 0.5), abs=1.5)
+    assert without.flame_inferior_mm == pytest.approx(with_cord.flame_inferior_mm, abs=0.25)
+    assert "field of view" not in (without.judgeable_reason or "")
