@@ -341,44 +341,51 @@ def test_a_copy_whose_header_holds_fewer_digits_is_still_a_duplicate(rewritten):
     original = _slice("s/a.dcm", ipp, iop=iop)
     copy = (_slice("s/b.dcm", np.round(ipp, 2), iop=iop) if rewritten == "position"
             else _slice("s/b.dcm", ipp, iop=np.round(iop, 4)))
-    assert not np.array_equal(copy.position, original.position) or copy.orientation != original.orientation
+    if rewritten == "position":
+        assert copy.position[0] != original.position[0]
+    else:
+        assert copy.orientation != original.orientation
     kept, duplicates = stack.find_duplicates([original, copy], lambda headers: {h.name: "same" for h in headers})
     assert duplicates == [("s/b.dcm", "s/a.dcm")]
     assert [s.name for s in kept] == ["s/a.dcm"]
 
 
-def _at_rounded(z_mm: float, extra_mm: float) -> np.ndarray:
+def _near_a_hundredth(z_mm: float, extra_mm: float) -> np.ndarray:
     """The point ``z_mm`` along the normal from a place whose distance along the normal is a whole
-    0.01 mm, plus ``extra_mm``: two such points within the same 0.01 mm round to the same key."""
+    0.01 mm, plus ``extra_mm`` (so extras of 0.004 and 0.006 mm lie either side of a rounding edge)."""
     z0 = _ORIGIN @ _NORMAL
     return _ORIGIN + (round(z0, 2) - z0 + z_mm + extra_mm) * _NORMAL
 
 
+@pytest.mark.parametrize("extras", [(0.001, 0.003), (0.004, 0.006), (0.0, 0.009)],
+                         ids=["within one hundredth", "across a rounding edge", "0.009 mm apart"])
 @pytest.mark.parametrize("told_apart", [True, False], ids=["by EchoNumbers", "by nothing"])
-def test_images_whose_positions_differ_by_header_rounding_are_at_one_position(told_apart):
-    """Two echoes at 0, 2 and 4 mm whose positions were written 0.002 mm apart (0.001 and 0.003 mm
-    past a whole 0.01 mm): images at one position, split into two stacks of three slices, by
-    EchoNumbers or, with nothing telling them apart, by occurrence."""
+def test_images_whose_positions_differ_by_header_rounding_are_at_one_position(told_apart, extras):
+    """Two echoes at 0, 2 and 4 mm whose positions were written up to 0.009 mm apart, also either
+    side of a whole 0.005 mm: images at one position, split into two stacks of three slices 2 mm
+    apart, by EchoNumbers or, with nothing telling them apart, by occurrence (never one stack of
+    six with a 0.002 mm step and 998 slices missing)."""
     slices = []
-    for echo, extra in ((1, 0.001), (2, 0.003)):
+    for echo, extra in zip((1, 2), extras):
         for k, z in enumerate([0.0, 2.0, 4.0]):
-            s = _slice(f"s/e{echo}_{k}.dcm", _at_rounded(z, extra), instance=10 * echo + k)
+            s = _slice(f"s/e{echo}_{k}.dcm", _near_a_hundredth(z, extra), instance=10 * echo + k)
             if told_apart:
                 s.dataset.EchoNumbers = echo
             slices.append(s)
     stacks = stack.group(_one_syntax(slices), str)
     assert [st.geometry.shape[0] for st in stacks] == [3, 3]
-    assert all(st.gaps == () and st.geometry.spacing[0] == pytest.approx(2.0, abs=1e-3) for st in stacks)
+    assert all(st.gaps == () and st.geometry.spacing[0] == pytest.approx(2.0, abs=1e-2) for st in stacks)
     held = sorted(sorted(s.name for s in st.slices) for st in stacks)
     assert held == [[f"s/e{e}_{k}.dcm" for k in range(3)] for e in (1, 2)]
     notes = [p for st in stacks for p in st.problems if p.startswith("several images")]
     assert len(notes) == 2 and all(("EchoNumbers" in n) == told_apart for n in notes)
 
 
-@pytest.mark.parametrize(("cosine", "parts"), [(0.0009, 1), (0.001, 2)])
+@pytest.mark.parametrize(("cosine", "parts"), [(0.0001, 1), (0.0009, 1), (0.001, 2), (0.01, 2)])
 def test_slices_whose_orientation_differs_by_a_thousandth_are_split(cosine, parts):
-    """A direction cosine 0.0009 off stays in the stack; 0.001 off (as the header holds it) is
-    another orientation, split off and said."""
+    """A direction cosine up to 0.0009 off (header noise) stays in the stack; 0.001 off (as the
+    header holds it, docs/loading.md) or 0.01 (0.6 degrees) is another orientation, split off and
+    said."""
     axial = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     tilted = (1.0, 0.0, 0.0, 0.0, 1.0, cosine)
     slices = [_slice(f"s/{k}.dcm", np.array([0.0, 0.0, 2.0 * k]), iop=axial if k < 3 else tilted, instance=k + 1)

@@ -229,14 +229,13 @@ def test_empty_mask_is_a_valid_no_lesion_result():
     assert r.summary == "No intramedullary lesion."
 
 
-def test_label_image_keeps_painted_ids_and_far_lesions_are_multiple_not_twin():
+def test_label_image_keeps_painted_ids_and_two_far_lesions_are_multiple_not_twin():
     g = Geometry((40, 40, 200), spacing=(0.5, 0.5, 0.5))
     m = np.zeros(g.shape, np.uint8)
     m[18:22, 18:22, 150:156] = 4   # superior
-    m[18:22, 18:22, 85:91] = 6     # 32.5 mm below
-    m[18:22, 18:22, 20:26] = 9     # 65 mm below
+    m[18:22, 18:22, 20:26] = 9     # 62 mm below
     r = measure(m, geometry=g, connectivity=6)
-    assert [les.id for les in r.lesions] == [4, 6, 9]
+    assert [les.id for les in r.lesions] == [4, 9]
     assert r.multiplicity.kind is MultiplicityClass.MULTIPLE
     assert r.parameters.mask_kind == "labels" and r.parameters.connectivity == 6
 
@@ -277,6 +276,16 @@ def test_ids_do_not_depend_on_storage_even_for_ties(target):
     assert [ed.id for ed in other.edema] == [1, 2]
     assert other.edema[0].volume_mm3 == base.edema[0].volume_mm3
     assert [ed.craniocaudal_mm for ed in base.edema] == [ed.craniocaudal_mm for ed in other.edema]
+
+
+def test_three_painted_ids_out_of_reading_order_are_kept():
+    """Ids 9, 4 and 6 painted from superior to inferior: listed in reading order under their own
+    ids, not renumbered 1-3 nor named by their rank among the ids."""
+    g = Geometry((20, 20, 120), spacing=(0.5, 0.5, 0.5))
+    m = np.zeros(g.shape, np.uint8)
+    for label, z in ((9, 100), (4, 60), (6, 20)):
+        m[8:12, 8:12, z:z + 6] = label
+    assert [les.id for les in measure(m, geometry=g).lesions] == [9, 4, 6]
 
 
 def test_huge_label_ids_are_kept_and_pieces_are_warned():

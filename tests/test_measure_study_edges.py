@@ -581,9 +581,10 @@ def test_length_along_the_cord_is_reported_to_four_decimals():
 @pytest.mark.parametrize("start", [30, 60, 64, 67, 70])
 def test_a_flame_towards_the_near_edge_of_the_image_is_read_the_same_without_a_cord_mask(start):
     """A lesion 15-35 mm above the image's lower edge (0.5 mm voxels) with enhancement going on 20 mm
-    below it (or down to the edge), towards that edge: without a cord mask the study's crop must
-    keep the image down to the flame window's end on that side too, the image's first slice
-    included (where the crop would start inside the image)."""
+    below it, or down to the edge: without a cord mask the study's crop must keep the image the
+    flame window reads on that side too. The flame sign reads up to 30 mm beyond the lesion, so
+    these lesions lie as far from the edge as that window and the smoothing's, and a little
+    nearer and farther."""
     g = Geometry((40, 40, 180), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -30))
     les = np.zeros(g.shape, np.uint8)
     les[17:23, 17:23, start:start + 20] = 1                 # 10 mm along z

@@ -37,6 +37,8 @@ ORIENTATION_TOL = 1e-3
 #: Steps within this fraction (or 0.01 mm) of the regular step count as regular.
 STEP_REL_TOL = 0.02
 STEP_ABS_TOL = 0.01
+#: Images whose positions along the normal lie within this of the next are at one position.
+SAME_POSITION_MM = 0.01
 
 # Tags that tell apart images at the same position within one series, most telling first.
 _DISAMBIGUATORS = ("SeriesNumber", "EchoNumbers", "AcquisitionNumber", "TemporalPositionIdentifier",
@@ -162,17 +164,25 @@ def _split(members: list[Slice], display) -> tuple[list[tuple[list[Slice], str]]
     # 2. several images at one position
     parts = []
     for _, part in kinds:
-        pos = _along_normal(part)
-        if len(np.unique(np.round(pos, 2))) == len(part):
+        keys = _positions(_along_normal(part))
+        if len(np.unique(keys)) == len(part):
             parts.append((part, ""))
             continue
-        split = _split_duplicates(part, pos)
-        parts.extend(split)
+        parts.extend(_split_duplicates(part, keys))
     return parts, problems
 
 
-def _split_duplicates(part: list[Slice], pos: np.ndarray) -> list[tuple[list[Slice], str]]:
-    keys = np.round(pos, 2)
+def _positions(pos: np.ndarray) -> np.ndarray:
+    """A number per image naming its position: images chained within SAME_POSITION_MM of each other
+    along the normal share it. (Rounding to 0.01 mm would part two copies 0.002 mm apart that
+    straddle a rounding edge, and make one stack of both with a 0.002 mm step.)"""
+    order = np.argsort(pos, kind="stable")
+    keys = np.empty(len(pos), int)
+    keys[order] = np.concatenate([[0], np.cumsum(np.diff(pos[order]) > SAME_POSITION_MM)])
+    return keys
+
+
+def _split_duplicates(part: list[Slice], keys: np.ndarray) -> list[tuple[list[Slice], str]]:
     # Copies of one series in several folders (re-exports, other compressions) are the usual cause.
     candidates = [("folder", [os.path.dirname(s.name) for s in part]),
                   ("transfer syntax", [s.pixels.transfer_syntax for s in part])]
@@ -190,7 +200,7 @@ def _split_duplicates(part: list[Slice], pos: np.ndarray) -> list[tuple[list[Sli
                      f"stack holds those with {tag} = {v}")) for v, idx in groups.items()]
     # Nothing tells them apart: the k-th image at each position (in instance order) goes to stack k.
     order = sorted(range(len(part)), key=lambda i: (part[i].instance or 0, i))
-    seen: dict[float, int] = defaultdict(int)
+    seen: dict[int, int] = defaultdict(int)
     buckets: dict[int, list[Slice]] = defaultdict(list)
     for i in order:
         buckets[seen[keys[i]]].append(part[i])
