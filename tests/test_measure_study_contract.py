@@ -236,13 +236,17 @@ def test_inputs_records_say_what_was_done_to_each_input():
     # Same grid: nothing to record.
     r = measure(Volume(les, g), image=Volume(les.astype(np.float32), g), edema=Volume(ed, g))
     assert r.inputs == []
-    # The edema stored in another axis order: its own record (as read from a JSON) says so, no other.
+    # The edema stored in another axis order: its own record (as read from a JSON) says so, no
+    # other, whatever the order of the records (the cord's comes before it here).
     e_arr, e_geom = reorient(ed, g, "RAS")
-    records = [InputRecord.model_validate_json('{"role": "lesions", "path": "l.nii"}'),
-               InputRecord.model_validate_json('{"role": "edema", "path": "e.nii"}')]
-    r = measure(Volume(les, g), edema=Volume(np.ascontiguousarray(e_arr), e_geom), inputs=records)
-    assert [rec.role for rec in r.inputs] == ["lesions", "edema"]
-    assert r.inputs[0].reoriented is None and r.inputs[1].reoriented and r.inputs[1].original_grid
+    records = [InputRecord.model_validate_json(f'{{"role": "{role}", "path": "{role}.nii"}}')
+               for role in ("lesions", "cord", "edema")]
+    r = measure(Volume(les, g), edema=Volume(np.ascontiguousarray(e_arr), e_geom), cord=Volume(ed, g),
+                inputs=records)
+    assert [(rec.role, rec.path) for rec in r.inputs] == [("lesions", "lesions.nii"), ("cord", "cord.nii"),
+                                                          ("edema", "edema.nii")]
+    assert r.inputs[0].reoriented is None and r.inputs[1].reoriented is None
+    assert r.inputs[2].reoriented.startswith("RAS -> ") and r.inputs[2].original_grid
     assert r.edema[0].voxel_count == ed.sum()
     # A bare array of another shape is refused.
     with pytest.raises(GeometryMismatchError, match="edema mask has shape"):
@@ -301,3 +305,19 @@ def test_sct_sagittal_slices_are_numbered_on_the_whole_grid():
     assert got.sct_midsagittal_slice == pytest.approx(whole.sct_midsagittal_slice, abs=1e-6)
     assert [b.sagittal_slice for b in got.sct_bridges_per_slice] == \
         [b.sagittal_slice for b in whole.sct_bridges_per_slice]
+
+
+def test_a_lesion_inside_another_ones_bounding_box_is_measured_apart():
+    """An L-shaped lesion (a column and a foot, 1 mm voxels) and a small one in the corner it
+    turns around, 1 mm from the column and 2 mm from the foot: each is measured on its own voxels, although one lies inside
+    the other's bounding box (whichever the scan meets first)."""
+    g = Geometry((8, 8, 20), spacing=(1.0, 1.0, 1.0))
+    for flip in (False, True):
+        m = np.zeros(g.shape, np.uint8)
+        m[1:3, 1:3, 2:16] = 1                     # column, 14 mm
+        m[1:7, 1:3, 2:4] = 1                      # foot along x
+        m[4:6, 1:3, 6:8] = 1                      # the small one, 2 x 2 x 2 voxels in the corner
+        m = m[::-1] if flip else m
+        lesions = measure(m, geometry=g).lesions
+        assert sorted(les.voxel_count for les in lesions) == [8, 4 * 14 + 4 * 2 * 2]
+        assert sorted(les.volume_mm3 for les in lesions) == pytest.approx([8.0, 72.0])

@@ -569,13 +569,18 @@ def test_one_voxel_lesion_has_its_level():
     assert (span.first, span.last, span.count, span.fractions) == ("C5", "C5", 1, {"C5": 1.0})
 
 
-def test_length_along_the_cord_is_reported_to_four_decimals():
+@pytest.mark.parametrize("top", [15.0, 1.5], ids=["mid-cord", "at the top of the cord"])
+def test_length_along_the_cord_is_reported_to_four_decimals(top):
+    """The length along a straight cord, whether the lesion lies midway along the centerline or
+    starts 0.4 mm below its upper end (a lesion at C1, where the cord mask begins)."""
     sz = 0.53013
     g = Geometry((10, 10, 40), spacing=(0.5, 0.5, sz), origin=(-2.5, -2.5, -10))
     m = np.zeros(g.shape, np.uint8)
     m[4:6, 4:6, 15:22] = 1                      # 7 slices: 7 x 0.53013 = 3.71091 mm along a straight cord
-    cl = Centerline(np.array([[0.0, 0.0, 15.0], [0.0, 0.0, -15.0]]))
-    _decimals(measure(m, geometry=g, centerline=cl).lesions[0].craniocaudal_along_cord_mm, 7 * sz, 4)
+    cl = Centerline(np.array([[0.0, 0.0, top], [0.0, 0.0, -15.0]]))
+    lesion = measure(m, geometry=g, centerline=cl).lesions[0]
+    _decimals(lesion.craniocaudal_along_cord_mm, 7 * sz, 4)
+    _decimals(lesion.craniocaudal_uncertainty_mm, sz, 4)        # one slice along the cord
 
 
 @pytest.mark.parametrize("start", [30, 60, 64, 67, 70])
