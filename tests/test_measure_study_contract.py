@@ -248,9 +248,10 @@ def test_inputs_records_say_what_was_done_to_each_input():
     assert r.inputs[0].reoriented is None and r.inputs[1].reoriented is None
     assert r.inputs[2].reoriented.startswith("RAS -> ") and r.inputs[2].original_grid
     assert r.edema[0].voxel_count == ed.sum()
-    # A bare array of another shape is refused.
-    with pytest.raises(GeometryMismatchError, match="edema mask has shape"):
-        measure(les, geometry=g, edema=ed[:-1])
+    # A bare array of another shape, smaller or larger, is refused.
+    for other in (ed[:-1], np.pad(ed, ((0, 1), (0, 0), (0, 0)))):
+        with pytest.raises(GeometryMismatchError, match="edema mask has shape"):
+            measure(les, geometry=g, edema=other)
 
 
 def test_masks_on_another_grid_are_resampled_nearest_neighbour():
