@@ -309,16 +309,16 @@ def test_sct_sagittal_slices_are_numbered_on_the_whole_grid():
 
 
 def test_a_lesion_inside_another_ones_bounding_box_is_measured_apart():
-    """An L-shaped lesion (a column and a foot, 1 mm voxels) and a small one in the corner it
-    turns around, 1 mm from the column and 2 mm from the foot: each is measured on its own voxels, although one lies inside
-    the other's bounding box (whichever the scan meets first)."""
+    """An L-shaped lesion (a column and a foot, 1 mm voxels) and a small one in a corner of its
+    bounding box: each is measured on its own voxels, whether the scan meets the L first (the small
+    one in the corner it turns around, 1 mm from the column) or the small one (in the open corner,
+    2 mm from the column)."""
     g = Geometry((8, 8, 20), spacing=(1.0, 1.0, 1.0))
-    for flip in (False, True):
+    for column, foot, small in (((slice(1, 3), slice(2, 16)), (slice(1, 7), slice(2, 4)), (slice(4, 6), slice(6, 8))),
+                                ((slice(5, 7), slice(2, 16)), (slice(1, 7), slice(14, 16)), (slice(1, 3), slice(2, 4)))):
         m = np.zeros(g.shape, np.uint8)
-        m[1:3, 1:3, 2:16] = 1                     # column, 14 mm
-        m[1:7, 1:3, 2:4] = 1                      # foot along x
-        m[4:6, 1:3, 6:8] = 1                      # the small one, 2 x 2 x 2 voxels in the corner
-        m = m[::-1] if flip else m
+        for x, z in (column, foot, small):
+            m[x, 1:3, z] = 1
         lesions = measure(m, geometry=g).lesions
         assert sorted(les.voxel_count for les in lesions) == [8, 4 * 14 + 4 * 2 * 2]
         assert sorted(les.volume_mm3 for les in lesions) == pytest.approx([8.0, 72.0])

@@ -156,6 +156,28 @@ def test_non_finite_image_voxels_are_counted_in_a_warning():
     assert not any("hold no number" in w for w in clean.warnings)
 
 
+@pytest.mark.parametrize("cord_given", [True, False])
+def test_non_finite_voxels_are_counted_within_two_voxels_of_the_masks(cord_given):
+    """"Near the lesions" is the masks' box grown by two voxels (docs/measurements.md): a NaN two
+    voxels past the masks counts, one three voxels past does not, and neither does one 20 mm above the
+    lesion, with or without a cord mask (without one the flame sign keeps 32 mm of image around the
+    lesion, but that is not "near")."""
+    g = Geometry((20, 20, 120), spacing=(0.5, 0.5, 0.5))
+    les = np.zeros(g.shape, np.uint8)
+    les[8:12, 8:12, 50:60] = 1
+    cord = np.zeros(g.shape, np.uint8)
+    cord[6:14, 6:14, 20:90] = 1
+    image = np.where(les > 0, 300.0, np.where(cord > 0, 100.0, 20.0)).astype(np.float32)
+    top = 89 if cord_given else 59                 # the masks' last slice
+    image[10, 10, top + 2] = np.nan                # two voxels past: counted
+    image[10, 10, top + 3] = np.nan                # three voxels past: not counted
+    image[10, 10, 59 + 40] = np.inf                # 20 mm above the lesion: not counted
+    r = measure(les, geometry=g, cord=cord if cord_given else None, image=image)
+    assert [w for w in r.warnings if "hold no number" in w] == [
+        ("image: 1 voxel(s) near the lesions hold no number (NaN or infinite); the enhancement ratio uses "
+         "the other voxels")]
+
+
 def test_lesion_beyond_the_cord_mask_counts_in_the_cord_section():
     """A lesion a quarter outside the cord mask (3 of 4 columns in it) widens the section it sits
     in: 16 lesion voxels of 100 + 4 in each slab."""
@@ -572,7 +594,7 @@ def test_one_voxel_lesion_has_its_level():
 @pytest.mark.parametrize("top", [15.0, 1.5], ids=["mid-cord", "at the top of the cord"])
 def test_length_along_the_cord_is_reported_to_four_decimals(top):
     """The length along a straight cord, whether the lesion lies midway along the centerline or
-    starts 0.4 mm below its upper end (a lesion at C1, where the cord mask begins)."""
+    starts 0.37 mm below its upper end (a lesion at C1, where the cord mask begins)."""
     sz = 0.53013
     g = Geometry((10, 10, 40), spacing=(0.5, 0.5, sz), origin=(-2.5, -2.5, -10))
     m = np.zeros(g.shape, np.uint8)

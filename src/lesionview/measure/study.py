@@ -141,6 +141,10 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
     # Everything measured lies in the masks; working on their joint box (world positions kept)
     # makes a 512 x 512 x 64 study cost what its lesions and cord cost, in time and memory.
     box = nonzero_box([ref_array, edema_arr, cord_arr], pad=2)
+    # Non-finite image voxels "near the lesions": within this box, whatever the flame's crop below.
+    bad = 0
+    if image_arr is not None and image_arr.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(image_arr if box is None else image_arr[box])))
     if box is not None and image_arr is not None and cord_arr is None:
         # With no cord mask to hold it, the flame sign's window (up to FLAME_SEARCH_MM beyond a
         # lesion, smoothed) would be cut by the crop 2 voxels past the lesion: keep that much image.
@@ -153,11 +157,9 @@ def measure(lesions: Volume | np.ndarray, *, geometry: Geometry | None = None,
             None if a is None else a[box] for a in (ref_array, edema_arr, cord_arr, image_arr))
     labels, kind = label_regions(ref_array, connectivity=connectivity, kind=mask_kind,
                                  name="lesion mask", source=_source(lesions))
-    if image_arr is not None and image_arr.dtype.kind == "f":
-        bad = int(np.count_nonzero(~np.isfinite(image_arr)))
-        if bad:
-            warnings.append(f"image: {bad} voxel(s) near the lesions hold no number (NaN or infinite); "
-                            "the enhancement ratio uses the other voxels")
+    if bad:
+        warnings.append(f"image: {bad} voxel(s) near the lesions hold no number (NaN or infinite); "
+                        "the enhancement ratio uses the other voxels")
     labels, ids = compact_labels(labels)
 
     if centerline is None and cord_arr is not None:
