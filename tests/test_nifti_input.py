@@ -302,6 +302,19 @@ def test_a_gzip_bomb_is_not_inflated_beyond_the_header(tmp_path):
     _refused(path, r"its gzip stream holds more than the 592 bytes its header describes")
 
 
+def test_a_gzip_stream_that_runs_out_of_memory_is_refused_with_the_size(tmp_path, monkeypatch):
+    """Memory running out while inflating (another process took it) is said with the image's size
+    and what to do, not raised as a bare MemoryError."""
+    from lesionview.io import nifti
+
+    def out_of_memory(stream, limit):
+        raise MemoryError
+
+    monkeypatch.setattr(nifti, "_inflate", out_of_memory)
+    error = _refused(_nifti(tmp_path, "small.nii.gz"), r"does not fit in memory \(592 bytes\)")
+    assert "more memory" in error.hint
+
+
 # ----------------------------------------------------------------------------- gzip damage
 def _damaged_mask(shared_data, tmp_path, damage):
     data = bytearray((shared_data / "sct_t2" / "t2_seg-manual.nii.gz").read_bytes())
