@@ -556,20 +556,26 @@ def test_voxel_spacing_is_reported_to_six_decimals():
     assert measure(m, geometry=g).voxel_spacing_mm == pytest.approx((0.412346, 0.5, 3.333333), abs=1e-9)
 
 
-def test_flame_is_read_the_same_without_a_cord_mask():
-    """The flame sign reads the image up to 30 mm beyond a lesion. Without a cord mask the study
-    is still cropped near its masks; the crop must keep that image, or a 10 mm flame would read
-    as 0.5 mm, "cut by the field of view"."""
-    g = Geometry((40, 40, 120), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -30))
+def _flame_signs(n_slices: int, lesion: slice, flame: slice):
+    """The signs of a 10 mm lesion on a 0.5 mm grid of ``n_slices`` along z, enhancement (250 over
+    100) over the ``flame`` slices, measured with a cord mask and without one."""
+    g = Geometry((40, 40, n_slices), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -30))
     les = np.zeros(g.shape, np.uint8)
-    les[17:23, 17:23, 50:70] = 1                  # 10 mm along z
+    les[17:23, 17:23, lesion] = 1
     cord = np.zeros(g.shape, np.uint8)
     cord[12:28, 12:28, :] = 1
     image = np.full(g.shape, 100.0, np.float32)
     image[les > 0] = 400.0
-    image[17:23, 17:23, 70:90] = 250.0            # enhancement going on 10 mm above the lesion
+    image[17:23, 17:23, flame] = 250.0
     with_cord = measure(les, geometry=g, image=image, cord=cord).lesions[0].signs
-    without = measure(les, geometry=g, image=image).lesions[0].signs
+    return with_cord, measure(les, geometry=g, image=image).lesions[0].signs
+
+
+def test_flame_is_read_the_same_without_a_cord_mask():
+    """The flame sign reads the image up to 30 mm beyond a lesion. Without a cord mask the study
+    is still cropped near its masks; the crop must keep that image, or a 10 mm flame would read
+    as 0.5 mm, "cut by the field of view"."""
+    with_cord, without = _flame_signs(120, slice(50, 70), slice(70, 90))   # 10 mm above the lesion
     assert with_cord.flame_superior_mm == pytest.approx(10.0, abs=1.5)
     assert without.flame_superior_mm == pytest.approx(with_cord.flame_superior_mm, abs=0.25)
     assert "field of view" not in (without.judgeable_reason or "")
@@ -612,16 +618,8 @@ def test_a_flame_towards_the_near_edge_of_the_image_is_read_the_same_without_a_c
     flame window reads on that side too. The flame sign reads up to 30 mm beyond the lesion, so
     these lesions lie as far from the edge as that window and the smoothing's, and a little
     nearer and farther."""
-    g = Geometry((40, 40, 180), spacing=(0.5, 0.5, 0.5), origin=(-10, -10, -30))
-    les = np.zeros(g.shape, np.uint8)
-    les[17:23, 17:23, start:start + 20] = 1                 # 10 mm along z
-    cord = np.zeros(g.shape, np.uint8)
-    cord[12:28, 12:28, :] = 1
-    image = np.full(g.shape, 100.0, np.float32)
-    image[les > 0] = 400.0
-    image[17:23, 17:23, max(start - 40, 0):start] = 250.0  # 20 mm of enhancement below the lesion
-    with_cord = measure(les, geometry=g, image=image, cord=cord).lesions[0].signs
-    without = measure(les, geometry=g, image=image).lesions[0].signs
+    # 20 mm of enhancement below the lesion, or down to the image's edge
+    with_cord, without = _flame_signs(180, slice(start, start + 20), slice(max(start - 40, 0), start))
     assert with_cord.flame_inferior_mm == pytest.approx(min(20.0, start * 0.5), abs=1.5)
     assert without.flame_inferior_mm == pytest.approx(with_cord.flame_inferior_mm, abs=0.25)
     assert "field of view" not in (without.judgeable_reason or "")
